@@ -1,0 +1,29 @@
+"""invdesign: inverse design against learned models.
+
+Find inputs ``x`` that minimize a trained surrogate ``E(x)``, or make it hit a target, with
+solvers that are batched, seeded and comparable, and judge the designs with the task's true
+oracle.
+"""
+
+from invdesign import models, solvers, starts, tasks
+from invdesign.objective import Objective
+from invdesign.optimize import minimize
+from invdesign.result import History, Progress, Result, Status
+from invdesign.space import Box
+from invdesign.starts import FromData
+
+__all__ = [
+    "Box",
+    "FromData",
+    "History",
+    "Objective",
+    "Progress",
+    "Result",
+    "Status",
+    "minimize",
+    "models",
+    "solvers",
+    "starts",
+    "tasks",
+]
+__version__ = "0.1.0"

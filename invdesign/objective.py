@@ -1,0 +1,226 @@
+"""The energy every solver minimizes: a surrogate, optionally behind a decoder, with a target and penalties."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from invdesign.space import Box
+
+Penalty = Callable[[Tensor], Tensor]
+"""A penalty maps search points of shape ``(b, d)`` to non-negative energies of shape ``(b,)``."""
+
+_PROBE_ROWS = 2
+
+
+class Objective:
+    """The energy to **minimize**, batched: ``(b, d) -> (b,)``.
+
+    Built from a surrogate ``model`` mapping designs ``(b, d_x)`` to ``(b,)``, ``(b, 1)`` or ``(b, k)``.
+
+    - Without ``target``: the energy is the model's single output (negated once, here, if
+      ``maximize=True``).
+    - With ``target`` (a value or a ``(k,)`` vector): the energy is the mean squared error
+      between the model's ``k`` outputs and the target.
+    - With ``decoder``: the search runs over ``space`` (a latent box), and the model sees
+      ``decoder(z)``.
+    - Each penalty (a callable ``(b, d) -> (b,)`` of the search point) is added to the energy.
+
+    The model is put in eval mode and its weights are never changed: gradients are only ever
+    taken with respect to the search point. Every design evaluated is counted in `n_evals`.
+
+    Args:
+        model: A ``torch.nn.Module`` or a callable on tensors (or returning NumPy arrays).
+        space: The search box (data space, or latent space when ``decoder`` is given).
+        target: Target output, a scalar or a ``(k,)`` sequence/tensor.
+        decoder: Maps search points ``(b, d_z)`` to designs accepted by ``model``.
+        penalties: Extra energies of the search point, each ``(b, d) -> (b,)``.
+        maximize: Maximize the model's output instead (cannot be combined with ``target``).
+        dtype: Floating dtype of the search; defaults to the model's parameter dtype, else
+            the box's.
+        device: Device of the search; defaults to the model's parameter device, else the box's.
+
+    Raises:
+        ValueError: if the model (or decoder) fails on, or returns the wrong shape for, a batch
+            drawn from ``space``, or if the target's size does not match the model's outputs.
+        TypeError: if ``model`` is not callable, or the dtype does not match the model's.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module | Callable[[Tensor], Any],
+        space: Box,
+        *,
+        target: float | Sequence[float] | Tensor | None = None,
+        decoder: nn.Module | Callable[[Tensor], Tensor] | None = None,
+        penalties: Sequence[Penalty] = (),
+        maximize: bool = False,
+        dtype: torch.dtype | None = None,
+        device: torch.device | str | None = None,
+    ) -> None:
+        if not callable(model):
+            raise TypeError(f"model must be a torch.nn.Module or a callable, got {type(model).__name__}")
+        if not isinstance(space, Box):
+            raise TypeError(f"space must be an invdesign.Box, got {type(space).__name__}")
+        if decoder is not None and not callable(decoder):
+            raise TypeError(f"decoder must be a torch.nn.Module or a callable, got {type(decoder).__name__}")
+        if maximize and target is not None:
+            raise ValueError("maximize=True and target= cannot be combined: a target is matched, not maximized")
+        for i, p in enumerate(penalties):
+            if not callable(p):
+                raise TypeError(f"penalty {i} is not callable: {p!r}")
+
+        self.model = model
+        self.decoder = decoder
+        self.penalties: tuple[Penalty, ...] = tuple(penalties)
+        self.maximize = maximize
+        self.dtype, self.device = _resolve_dtype_device(space, dtype, device, model, decoder)
+        self.space = space.to(dtype=self.dtype, device=self.device)
+        self.n_evals = 0
+        for m in (model, decoder):
+            if isinstance(m, nn.Module):
+                m.eval()
+        self.target: Tensor | None = None
+        if target is not None:
+            t = torch.as_tensor(target, dtype=self.dtype, device=self.device).reshape(-1)
+            if not torch.isfinite(t).all():
+                raise ValueError(f"target must be finite, got {t.tolist()}")
+            self.target = t
+        self.output_dim, self.differentiable = self._probe()
+
+    @property
+    def dim(self) -> int:
+        """Dimension of the search space."""
+        return self.space.dim
+
+    def __call__(self, z: Tensor) -> Tensor:
+        """Energies of a batch of search points.
+
+        Args:
+            z: Search points, shape ``(b, d)`` (or ``(d,)`` for one point).
+
+        Returns:
+            Energies, shape ``(b,)`` (or a 0-d tensor for one point).
+        """
+        if z.ndim == 1:
+            return self(z.unsqueeze(0))[0]
+        if z.ndim != 2 or z.shape[-1] != self.dim:
+            raise ValueError(f"expected search points of shape (b, {self.dim}), got {tuple(z.shape)}")
+        energy = self._energy(self._outputs(z))
+        for p in self.penalties:
+            energy = energy + p(z)
+        self.n_evals += z.shape[0]
+        return energy
+
+    def decode(self, z: Tensor) -> Tensor:
+        """The designs the model sees: ``decoder(z)``, or ``z`` itself without a decoder.
+
+        Args:
+            z: Search points, shape ``(b, d)``.
+        """
+        if self.decoder is None:
+            return z
+        return self.decoder(z)
+
+    def predict(self, z: Tensor) -> Tensor:
+        """The model's raw outputs for search points, shape ``(b, k)``; not counted as evaluations."""
+        return self._outputs(z)
+
+    def _outputs(self, z: Tensor) -> Tensor:
+        y = self.model(self.decode(z))
+        if not isinstance(y, Tensor):
+            y = torch.as_tensor(np.asarray(y), dtype=self.dtype, device=self.device)
+        b = z.shape[0]
+        if y.ndim == 1 and y.shape[0] == b:
+            return y.unsqueeze(-1)
+        if y.ndim == 2 and y.shape[0] == b:
+            return y
+        raise ValueError(
+            f"model returned shape {tuple(y.shape)} for a batch of {b} designs; "
+            f"expected ({b},), ({b}, 1) or ({b}, k)"
+        )
+
+    def _energy(self, y: Tensor) -> Tensor:
+        if self.target is not None:
+            return (y - self.target).square().mean(dim=-1)
+        energy = y[:, 0]
+        return -energy if self.maximize else energy
+
+    def _probe(self) -> tuple[int, bool]:
+        z = self.space.sample(_PROBE_ROWS, seed=0).requires_grad_(True)
+        try:
+            with torch.enable_grad():
+                y = self._outputs(z)
+        except ValueError:
+            raise
+        except Exception as exc:
+            stage = "model or decoder" if self.decoder is not None else "model"
+            raise ValueError(
+                f"the {stage} failed on a batch of shape {tuple(z.shape)} ({z.dtype}) drawn from the "
+                f"search box of dimension {self.dim}: {type(exc).__name__}: {exc}. Does the box "
+                "dimension match the model's input (and the decoder's output)?"
+            ) from exc
+        k = y.shape[-1]
+        if self.target is not None and self.target.numel() != k:
+            raise ValueError(f"target has {self.target.numel()} entries but the model returns {k} outputs")
+        if self.target is None and k != 1:
+            raise ValueError(
+                f"the model returns {k} outputs per design: pass target= (a ({k},) vector) "
+                "or wrap the model so it returns one energy"
+            )
+        if y.dtype != self.dtype:
+            raise TypeError(f"the model returned {y.dtype} for {self.dtype} input; the search runs in {self.dtype}")
+        return k, bool(y.requires_grad)
+
+    def __repr__(self) -> str:
+        parts = [f"model={type(self.model).__name__}", f"space={self.space!r}"]
+        if self.decoder is not None:
+            parts.append(f"decoder={type(self.decoder).__name__}")
+        if self.target is not None:
+            parts.append(f"target={self.target.tolist()}")
+        if self.maximize:
+            parts.append("maximize=True")
+        if self.penalties:
+            parts.append(f"penalties={len(self.penalties)}")
+        return f"Objective({', '.join(parts)})"
+
+
+def _first_tensor(module: Any) -> Tensor | None:
+    if isinstance(module, nn.Module):
+        for t in module.parameters():
+            return t
+        for t in module.buffers():
+            return t
+    return None
+
+
+def _resolve_dtype_device(
+    space: Box,
+    dtype: torch.dtype | None,
+    device: torch.device | str | None,
+    *modules: Any,
+) -> tuple[torch.dtype, torch.device]:
+    found = [(m, t) for m in modules if (t := _first_tensor(m)) is not None]
+    if dtype is not None and not dtype.is_floating_point:
+        raise TypeError(f"dtype must be a floating point dtype, got {dtype}")
+    if found:
+        module, t = found[0]
+        dtype = dtype or t.dtype
+        device = torch.device(device) if device is not None else t.device
+    else:
+        dtype = dtype or space.dtype
+        device = torch.device(device) if device is not None else space.device
+    for module, t in found:
+        name = type(module).__name__
+        if t.dtype != dtype:
+            raise TypeError(
+                f"{name} has {t.dtype} parameters but the search runs in {dtype}; "
+                f"convert it (e.g. .to({dtype})) or pass dtype={t.dtype}"
+            )
+        if t.device.type != device.type:
+            raise ValueError(f"{name} is on {t.device} but the search runs on {device}; move it with .to({device!s})")
+    return dtype, device

@@ -1,0 +1,168 @@
+"""What every solver returns: `Result`, its `History` and the `Status` vocabulary."""
+
+from __future__ import annotations
+
+import enum
+from time import perf_counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import Tensor
+
+if TYPE_CHECKING:
+    import pandas
+
+
+class Status(enum.Enum):
+    """How a run ended."""
+
+    CONVERGED = "converged"
+    """Every restart met the solver's convergence test."""
+    MAX_ITER = "max_iter"
+    """The iteration or evaluation budget ran out; the best designs so far are returned."""
+    STOPPED = "stopped"
+    """The callback raised ``StopIteration``; the best designs so far are returned."""
+    FAILED = "failed"
+    """No usable design was found."""
+
+
+@dataclass
+class History:
+    """Per-iteration trace of a run: best energy so far, cumulative evaluations, seconds.
+
+    Attributes:
+        iteration: Iteration numbers (solver-defined: an optimizer step, a batch of evaluations).
+        best: Lowest energy seen so far over all restarts, after each iteration.
+        nfev: Cumulative number of objective evaluations (designs) after each iteration.
+        time: Seconds since the run started, after each iteration.
+        n_active: Restarts still being optimised after each iteration.
+    """
+
+    iteration: list[int] = field(default_factory=list)
+    best: list[float] = field(default_factory=list)
+    nfev: list[int] = field(default_factory=list)
+    time: list[float] = field(default_factory=list)
+    n_active: list[int] = field(default_factory=list)
+    _t0: float = field(default_factory=perf_counter, repr=False)
+
+    def record(self, iteration: int, best: float, nfev: int, n_active: int) -> None:
+        """Append one iteration."""
+        self.iteration.append(iteration)
+        self.best.append(best)
+        self.nfev.append(nfev)
+        self.time.append(perf_counter() - self._t0)
+        self.n_active.append(n_active)
+
+    def __len__(self) -> int:
+        return len(self.iteration)
+
+    def to_dict(self) -> dict[str, list[float] | list[int]]:
+        """The trace as plain lists keyed by column name."""
+        return {
+            "iteration": list(self.iteration),
+            "best": list(self.best),
+            "nfev": list(self.nfev),
+            "time": list(self.time),
+            "n_active": list(self.n_active),
+        }
+
+    def to_pandas(self) -> pandas.DataFrame:
+        """The trace as a DataFrame, one row per iteration."""
+        import pandas
+
+        return pandas.DataFrame(self.to_dict())
+
+
+@dataclass
+class Progress:
+    """What a callback receives after each iteration.
+
+    Attributes:
+        nit: Iterations done.
+        nfev: Objective evaluations so far.
+        x: Best design so far, shape ``(d,)``.
+        fun: Its energy.
+        elapsed: Seconds since the run started.
+    """
+
+    nit: int
+    nfev: int
+    x: Tensor
+    fun: float
+    elapsed: float
+
+
+@dataclass
+class Result:
+    """The outcome of `invdesign.minimize`.
+
+    Attributes:
+        x: Best design, shape ``(d_x,)`` (decoded through the objective's decoder if it has one).
+        fun: Its energy (lower is better).
+        X: All final designs, best first, shape ``(n, d_x)``.
+        F: Their energies, shape ``(n,)``, ascending.
+        success: Whether the run produced a usable design.
+        status: How the run ended.
+        message: A human-readable account, including dropped restarts.
+        nit: Iterations done.
+        nfev: Objective evaluations (designs evaluated), including start points.
+        runtime: Wall-clock seconds.
+        history: Per-iteration trace.
+        solver: The solver's registry name.
+        options: The solver's options.
+        z: Best point in the search space when the objective has a decoder
+            (then ``x == decoder(z)``), shape ``(d_z,)``; else ``None``.
+        Z: All final search points, best first, shape ``(n, d_z)``; else ``None``.
+    """
+
+    x: Tensor
+    fun: float
+    X: Tensor
+    F: Tensor
+    success: bool
+    status: Status
+    message: str
+    nit: int
+    nfev: int
+    runtime: float
+    history: History
+    solver: str
+    options: dict[str, Any]
+    z: Tensor | None = None
+    Z: Tensor | None = None
+
+    def __repr__(self) -> str:
+        x = self.x.tolist() if self.x.numel() <= 6 else f"tensor of shape {tuple(self.x.shape)}"
+        lines = [
+            f"Result(solver={self.solver!r}, status={self.status.value}, success={self.success})",
+            f"  message: {self.message}",
+            f"  fun:     {self.fun:.6g}",
+            f"  x:       {x}",
+            f"  X, F:    {self.X.shape[0]} designs, energies {_span(self.F)}",
+            f"  nit: {self.nit}   nfev: {self.nfev}   runtime: {self.runtime:.3f} s",
+        ]
+        if self.z is not None:
+            lines.insert(4, f"  z:       tensor of shape {tuple(self.z.shape)}")
+        return "\n".join(lines)
+
+
+def _span(f: Tensor) -> str:
+    if f.numel() == 0:
+        return "[]"
+    return f"[{f.min().item():.4g} .. {f.max().item():.4g}]"
+
+
+def sort_designs(X: Tensor, F: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Sort designs best first (NaN last).
+
+    Args:
+        X: Designs, shape ``(n, d)``.
+        F: Energies, shape ``(n,)``.
+
+    Returns:
+        ``(X_sorted, F_sorted, order)``, where ``order`` indexes the input rows, shape ``(n,)``.
+    """
+    key = torch.where(torch.isnan(F), torch.full_like(F, float("inf")), F)
+    order = torch.argsort(key, stable=True)
+    return X[order], F[order], order

@@ -1,0 +1,208 @@
+"""``method="gd"``: batched gradient descent on the search point, every restart in one batch."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+import torch
+from torch import Tensor
+
+from invdesign.objective import Objective
+from invdesign.result import History, Progress, Result, Status
+from invdesign.space import Box
+from invdesign.solvers.base import Callback, Solver, drop_failed_starts, finish, register
+from invdesign.starts import StartStrategy, initial_points
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class GradientDescent(Solver):
+    """Gradient descent on all restarts at once: one forward and one backward per iteration.
+
+    The search runs in unit-cube coordinates of the box, so ``lr`` means the same on every box.
+    Each iteration evaluates the energy of every active restart, takes its gradient with respect
+    to the search points only (the model's weights get no gradient), and steps. A restart is
+    retired from the batch, and stops costing, once its best energy has not improved by more
+    than ``ftol * (1 + |best|)`` for ``patience`` iterations, or once its energy turns NaN.
+    Each restart returns the lowest-energy point it visited inside the box.
+
+    Attributes:
+        optimizer: ``"adam"`` (default) or ``"sgd"``. With ``"sgd"`` the step is
+            ``lr * sqrt(d) * gradient``, Design-Bench's scaling.
+        lr: Learning rate, in unit-cube coordinates.
+        momentum: Momentum for ``"sgd"``.
+        lr_schedule: ``"constant"``, ``"cosine"`` (default; decays to ``lr * lr_final`` at
+            ``max_iter``) or ``"exponential"`` (the same end point, geometric).
+        lr_final: Final learning rate as a fraction of ``lr`` for the decaying schedules.
+        bounds: ``"project"`` (default): clamp to the box after every step. ``"penalty"``: let
+            points leave the box and add the neural-adjoint boundary loss
+            ``boundary_weight * sum(relu(|x - center| - width / 2))`` (Ren et al., NeurIPS 2020);
+            only points inside the box are returned.
+        boundary_weight: Weight of the boundary loss with ``bounds="penalty"``.
+        ftol: Relative improvement below which an iteration counts as stalled.
+        patience: Stalled iterations after which a restart is retired.
+    """
+
+    name: ClassVar[str] = "gd"
+    requires_gradients: ClassVar[bool] = True
+    batched: ClassVar[bool] = True
+    default_restarts: ClassVar[int] = 64
+    default_max_iter: ClassVar[int] = 300
+
+    optimizer: Literal["adam", "sgd"] = "adam"
+    lr: float = 0.05
+    momentum: float = 0.0
+    lr_schedule: Literal["constant", "cosine", "exponential"] = "cosine"
+    lr_final: float = 0.01
+    bounds: Literal["project", "penalty"] = "project"
+    boundary_weight: float = 0.1
+    ftol: float = 1e-9
+    patience: int = 50
+
+    def __post_init__(self) -> None:
+        _choice("optimizer", self.optimizer, ("adam", "sgd"))
+        _choice("lr_schedule", self.lr_schedule, ("constant", "cosine", "exponential"))
+        _choice("bounds", self.bounds, ("project", "penalty"))
+        for name in ("lr", "lr_final"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"gd option {name} must be positive, got {getattr(self, name)}")
+        if self.patience < 1:
+            raise ValueError(f"gd option patience must be at least 1, got {self.patience}")
+
+    def minimize(
+        self,
+        objective: Objective,
+        *,
+        n_restarts: int | None = None,
+        max_iter: int | None = None,
+        seed: int | None = None,
+        x0: Tensor | StartStrategy | None = None,
+        callback: Callback | None = None,
+    ) -> Result:
+        t0 = time.perf_counter()
+        self.check(objective)
+        max_iter = self.default_max_iter if max_iter is None else max_iter
+        space = objective.space
+        starts = initial_points(objective, n_restarts, x0, seed, default_n=self.default_restarts)
+        starts, f0, message = drop_failed_starts(objective, starts)
+        nfev = starts.shape[0]
+        history = History()
+
+        # Per-restart state of the restarts still in the batch ("active"), and of those retired.
+        active = torch.arange(starts.shape[0], device=starts.device)
+        best_f, best_u = f0.clone(), space.to_unit(starts)
+        stall = torch.zeros_like(active)
+        done_f, done_u = torch.full_like(f0, math.inf), best_u.clone()
+        u = best_u.clone().requires_grad_(True)
+        opt = self._optimizer(u, space.dim)
+        base_lr = opt.param_groups[0]["lr"]
+        history.record(0, float(best_f.min()), nfev, active.numel())
+
+        status, nit = Status.MAX_ITER, 0
+        for it in range(max_iter):
+            opt.param_groups[0]["lr"] = base_lr * self._lr_factor(it, max_iter)
+            x = space.from_unit(u)
+            if self.bounds == "project":
+                x = space.clamp(x)
+            f = objective(x)
+            loss = f.sum()
+            if self.bounds == "penalty":
+                loss = loss + self.boundary_weight * (
+                    (x - space.center).abs() - space.width / 2
+                ).relu().sum()
+            (u.grad,) = torch.autograd.grad(loss, u)
+            nfev += f.shape[0]
+            nit = it + 1
+
+            with torch.no_grad():
+                f = f.detach()
+                finite = torch.isfinite(f)
+                improved = finite & (f < best_f)
+                if self.bounds == "penalty":
+                    improved &= space.contains(x)
+                stall = torch.where(f < best_f - self.ftol * (1 + best_f.abs()), 0, stall + 1)
+                best_f = torch.where(improved, f, best_f)
+                best_u = torch.where(improved.unsqueeze(-1), u.detach(), best_u)
+                opt.step()
+                if self.bounds == "project":
+                    u.clamp_(0.0, 1.0)
+
+                retire = (stall >= self.patience) | ~finite
+                if retire.any():
+                    done_f[active[retire]] = best_f[retire]
+                    done_u[active[retire]] = best_u[retire]
+                    keep = ~retire
+                    active, best_f, best_u, stall = active[keep], best_f[keep], best_u[keep], stall[keep]
+                    u = _compact(opt, u, keep)
+
+            overall = torch.cat([best_f, done_f]).min()
+            history.record(nit, float(overall), nfev, active.numel())
+            if callback is not None and _stopped(callback, history, space, torch.cat([best_f, done_f]), torch.cat([best_u, done_u])):
+                status = Status.STOPPED
+                break
+            if active.numel() == 0:
+                status = Status.CONVERGED
+                break
+
+        done_f[active], done_u[active] = best_f, best_u
+        message = {
+            Status.CONVERGED: "every restart converged.",
+            Status.MAX_ITER: f"reached max_iter={max_iter}.",
+            Status.STOPPED: "stopped by the callback.",
+        }[status] + (f" {message}" if message else "")
+        return finish(
+            self,
+            objective,
+            space.clamp(space.from_unit(done_u)),
+            done_f,
+            status=status,
+            message=message,
+            nit=nit,
+            nfev=nfev,
+            t0=t0,
+            history=history,
+        )
+
+    def _optimizer(self, u: Tensor, dim: int) -> torch.optim.Optimizer:
+        if self.optimizer == "adam":
+            return torch.optim.Adam([u], lr=self.lr)
+        return torch.optim.SGD([u], lr=self.lr * math.sqrt(dim), momentum=self.momentum)
+
+    def _lr_factor(self, it: int, max_iter: int) -> float:
+        if self.lr_schedule == "constant" or max_iter <= 1:
+            return 1.0
+        progress = it / (max_iter - 1)
+        if self.lr_schedule == "cosine":
+            return self.lr_final + (1 - self.lr_final) * 0.5 * (1 + math.cos(math.pi * progress))
+        return self.lr_final**progress
+
+
+def _choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"gd option {name}={value!r} is not one of {', '.join(map(repr, choices))}")
+
+
+def _compact(opt: torch.optim.Optimizer, u: Tensor, keep: Tensor) -> Tensor:
+    """Replace the optimised tensor by its kept rows, slicing the optimizer's per-row state too."""
+    new = u.detach()[keep].clone().requires_grad_(True)
+    state = opt.state.pop(u, {})
+    opt.state[new] = {
+        k: v[keep] if isinstance(v, Tensor) and v.ndim > 0 and v.shape[0] == keep.shape[0] else v
+        for k, v in state.items()
+    }
+    opt.param_groups[0]["params"] = [new]
+    return new
+
+
+def _stopped(callback: Callback, history: History, space: Box, f: Tensor, u: Tensor) -> bool:
+    """Call the user's callback with the best point so far; True if it raised StopIteration."""
+    i = int(torch.argmin(f))
+    progress = Progress(history.iteration[-1], history.nfev[-1], space.from_unit(u[i]), float(f[i]), history.time[-1])
+    try:
+        callback(progress)
+    except StopIteration:
+        return True
+    return False

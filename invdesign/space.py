@@ -1,0 +1,171 @@
+"""Search spaces: the box every design (or latent code) lives in."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+ArrayLike = Sequence[float] | Tensor | float | int
+
+
+class Box:
+    """An axis-aligned box ``lower <= x <= upper`` of dimension ``d``.
+
+    Args:
+        lower: Lower bounds, shape ``(d,)``, or a scalar broadcast to ``dim``.
+        upper: Upper bounds, shape ``(d,)``, or a scalar broadcast to ``dim``.
+        dim: The dimension; required when both bounds are scalars, checked otherwise.
+        dtype: Floating dtype of the stored bounds (default ``torch.float64``).
+        device: Device of the stored bounds.
+
+    Raises:
+        ValueError: if a bound is NaN or infinite, if ``lower >= upper`` anywhere,
+            or if the shapes do not agree with each other or with ``dim``.
+
+    Example:
+        >>> box = Box([-1.0, 0.0], [1.0, 2.0])
+        >>> box.sample(4, seed=0).shape
+        torch.Size([4, 2])
+    """
+
+    def __init__(
+        self,
+        lower: ArrayLike,
+        upper: ArrayLike,
+        *,
+        dim: int | None = None,
+        dtype: torch.dtype = torch.float64,
+        device: torch.device | str | None = None,
+    ) -> None:
+        if not dtype.is_floating_point:
+            raise TypeError(f"Box dtype must be a floating point dtype, got {dtype}")
+        lo = torch.as_tensor(lower, dtype=dtype, device=device)
+        hi = torch.as_tensor(upper, dtype=dtype, device=device)
+        if lo.ndim > 1 or hi.ndim > 1:
+            raise ValueError(
+                f"Box bounds must be scalars or 1-d, got shapes {tuple(lo.shape)} and {tuple(hi.shape)}"
+            )
+        sizes = {t.numel() for t in (lo, hi) if t.ndim == 1}
+        if len(sizes) > 1:
+            raise ValueError(
+                f"Box lower has {lo.numel()} entries but upper has {hi.numel()}"
+            )
+        if dim is None:
+            if not sizes:
+                raise ValueError("Box bounds are both scalars: pass dim= to set the dimension")
+            dim = sizes.pop()
+        elif sizes and sizes.pop() != dim:
+            raise ValueError(f"Box bounds have {max(lo.numel(), hi.numel())} entries but dim={dim}")
+        if dim < 1:
+            raise ValueError(f"Box dimension must be at least 1, got {dim}")
+        lo = lo.expand(dim).clone()
+        hi = hi.expand(dim).clone()
+        for name, t in (("lower", lo), ("upper", hi)):
+            if not torch.isfinite(t).all():
+                bad = (~torch.isfinite(t)).nonzero().flatten().tolist()
+                raise ValueError(f"Box {name} bound is NaN or infinite at index {bad}")
+        if not (lo < hi).all():
+            bad = (lo >= hi).nonzero().flatten().tolist()
+            raise ValueError(f"Box needs lower < upper, violated at index {bad}")
+        self.lower: Tensor = lo
+        self.upper: Tensor = hi
+
+    @property
+    def dim(self) -> int:
+        """The dimension ``d``."""
+        return self.lower.numel()
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.lower.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.lower.device
+
+    @property
+    def bounds(self) -> Tensor:
+        """Bounds stacked BoTorch-style, shape ``(2, d)``."""
+        return torch.stack([self.lower, self.upper])
+
+    @property
+    def width(self) -> Tensor:
+        """``upper - lower``, shape ``(d,)``."""
+        return self.upper - self.lower
+
+    @property
+    def center(self) -> Tensor:
+        """``(lower + upper) / 2``, shape ``(d,)``."""
+        return (self.lower + self.upper) / 2
+
+    def to(self, dtype: torch.dtype | None = None, device: torch.device | str | None = None) -> Box:
+        """The same box with bounds of another dtype or on another device."""
+        return Box(self.lower, self.upper, dtype=dtype or self.dtype, device=device or self.device)
+
+    def sample(
+        self,
+        n: int,
+        *,
+        seed: int | None = None,
+        dtype: torch.dtype | None = None,
+        device: torch.device | str | None = None,
+    ) -> Tensor:
+        """Scrambled Sobol points in the box, shape ``(n, d)``.
+
+        The same ``seed`` gives the same points on every device.
+        """
+        if n < 1:
+            raise ValueError(f"sample needs n >= 1, got {n}")
+        engine = torch.quasirandom.SobolEngine(self.dim, scramble=True, seed=seed)
+        u = engine.draw(n, dtype=torch.float64)
+        return self.from_unit(u.to(self.device)).to(
+            dtype=dtype or self.dtype, device=device or self.device
+        )
+
+    def contains(self, x: Tensor) -> Tensor:
+        """Whether each row of ``x`` (shape ``(b, d)``) lies in the box, shape ``(b,)``."""
+        lo, hi = self._like(x)
+        return ((x >= lo) & (x <= hi)).all(dim=-1)
+
+    def clamp(self, x: Tensor) -> Tensor:
+        """Project ``x`` (shape ``(..., d)``) onto the box."""
+        lo, hi = self._like(x)
+        return torch.maximum(torch.minimum(x, hi), lo)
+
+    def to_unit(self, x: Tensor) -> Tensor:
+        """Map ``x`` (shape ``(..., d)``) from the box to the unit cube."""
+        lo, hi = self._like(x)
+        return (x - lo) / (hi - lo)
+
+    def from_unit(self, u: Tensor) -> Tensor:
+        """Map ``u`` (shape ``(..., d)``) from the unit cube to the box."""
+        lo, hi = self._like(u)
+        return lo + u * (hi - lo)
+
+    def _like(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        if x.shape[-1] != self.dim:
+            raise ValueError(
+                f"expected designs with last dimension {self.dim} (the box's), got shape {tuple(x.shape)}"
+            )
+        return (
+            self.lower.to(dtype=x.dtype, device=x.device),
+            self.upper.to(dtype=x.dtype, device=x.device),
+        )
+
+    def __repr__(self) -> str:
+        if self.dim <= 6:
+            return f"Box(lower={self.lower.tolist()}, upper={self.upper.tolist()})"
+        return f"Box(dim={self.dim}, lower=[{self.lower.min():g} .. {self.lower.max():g}], upper=[{self.upper.min():g} .. {self.upper.max():g}])"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Box):
+            return NotImplemented
+        return (
+            self.dim == other.dim
+            and torch.equal(self.lower.cpu().double(), other.lower.cpu().double())
+            and torch.equal(self.upper.cpu().double(), other.upper.cpu().double())
+        )
+
+    __hash__ = None  # type: ignore[assignment]

@@ -1,0 +1,237 @@
+"""The :class:`Task`: a benchmark problem with a true oracle, a prior and a search box."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+from invdesign.space import Box
+
+Kind = Literal["target", "minimize"]
+OracleFn = Callable[[Tensor], Tensor]
+PriorFn = Callable[[int, torch.Generator], Tensor]
+
+_KINDS = ("target", "minimize")
+
+
+class Task:
+    """A benchmark problem: a true oracle, a prior to sample designs from, and a search box.
+
+    Surrogates are trained on :meth:`make_data` (prior samples and their oracle values),
+    solvers search inside :attr:`space`, and the designs they return are re-scored with
+    :meth:`oracle`.
+
+    Args:
+        name: A short identifier, used by the registry (:func:`invdesign.tasks.get`).
+        oracle: The true function, pure torch, mapping designs of shape ``(n, d)`` to
+            values of shape ``(n, k)`` with the dtype and device of its input. When
+            ``output_dim`` is 1 it may also return shape ``(n,)``.
+        space: The search box, dimension ``d``; stored as float64.
+        kind: ``"target"`` for inverse problems (find ``x`` with ``oracle(x) == y*``) or
+            ``"minimize"`` (find ``x`` minimizing the scalar oracle).
+        output_dim: ``k``, the number of oracle outputs; must be 1 for ``"minimize"``.
+        prior: ``prior(n, generator)`` returning float64 CPU designs of shape ``(n, d)``
+            drawn with the given CPU ``torch.Generator``. ``None`` means uniform in
+            ``space``.
+        optimum: The known global minimum of the oracle, for ``"minimize"`` tasks only.
+        reference: A short citation of the paper or source the task comes from.
+
+    Raises:
+        ValueError: if ``kind`` is unknown, ``name`` is empty, ``output_dim < 1``, or
+            ``optimum`` or ``output_dim`` do not fit ``kind``.
+
+    Example:
+        >>> task = Task(
+        ...     name="sphere",
+        ...     oracle=lambda x: (x**2).sum(-1),
+        ...     space=Box(-1.0, 1.0, dim=3),
+        ...     kind="minimize",
+        ...     optimum=0.0,
+        ... )
+        >>> X, Y = task.make_data(8, seed=0)
+        >>> X.shape, Y.shape
+        (torch.Size([8, 3]), torch.Size([8, 1]))
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        oracle: OracleFn,
+        space: Box,
+        kind: Kind,
+        output_dim: int = 1,
+        prior: PriorFn | None = None,
+        optimum: float | None = None,
+        reference: str = "",
+    ) -> None:
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"Task name must be a non-empty string, got {name!r}")
+        if kind not in _KINDS:
+            raise ValueError(f"Task {name!r}: kind must be one of {_KINDS}, got {kind!r}")
+        if not isinstance(space, Box):
+            raise TypeError(f"Task {name!r}: space must be a Box, got {type(space).__name__}")
+        if not callable(oracle):
+            raise TypeError(f"Task {name!r}: oracle must be callable, got {type(oracle).__name__}")
+        if prior is not None and not callable(prior):
+            raise TypeError(f"Task {name!r}: prior must be callable or None, got {type(prior).__name__}")
+        if output_dim < 1:
+            raise ValueError(f"Task {name!r}: output_dim must be at least 1, got {output_dim}")
+        if kind == "minimize" and output_dim != 1:
+            raise ValueError(f"Task {name!r}: a minimize task has a scalar oracle, got output_dim={output_dim}")
+        if kind == "target" and optimum is not None:
+            raise ValueError(f"Task {name!r}: optimum is only meaningful for minimize tasks")
+        set_ = object.__setattr__
+        set_(self, "name", name)
+        set_(self, "space", space.to(dtype=torch.float64))
+        set_(self, "kind", kind)
+        set_(self, "output_dim", int(output_dim))
+        set_(self, "optimum", None if optimum is None else float(optimum))
+        set_(self, "reference", reference)
+        set_(self, "_oracle", oracle)
+        set_(self, "_prior", prior)
+
+    def __setattr__(self, attr: str, value: object) -> None:
+        raise AttributeError(f"Task is immutable; cannot set {attr!r}")
+
+    @property
+    def input_dim(self) -> int:
+        """``d``, the design dimension (the dimension of :attr:`space`)."""
+        return self.space.dim
+
+    def oracle(self, x: Tensor) -> Tensor:
+        """The true function at designs ``x``.
+
+        Args:
+            x: Designs, shape ``(n, input_dim)``, floating point, any device.
+
+        Returns:
+            Oracle values, shape ``(n, output_dim)``, same dtype and device as ``x``;
+            differentiable with respect to ``x``.
+
+        Raises:
+            TypeError: if ``x`` is not a floating point tensor.
+            ValueError: if ``x`` does not have shape ``(n, input_dim)``, or the oracle
+                function returns the wrong shape.
+        """
+        if not isinstance(x, Tensor) or not x.is_floating_point():
+            got = x.dtype if isinstance(x, Tensor) else type(x).__name__
+            raise TypeError(f"Task {self.name!r}: oracle expects a floating point tensor, got {got}")
+        if x.ndim != 2 or x.shape[1] != self.input_dim:
+            raise ValueError(
+                f"Task {self.name!r}: oracle expects designs of shape (n, {self.input_dim}), "
+                f"got {tuple(x.shape)}"
+            )
+        n = x.shape[0]
+        y = self._oracle(x)
+        if self.output_dim == 1 and y.shape == (n,):
+            y = y.unsqueeze(-1)
+        if y.shape != (n, self.output_dim):
+            raise ValueError(
+                f"Task {self.name!r}: oracle function returned shape {tuple(y.shape)} for "
+                f"{n} designs, expected ({n}, {self.output_dim})"
+            )
+        return y
+
+    def sample_prior(
+        self,
+        n: int,
+        *,
+        seed: int | None = None,
+        dtype: torch.dtype = torch.float64,
+        device: torch.device | str | None = None,
+    ) -> Tensor:
+        """``n`` independent designs from the prior, shape ``(n, input_dim)``.
+
+        Samples are drawn in float64 on the CPU with a ``torch.Generator`` seeded with
+        ``seed``, then moved, so the same ``seed`` gives the same designs on every device
+        (and, up to rounding, every dtype). ``seed=None`` draws a fresh random seed.
+        A prior need not stay inside :attr:`space` (a Gaussian prior does not).
+        """
+        return self._sample(n, _generator(seed), dtype, device)
+
+    def make_data(
+        self,
+        n: int,
+        *,
+        seed: int | None = None,
+        dtype: torch.dtype = torch.float64,
+        device: torch.device | str | None = None,
+    ) -> tuple[Tensor, Tensor]:
+        """A training set: ``X = sample_prior(n, seed=seed)``, shape ``(n, input_dim)``,
+        and ``Y = oracle(X)``, shape ``(n, output_dim)``."""
+        x = self.sample_prior(n, seed=seed, dtype=dtype, device=device)
+        return x, self.oracle(x)
+
+    def sample_targets(
+        self,
+        n: int,
+        *,
+        seed: int | None = None,
+        dtype: torch.dtype = torch.float64,
+        device: torch.device | str | None = None,
+    ) -> Tensor:
+        """Test targets ``y* = oracle(x)`` for fresh prior designs ``x``, shape ``(n, output_dim)``.
+
+        The designs come from a seed derived from ``seed`` by hashing, not from ``seed``
+        itself, so ``sample_targets(n, seed=s)`` and ``make_data(n, seed=s)`` use different
+        designs: the same seed can be used for training data and test targets.
+
+        Raises:
+            ValueError: for ``"minimize"`` tasks, which have no targets.
+        """
+        if self.kind != "target":
+            raise ValueError(
+                f"Task {self.name!r} is a {self.kind} task; only target tasks have targets"
+            )
+        generator = _generator(None if seed is None else _derived_seed(seed, "targets"))
+        return self.oracle(self._sample(n, generator, dtype, device))
+
+    def _sample(
+        self,
+        n: int,
+        generator: torch.Generator,
+        dtype: torch.dtype,
+        device: torch.device | str | None,
+    ) -> Tensor:
+        if n < 1:
+            raise ValueError(f"Task {self.name!r}: need n >= 1 samples, got {n}")
+        if not dtype.is_floating_point:
+            raise TypeError(f"Task {self.name!r}: dtype must be floating point, got {dtype}")
+        d = self.input_dim
+        if self._prior is None:
+            u = torch.rand(n, d, generator=generator, dtype=torch.float64)
+            x = self.space.from_unit(u.to(self.space.device))
+        else:
+            x = self._prior(n, generator)
+            if x.shape != (n, d):
+                raise ValueError(
+                    f"Task {self.name!r}: prior returned shape {tuple(x.shape)}, expected ({n}, {d})"
+                )
+        return x.to(dtype=dtype, device=device)
+
+    def __repr__(self) -> str:
+        return (
+            f"Task(name={self.name!r}, kind={self.kind!r}, input_dim={self.input_dim}, "
+            f"output_dim={self.output_dim})"
+        )
+
+
+def _generator(seed: int | None) -> torch.Generator:
+    """A CPU generator seeded with ``seed``, or with a fresh random seed when ``None``."""
+    generator = torch.Generator()
+    if seed is None:
+        generator.seed()
+    else:
+        generator.manual_seed(seed)
+    return generator
+
+
+def _derived_seed(seed: int, stream: str) -> int:
+    """A 63-bit seed for the named ``stream``, derived from ``seed`` by SHA-256."""
+    digest = hashlib.sha256(f"invdesign.tasks:{stream}:{seed}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & (2**63 - 1)

@@ -1,0 +1,45 @@
+"""Tasks by name: the built-in benchmarks and any the user registers."""
+
+from __future__ import annotations
+
+from invdesign.tasks.analytic import robot_arm, sine
+from invdesign.tasks.base import Task
+from invdesign.tasks.botorch_functions import branin, hartmann6
+
+_TASKS: dict[str, Task] = {}
+
+
+def register(task: Task, *, overwrite: bool = False) -> Task:
+    """Make ``task`` available as ``get(task.name)``; returns ``task``.
+
+    Raises:
+        TypeError: if ``task`` is not a :class:`Task`.
+        ValueError: if the name is taken and ``overwrite`` is false.
+    """
+    if not isinstance(task, Task):
+        raise TypeError(f"register expects a Task, got {type(task).__name__}")
+    if task.name in _TASKS and not overwrite:
+        raise ValueError(f"a task named {task.name!r} is already registered; pass overwrite=True to replace it")
+    _TASKS[task.name] = task
+    return task
+
+
+def get(name: str) -> Task:
+    """The registered task called ``name``.
+
+    Raises:
+        KeyError: if no task has that name; the message lists the known names.
+    """
+    try:
+        return _TASKS[name]
+    except KeyError:
+        raise KeyError(f"unknown task {name!r}; known tasks: {', '.join(names())}") from None
+
+
+def names() -> list[str]:
+    """The names of all registered tasks, sorted."""
+    return sorted(_TASKS)
+
+
+for _task in (sine(), robot_arm(), branin(), hartmann6()):
+    register(_task)

@@ -1,0 +1,260 @@
+"""Tests for invdesign.tasks: oracles against hand-computed values, priors, registry."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from invdesign import tasks
+from invdesign.space import Box
+from invdesign.tasks import Task, registry
+
+BUILTINS = ["branin", "hartmann6", "robot_arm", "sine"]
+DTYPES = [torch.float32, torch.float64]
+
+
+@pytest.fixture
+def isolated_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Registrations made in a test do not leak into other tests."""
+    monkeypatch.setattr(registry, "_TASKS", dict(registry._TASKS))
+
+
+# --- oracles at hand-computed points ---------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sine_at_known_points(dtype: torch.dtype) -> None:
+    x = torch.tensor([[0.0, 0.0], [1 / 6, 0.0], [0.0, 1 / 3], [-1 / 6, 1 / 3], [0.5, 1 / 6]], dtype=dtype)
+    # sin(0)+cos(0); sin(pi/2)+cos(0); sin(0)+cos(pi); sin(-pi/2)+cos(pi); sin(3pi/2)+cos(pi/2)
+    expected = torch.tensor([[1.0], [2.0], [-1.0], [-2.0], [-1.0]], dtype=dtype)
+    y = tasks.get("sine").oracle(x)
+    assert y.dtype == dtype and y.shape == (5, 1)
+    torch.testing.assert_close(y, expected, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_robot_arm_at_known_angles(dtype: torch.dtype) -> None:
+    half_pi = math.pi / 2
+    x = torch.tensor(
+        [
+            [0.0, 0.0, 0.0, 0.0],  # all segments along +h: y_h = 0.5 + 0.5 + 1
+            [0.1, half_pi, half_pi, half_pi],  # p = (pi/2, 0, -pi/2)
+            [0.0, 0.0, half_pi, math.pi],  # p = (0, pi/2, pi/2)
+            [-0.3, half_pi, math.pi, 0.0],  # p = (pi/2, pi/2, -3pi/2)
+        ],
+        dtype=dtype,
+    )
+    expected = torch.tensor(
+        [
+            [2.0, 0.0],
+            [0.5 * 0 + 0.5 * 1 + 1.0 * 0, 0.1 + 0.5 * 1 + 0.5 * 0 + 1.0 * -1],
+            [0.5 * 1 + 0.5 * 0 + 1.0 * 0, 0.0 + 0.5 * 0 + 0.5 * 1 + 1.0 * 1],
+            [0.5 * 0 + 0.5 * 0 + 1.0 * 0, -0.3 + 0.5 * 1 + 0.5 * 1 + 1.0 * 1],
+        ],
+        dtype=dtype,
+    )
+    y = tasks.get("robot_arm").oracle(x)
+    assert y.dtype == dtype and y.shape == (4, 2)
+    torch.testing.assert_close(y, expected, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_branin_at_its_three_minimizers(dtype: torch.dtype) -> None:
+    x = torch.tensor([[-math.pi, 12.275], [math.pi, 2.275], [9.42478, 2.475]], dtype=dtype)
+    task = tasks.get("branin")
+    y = task.oracle(x)
+    assert y.dtype == dtype and y.shape == (3, 1)
+    torch.testing.assert_close(y, torch.full((3, 1), 0.397887, dtype=dtype), atol=1e-5, rtol=0)
+    assert task.optimum == pytest.approx(0.397887)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_hartmann6_at_its_minimizer(dtype: torch.dtype) -> None:
+    x = torch.tensor([[0.20169, 0.150011, 0.476874, 0.275332, 0.311652, 0.6573]], dtype=dtype)
+    task = tasks.get("hartmann6")
+    y = task.oracle(x)
+    assert y.dtype == dtype and y.shape == (1, 1)
+    torch.testing.assert_close(y, torch.tensor([[-3.32237]], dtype=dtype), atol=1e-4, rtol=0)
+    assert task.optimum == pytest.approx(-3.32237)
+
+
+def test_botorch_oracle_rejects_designs_outside_the_box() -> None:
+    task = tasks.get("hartmann6")
+    x = torch.full((3, 6), 0.5)
+    x[1, 2] = 1.5
+    with pytest.raises(ValueError, match=r"rows \[1\] lie outside"):
+        task.oracle(x)
+    assert task.oracle(task.space.clamp(x)).shape == (3, 1)
+
+
+@pytest.mark.parametrize("name", BUILTINS)
+def test_oracle_is_differentiable(name: str) -> None:
+    task = tasks.get(name)
+    x = task.sample_prior(4, seed=0).clamp(task.space.lower, task.space.upper).requires_grad_()
+    task.oracle(x).sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()
+
+
+@pytest.mark.parametrize("name", BUILTINS)
+def test_oracle_rejects_wrong_shapes(name: str) -> None:
+    task = tasks.get(name)
+    d = task.input_dim
+    for bad in (torch.zeros(3, d + 1), torch.zeros(d), torch.zeros(2, 3, d)):
+        with pytest.raises(ValueError, match=rf"shape \(n, {d}\), got {_shape_pattern(bad)}"):
+            task.oracle(bad)
+    with pytest.raises(TypeError, match="floating point"):
+        task.oracle(torch.zeros(3, d, dtype=torch.long))
+
+
+def _shape_pattern(t: torch.Tensor) -> str:
+    return r"\(" + r", ".join(str(s) for s in t.shape) + (r",\)" if t.ndim == 1 else r"\)")
+
+
+# --- priors and data ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", BUILTINS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_make_data_shapes_and_dtypes(name: str, dtype: torch.dtype) -> None:
+    task = tasks.get(name)
+    x, y = task.make_data(7, seed=1, dtype=dtype)
+    assert x.shape == (7, task.input_dim) and y.shape == (7, task.output_dim)
+    assert x.dtype == y.dtype == dtype
+    torch.testing.assert_close(y, task.oracle(x))
+
+
+@pytest.mark.parametrize("name", BUILTINS)
+def test_prior_is_reproducible_by_seed(name: str) -> None:
+    task = tasks.get(name)
+    a = task.sample_prior(16, seed=3)
+    assert torch.equal(a, task.sample_prior(16, seed=3))
+    assert not torch.equal(a, task.sample_prior(16, seed=4))
+    assert not torch.equal(task.sample_prior(16), task.sample_prior(16))  # seed=None is fresh
+    torch.testing.assert_close(task.sample_prior(16, seed=3, dtype=torch.float32), a.float())
+
+
+@pytest.mark.parametrize("name", ["sine", "branin", "hartmann6"])
+def test_uniform_priors_fill_the_space(name: str) -> None:
+    task = tasks.get(name)
+    x = task.sample_prior(4000, seed=0)
+    assert task.space.contains(x).all()
+    u = task.space.to_unit(x)
+    torch.testing.assert_close(u.mean(0), torch.full((task.input_dim,), 0.5, dtype=u.dtype), atol=0.03, rtol=0)
+    torch.testing.assert_close(u.var(0), torch.full((task.input_dim,), 1 / 12, dtype=u.dtype), atol=0.01, rtol=0)
+
+
+def test_robot_arm_prior_moments_and_space() -> None:
+    task = tasks.get("robot_arm")
+    x = task.sample_prior(40_000, seed=0)
+    torch.testing.assert_close(x.mean(0), torch.zeros(4, dtype=x.dtype), atol=0.015, rtol=0)
+    torch.testing.assert_close(x.var(0), torch.tensor([1 / 16, 1 / 4, 1 / 4, 1 / 4], dtype=x.dtype), atol=0, rtol=0.03)
+    assert task.space == Box([-0.75, -1.5, -1.5, -1.5], [0.75, 1.5, 1.5, 1.5])
+    # +-3 standard deviations: about 1% of draws (1 - 0.9973^4) fall outside the box
+    outside = (~task.space.contains(x)).double().mean().item()
+    assert 0.005 < outside < 0.02
+
+
+def test_sample_targets_is_seeded_and_differs_from_training_data() -> None:
+    task = tasks.get("robot_arm")
+    targets = task.sample_targets(50, seed=0)
+    assert targets.shape == (50, 2)
+    assert torch.equal(targets, task.sample_targets(50, seed=0))
+    _, y_train = task.make_data(50, seed=0)
+    assert not torch.isclose(targets[:, None, :], y_train[None, :, :]).all(-1).any()
+
+
+def test_minimize_tasks_have_no_targets() -> None:
+    with pytest.raises(ValueError, match="only target tasks"):
+        tasks.get("branin").sample_targets(3, seed=0)
+
+
+def test_sample_rejects_bad_n_and_dtype() -> None:
+    task = tasks.get("sine")
+    with pytest.raises(ValueError, match="n >= 1"):
+        task.sample_prior(0)
+    with pytest.raises(TypeError, match="floating point"):
+        task.sample_prior(2, dtype=torch.int64)
+
+
+# --- user tasks and registry -------------------------------------------------------------
+
+
+def test_registry_lists_the_builtins() -> None:
+    assert set(BUILTINS) <= set(tasks.names())
+    assert tasks.names() == sorted(tasks.names())
+    for name in BUILTINS:
+        assert tasks.get(name).name == name
+
+
+def test_unknown_task_name_lists_known_names() -> None:
+    with pytest.raises(KeyError, match="unknown task 'nope'.*robot_arm"):
+        tasks.get("nope")
+
+
+def test_user_task_in_a_few_lines(isolated_registry: None) -> None:
+    task = Task(
+        name="sphere",
+        oracle=lambda x: (x**2).sum(-1),  # shape (n,) is accepted when output_dim == 1
+        space=Box(-2.0, 2.0, dim=3),
+        kind="minimize",
+        optimum=0.0,
+    )
+    assert tasks.register(task) is task
+    assert tasks.get("sphere") is task and "sphere" in tasks.names()
+    x, y = task.make_data(5, seed=0, dtype=torch.float32)
+    assert x.shape == (5, 3) and y.shape == (5, 1) and y.dtype == torch.float32
+    assert task.space.contains(x).all()
+    torch.testing.assert_close(y[:, 0], (x**2).sum(-1))
+
+    with pytest.raises(ValueError, match="already registered"):
+        tasks.register(Task(name="sphere", oracle=task.oracle, space=task.space, kind="minimize"))
+    replacement = Task(name="sphere", oracle=task.oracle, space=task.space, kind="minimize")
+    tasks.register(replacement, overwrite=True)
+    assert tasks.get("sphere") is replacement
+
+
+def test_user_task_with_a_custom_prior() -> None:
+    def prior(n: int, generator: torch.Generator) -> torch.Tensor:
+        return torch.randn(n, 2, generator=generator, dtype=torch.float64) * 0.1
+
+    task = Task(
+        name="linear",
+        oracle=lambda x: torch.stack([x.sum(-1), x[:, 0] - x[:, 1]], dim=-1),
+        space=Box(-1.0, 1.0, dim=2),
+        kind="target",
+        output_dim=2,
+        prior=prior,
+    )
+    x = task.sample_prior(2000, seed=0)
+    assert x.std().item() == pytest.approx(0.1, rel=0.05)
+    assert task.sample_targets(4, seed=0).shape == (4, 2)
+
+
+def test_task_validates_its_fields() -> None:
+    space = Box(0.0, 1.0, dim=2)
+    fn = lambda x: x.sum(-1)  # noqa: E731
+    with pytest.raises(ValueError, match="kind"):
+        Task(name="t", oracle=fn, space=space, kind="maximize")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="optimum"):
+        Task(name="t", oracle=fn, space=space, kind="target", optimum=0.0)
+    with pytest.raises(ValueError, match="output_dim"):
+        Task(name="t", oracle=fn, space=space, kind="minimize", output_dim=2)
+    with pytest.raises(ValueError, match="returned shape"):
+        Task(name="t", oracle=lambda x: x, space=space, kind="minimize").oracle(torch.zeros(3, 2))
+    with pytest.raises(ValueError, match="prior returned shape"):
+        Task(name="t", oracle=fn, space=space, kind="minimize", prior=lambda n, g: torch.zeros(n, 3)).sample_prior(2)
+    with pytest.raises(AttributeError, match="immutable"):
+        tasks.get("sine").name = "other"  # type: ignore[misc]
+
+
+def test_botorch_task_wraps_other_test_functions() -> None:
+    from botorch.test_functions import Ackley
+
+    task = tasks.botorch_task(Ackley(dim=10, bounds=[(-5.0, 10.0)] * 10), name="ackley10")
+    assert task.input_dim == 10 and task.optimum == 0.0
+    assert task.space == Box(-5.0, 10.0, dim=10)
+    torch.testing.assert_close(task.oracle(torch.zeros(2, 10)), torch.zeros(2, 1), atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match="maximization"):
+        tasks.botorch_task(Ackley(dim=2, negate=True), name="neg")
