@@ -1,0 +1,200 @@
+"""One table runs every registered solver on the same problems, in float32 and float64."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+import invdesign as ivd
+
+from conftest import CENTER, quadratic
+
+# Small budgets per solver; a newly registered solver must add its row here.
+BUDGETS: dict[str, dict] = {
+    "gd": {"n_restarts": 8, "max_iter": 300},
+    "lbfgs": {"n_restarts": 4, "max_iter": 200},
+}
+DTYPES = [torch.float32, torch.float64]
+
+
+def test_every_registered_solver_has_a_row():
+    assert set(ivd.solvers.available()) == set(BUDGETS)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("method", sorted(BUDGETS))
+def test_quadratic(method, dtype, box4):
+    obj = ivd.Objective(quadratic, box4, dtype=dtype)
+    res = ivd.minimize(obj, method, seed=0, **BUDGETS[method])
+    assert res.success, res.message
+    assert res.solver == method
+    assert res.x.dtype == dtype and res.X.dtype == dtype
+    assert res.X.shape == (BUDGETS[method]["n_restarts"], 4)
+    assert torch.all(res.F[:-1] <= res.F[1:]), "designs must come best first"
+    assert res.fun == pytest.approx(float(res.F[0]))
+    assert res.fun < (1e-5 if dtype == torch.float32 else 1e-8)
+    assert torch.allclose(res.x, torch.tensor(CENTER, dtype=dtype), atol=3e-3)
+    assert box4.to(dtype).contains(res.X).all()
+    assert res.nfev >= res.nit >= 1 and res.runtime > 0
+    assert len(res.history) >= 2 and res.history.best[-1] == pytest.approx(res.fun, rel=1e-5, abs=1e-9)
+    assert list(res.history.to_dict()) == ["iteration", "best", "nfev", "time", "n_active"]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("method", sorted(BUDGETS))
+def test_trained_mlp(method, dtype, trained_mlp):
+    model, task = trained_mlp
+    model = model.to(dtype)
+    obj = ivd.Objective(model, task.space)
+    res = ivd.minimize(obj, method, seed=0, **BUDGETS[method])
+    assert res.success, res.message
+    with torch.no_grad():
+        energies = model(res.X).squeeze(-1)
+        start_energies = model(task.space.sample(BUDGETS[method]["n_restarts"], seed=0, dtype=dtype)).squeeze(-1)
+    assert torch.allclose(res.F, energies, rtol=1e-4, atol=1e-4), "F must be the energy of X"
+    assert res.fun < start_energies.min().item()
+    assert task.space.to(dtype).contains(res.X).all()
+    model.double()
+
+
+@pytest.mark.parametrize("method", sorted(BUDGETS))
+def test_same_seed_same_result(method, box4, trained_mlp):
+    model, task = trained_mlp
+    obj = ivd.Objective(model, task.space)
+    a = ivd.minimize(obj, method, seed=7, **BUDGETS[method])
+    b = ivd.minimize(obj, method, seed=7, **BUDGETS[method])
+    c = ivd.minimize(obj, method, seed=8, **BUDGETS[method])
+    assert torch.equal(a.X, b.X) and torch.equal(a.F, b.F)
+    assert not torch.equal(a.X, c.X)
+
+
+@pytest.mark.parametrize("method", sorted(BUDGETS))
+def test_nan_at_some_starts_drops_those_restarts(method, box4):
+    def holey(x):
+        return torch.where(x[:, 0] > 0.5, torch.nan, quadratic(x))
+
+    obj = ivd.Objective(holey, box4)
+    starts = box4.sample(16, seed=0)
+    n_bad = int((starts[:, 0] > 0.5).sum())
+    assert 0 < n_bad < 16
+    res = ivd.minimize(obj, method, x0=starts, max_iter=50)
+    assert res.success
+    assert f"{n_bad} of 16 restarts dropped" in res.message
+    assert res.X.shape[0] == 16 - n_bad
+    assert torch.isfinite(res.F).all()
+
+
+@pytest.mark.parametrize("method", sorted(BUDGETS))
+def test_nan_everywhere_fails_clearly(method, box4):
+    obj = ivd.Objective(lambda x: quadratic(x) * math.nan, box4)
+    with pytest.raises(ValueError, match="NaN or infinite at all 4 starting points"):
+        ivd.minimize(obj, method, n_restarts=4)
+
+
+def test_unknown_method_and_option(box4):
+    obj = ivd.Objective(quadratic, box4)
+    with pytest.raises(ValueError, match="unknown method 'newton'.*gd.*lbfgs"):
+        ivd.minimize(obj, "newton")
+    with pytest.raises(TypeError, match="unknown option 'learning_rate' for method 'gd'"):
+        ivd.minimize(obj, "gd", learning_rate=0.1)
+    with pytest.raises(TypeError, match="unknown option 'lr' for method 'lbfgs'"):
+        ivd.minimize(obj, "lbfgs", lr=0.1)
+    with pytest.raises(ValueError, match="optimizer='rmsprop'"):
+        ivd.minimize(obj, "gd", optimizer="rmsprop")
+    with pytest.raises(TypeError, match="set them on the solver"):
+        ivd.minimize(obj, ivd.solvers.GradientDescent(), lr=0.1)
+    with pytest.raises(TypeError, match="invdesign.Objective"):
+        ivd.minimize(quadratic, "gd")
+
+
+def test_solver_object_is_accepted(box4):
+    obj = ivd.Objective(quadratic, box4)
+    res = ivd.minimize(obj, ivd.solvers.GradientDescent(lr=0.1, lr_schedule="exponential"), n_restarts=4, seed=0)
+    assert res.options["lr"] == 0.1 and res.fun < 1e-6
+
+
+@pytest.mark.parametrize(
+    ("x0", "kwargs", "match"),
+    [
+        (torch.zeros(3, 5), {}, r"shape \(n, 4\)"),
+        (torch.full((2, 4), 2.0), {}, "outside the box"),
+        (torch.tensor([[0.0, 0.0, math.nan, 0.0]]), {}, "NaN or infinite values in rows \\[0\\]"),
+        (torch.zeros(3, 4), {"n_restarts": 5}, "x0 has 3 rows but n_restarts=5"),
+        (None, {"n_restarts": 0}, "positive integer"),
+    ],
+)
+def test_bad_starting_points(box4, x0, kwargs, match):
+    obj = ivd.Objective(quadratic, box4)
+    with pytest.raises(ValueError, match=match):
+        ivd.minimize(obj, "gd", x0=x0, **kwargs)
+
+
+def test_x0_single_point_and_tensor(box4):
+    obj = ivd.Objective(quadratic, box4)
+    res = ivd.minimize(obj, "lbfgs", x0=torch.zeros(4))
+    assert res.X.shape == (1, 4) and res.fun < 1e-10
+
+
+def test_from_data_starts_pick_best_and_nearest_target(box4):
+    X = box4.sample(100, seed=0)
+    y = quadratic(X)
+    best = ivd.FromData(X, y)(ivd.Objective(quadratic, box4), 5, None)
+    assert torch.equal(best, X[torch.argsort(y)[:5]])
+    worst = ivd.FromData(X, y)(ivd.Objective(quadratic, box4, maximize=True), 5, None)
+    assert torch.equal(worst, X[torch.argsort(y, descending=True)[:5]])
+    target_obj = ivd.Objective(quadratic, box4, target=1.0)
+    near = ivd.FromData(X, y)(target_obj, 5, None)
+    assert torch.equal(near, X[torch.argsort((y - 1.0).abs())[:5]])
+    by_energy = ivd.FromData(X)(ivd.Objective(quadratic, box4), 5, None)
+    assert torch.equal(by_energy, best)
+    res = ivd.minimize(ivd.Objective(quadratic, box4), "gd", n_restarts=5, x0=ivd.FromData(X, y), max_iter=5)
+    assert res.X.shape == (5, 4)
+    with pytest.raises(ValueError, match="only 100 designs"):
+        ivd.minimize(ivd.Objective(quadratic, box4), "gd", n_restarts=101, x0=ivd.FromData(X, y))
+
+
+@pytest.mark.parametrize("method", sorted(BUDGETS))
+def test_callback_can_stop_the_run(method, box4):
+    seen = []
+
+    def stop_after_three(progress: ivd.Progress) -> None:
+        seen.append(progress.fun)
+        assert progress.x.shape == (4,)
+        if len(seen) == 3:
+            raise StopIteration
+
+    res = ivd.minimize(ivd.Objective(quadratic, box4), method, n_restarts=4, seed=0, callback=stop_after_three)
+    assert res.status is ivd.Status.STOPPED and res.success
+    assert len(seen) == 3 and res.fun <= seen[-1]
+
+
+def test_gd_boundary_penalty_returns_only_in_box_designs():
+    box = ivd.Box(-1.0, 1.0, dim=2)
+    obj = ivd.Objective(lambda x: x.sum(-1), box)  # minimum at the corner (-1, -1)
+    res = ivd.minimize(obj, "gd", n_restarts=8, seed=0, bounds="penalty", boundary_weight=10.0)
+    assert box.contains(res.X).all()
+    assert res.fun < -1.9
+    project = ivd.minimize(obj, "gd", n_restarts=8, seed=0)
+    assert project.fun == pytest.approx(-2.0)
+
+
+def test_gd_retires_converged_restarts(box4):
+    res = ivd.minimize(ivd.Objective(quadratic, box4), "gd", n_restarts=8, seed=0, max_iter=5000, patience=10)
+    assert res.status is ivd.Status.CONVERGED
+    assert res.nit < 5000 and res.history.n_active[-1] == 0
+    assert res.nfev < 8 * (res.nit + 1)
+
+
+def test_sgd_option(box4):
+    res = ivd.minimize(ivd.Objective(quadratic, box4), "gd", optimizer="sgd", lr=0.05, momentum=0.9, n_restarts=4, seed=0)
+    assert res.fun < 1e-8
+
+
+def test_result_repr_and_history_frame(box4):
+    res = ivd.minimize(ivd.Objective(quadratic, box4), "lbfgs", n_restarts=3, seed=0)
+    text = repr(res)
+    assert "solver='lbfgs'" in text and "3 designs" in text and "nfev" in text
+    frame = res.history.to_pandas()
+    assert list(frame.columns) == ["iteration", "best", "nfev", "time", "n_active"] and len(frame) == len(res.history)
