@@ -101,48 +101,43 @@ class GradientDescent(Solver):
         base_lr = opt.param_groups[0]["lr"]
         history.record(0, float(best_f.min()), nfev, active.numel())
 
-        status, nit = Status.MAX_ITER, 0
+        status, nit, done_best = Status.MAX_ITER, 0, math.inf
         for it in range(max_iter):
             opt.param_groups[0]["lr"] = base_lr * self._lr_factor(it, max_iter)
             x = space.from_unit(u)
-            if self.bounds == "project":
-                x = space.clamp(x)
             f = objective(x)
             loss = f.sum()
             if self.bounds == "penalty":
-                loss = loss + self.boundary_weight * (
-                    (x - space.center).abs() - space.width / 2
-                ).relu().sum()
+                loss = loss + self.boundary_weight * ((x - space.center).abs() - space.width / 2).relu().sum()
             (u.grad,) = torch.autograd.grad(loss, u)
             nfev += f.shape[0]
             nit = it + 1
 
             with torch.no_grad():
                 f = f.detach()
-                finite = torch.isfinite(f)
-                improved = finite & (f < best_f)
+                improved = f < best_f  # False where f is NaN
                 if self.bounds == "penalty":
                     improved &= space.contains(x)
-                stall = torch.where(f < best_f - self.ftol * (1 + best_f.abs()), 0, stall + 1)
+                stall.add_(1).masked_fill_(f < best_f - self.ftol * (1 + best_f.abs()), 0)
                 best_f = torch.where(improved, f, best_f)
-                best_u = torch.where(improved.unsqueeze(-1), u.detach(), best_u)
+                best_u = torch.where(improved.unsqueeze(-1), u, best_u)
                 opt.step()
                 if self.bounds == "project":
                     u.clamp_(0.0, 1.0)
-
-                retire = (stall >= self.patience) | ~finite
+                retire = (stall >= self.patience) | ~torch.isfinite(f)
                 if retire.any():
-                    done_f[active[retire]] = best_f[retire]
-                    done_u[active[retire]] = best_u[retire]
+                    done_best = min(done_best, float(best_f[retire].min()))
+                    done_f[active[retire]], done_u[active[retire]] = best_f[retire], best_u[retire]
                     keep = ~retire
                     active, best_f, best_u, stall = active[keep], best_f[keep], best_u[keep], stall[keep]
                     u = _compact(opt, u, keep)
 
-            overall = torch.cat([best_f, done_f]).min()
-            history.record(nit, float(overall), nfev, active.numel())
-            if callback is not None and _stopped(callback, history, space, torch.cat([best_f, done_f]), torch.cat([best_u, done_u])):
-                status = Status.STOPPED
-                break
+            history.record(nit, min(float(best_f.min()) if active.numel() else math.inf, done_best), nfev, active.numel())
+            if callback is not None:
+                done_f[active], done_u[active] = best_f, best_u
+                if _stopped(callback, history, space, done_f, done_u):
+                    status = Status.STOPPED
+                    break
             if active.numel() == 0:
                 status = Status.CONVERGED
                 break
@@ -168,7 +163,7 @@ class GradientDescent(Solver):
 
     def _optimizer(self, u: Tensor, dim: int) -> torch.optim.Optimizer:
         if self.optimizer == "adam":
-            return torch.optim.Adam([u], lr=self.lr)
+            return torch.optim.Adam([u], lr=self.lr, fused=True)
         return torch.optim.SGD([u], lr=self.lr * math.sqrt(dim), momentum=self.momentum)
 
     def _lr_factor(self, it: int, max_iter: int) -> float:

@@ -1,0 +1,98 @@
+"""Saving and loading surrogates as safetensors files, with no pickle involved.
+
+The file holds the state dict as tensors and, in its metadata under the key ``"invdesign"``, a JSON
+description of the model (class name, constructor config, members for an ensemble, dtype) from which
+:func:`load` rebuilds it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+from torch import nn
+
+from invdesign.models.ensemble import Ensemble
+from invdesign.models.mlp import MLP
+
+_METADATA_KEY = "invdesign"
+_FORMAT_VERSION = 1
+
+
+def save(model: MLP | Ensemble, path: str | os.PathLike[str]) -> None:
+    """Write ``model`` (an ``MLP``, or an ``Ensemble`` of ``MLP``s or ensembles) to ``path``.
+
+    Args:
+        model: The model; its weights, standardisation buffers and config are stored.
+        path: Destination file (conventionally ``*.safetensors``); overwritten if it exists.
+
+    Raises:
+        TypeError: if the model (or a member) is not an ``MLP`` or ``Ensemble``.
+    """
+    description = {
+        "format_version": _FORMAT_VERSION,
+        "model": _describe(model),
+        "dtype": str(next(model.parameters()).dtype).removeprefix("torch."),
+    }
+    tensors = {name: t.detach().cpu().contiguous() for name, t in model.state_dict().items()}
+    save_file(tensors, os.fspath(path), metadata={_METADATA_KEY: json.dumps(description)})
+
+
+def load(path: str | os.PathLike[str], *, device: torch.device | str | None = None) -> nn.Module:
+    """Rebuild a model written by :func:`save`; it gives bit-identical outputs to the saved one.
+
+    Args:
+        path: A file written by :func:`save`.
+        device: Where to put the model (default CPU).
+
+    Returns:
+        The ``MLP`` or ``Ensemble``, in eval mode, in the saved dtype.
+
+    Raises:
+        FileNotFoundError: if ``path`` does not exist.
+        ValueError: if the file is not a safetensors file written by :func:`save`.
+    """
+    path = os.fspath(path)
+    try:
+        handle = safe_open(path, framework="pt")
+    except SafetensorError as err:
+        raise ValueError(f"{path} is not a safetensors file: {err}") from err
+    with handle:
+        metadata = handle.metadata() or {}
+        if _METADATA_KEY not in metadata:
+            raise ValueError(
+                f"{path} is a safetensors file but not an invdesign model (no {_METADATA_KEY!r} metadata)"
+            )
+        description = json.loads(metadata[_METADATA_KEY])
+        if description.get("format_version") != _FORMAT_VERSION:
+            raise ValueError(
+                f"{path} has invdesign format version {description.get('format_version')!r}; "
+                f"this version reads {_FORMAT_VERSION}"
+            )
+        tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+    dtype = getattr(torch, description["dtype"], None)
+    if not isinstance(dtype, torch.dtype):
+        raise ValueError(f"{path} names an unknown dtype {description['dtype']!r}")
+    model = _build(description["model"]).to(dtype=dtype)
+    model.load_state_dict(tensors)
+    return model.to(device=device).eval()
+
+
+def _describe(model: nn.Module) -> dict[str, Any]:
+    if isinstance(model, MLP):
+        return {"class": "MLP", "config": model.config}
+    if isinstance(model, Ensemble):
+        return {"class": "Ensemble", "members": [_describe(m) for m in model.members]}
+    raise TypeError(f"save supports MLP and Ensemble models, got {type(model).__name__}")
+
+
+def _build(description: dict[str, Any]) -> nn.Module:
+    if description["class"] == "MLP":
+        return MLP(**description["config"])
+    if description["class"] == "Ensemble":
+        return Ensemble([_build(m) for m in description["members"]])
+    raise ValueError(f"unknown model class {description['class']!r} in invdesign file")
