@@ -43,7 +43,7 @@ def main() -> None:
     parser.add_argument("--max-iter", type=int, default=300)
     parser.add_argument("--lr", type=float, default=0.05)
     parser.add_argument("--epochs", type=int, default=1000)
-    parser.add_argument("--hidden", type=int, nargs="+", default=[128, 128, 128])
+    parser.add_argument("--hidden", type=int, nargs="+", default=[64, 64, 64])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()

@@ -66,7 +66,7 @@ def run_demo(
         One `DemoRow` per solver.
     """
     X, Y = task.make_data(n_train, seed=seed)
-    surrogate, report = fit_mlp(X, Y, hidden=(128, 128, 128), epochs=epochs, seed=seed, progress=progress)
+    surrogate, report = fit_mlp(X, Y, hidden=(64, 64, 64), epochs=epochs, seed=seed, progress=progress)
     if progress:
         tqdm.write(f"{task.name}: surrogate validation MSE {report.best_val_mse_raw:.3g} ({report.seconds:.1f} s)")
     target = task.sample_targets(1, seed=seed)[0] if task.kind == "target" else None

@@ -210,6 +210,12 @@ def test_fit_rejects_bad_options(option: dict, message: str) -> None:
         fit(MLP(2, 2, hidden=(4,)), x, y, progress=False, **option)
 
 
+def test_fit_rejects_model_without_parameters() -> None:
+    x, y = smooth_data(50)
+    with pytest.raises(ValueError, match="no parameters"):
+        fit(torch.nn.Identity(), x, y, progress=False)
+
+
 # ---------------------------------------------------------------- Ensemble
 
 

@@ -198,3 +198,14 @@ def test_result_repr_and_history_frame(box4):
     assert "solver='lbfgs'" in text and "3 designs" in text and "nfev" in text
     frame = res.history.to_pandas()
     assert list(frame.columns) == ["iteration", "best", "nfev", "time", "n_active"] and len(frame) == len(res.history)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("method", ["gd", "lbfgs"])
+def test_hartmann6_global_minimum_from_32_restarts(method, dtype):
+    task = ivd.tasks.get("hartmann6")
+    obj = ivd.Objective(lambda x: task.oracle(x)[:, 0], task.space, dtype=dtype)
+    res = ivd.minimize(obj, method, n_restarts=32, seed=0)
+    optimum = -3.32236801141551  # Hartmann6's global minimum to double precision
+    assert abs(res.fun - optimum) / abs(optimum) <= 1e-4
+    assert task.space.to(dtype).contains(res.X).all(), "a returned design violates the bounds"

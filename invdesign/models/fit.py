@@ -386,9 +386,9 @@ def _check_options(
 
 
 def _model_device(model: nn.Module) -> torch.device:
-    for t in (*model.parameters(), *model.buffers()):
-        return t.device
-    return torch.device("cpu")
+    for parameter in model.parameters():
+        return parameter.device
+    raise ValueError(f"{type(model).__name__} has no parameters to train")
 
 
 def _copy_state(model: nn.Module) -> dict[str, Tensor]:

@@ -53,7 +53,7 @@ class MLP(nn.Module):
         in_dim: int,
         out_dim: int = 1,
         *,
-        hidden: Sequence[int] = (256, 256, 256),
+        hidden: Sequence[int] = (128, 128, 128),
         activation: str = "silu",
         batch_norm: bool = False,
         dropout: float = 0.0,
