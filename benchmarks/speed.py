@@ -38,7 +38,6 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import scipy
@@ -46,10 +45,7 @@ import scipy.optimize
 import torch
 from torch import Tensor, nn
 
-# Benchmark the checkout this script sits in, whether or not invdesign is installed.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import invdesign as ivd  # noqa: E402
+import invdesign as ivd
 
 
 # --------------------------------------------------------------------------------------------
@@ -417,13 +413,13 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     p.add_argument("--claims", default="1,2,3", help="comma-separated claims to run")
-    p.add_argument("--repeats", type=int, default=5, help="timed repeats per side for claims 1 and 3")
+    p.add_argument("--repeats", type=int, default=7, help="timed repeats per side for claims 1 and 3")
     p.add_argument("--repeats-loop", type=int, default=3, help="timed repeats per side for claim 2 (its loop is slow)")
     p.add_argument("--dim", type=int, default=16, help="MLP input dimension (claims 1 and 2)")
     p.add_argument("--width", type=int, default=256, help="MLP hidden units per layer")
     p.add_argument("--depth", type=int, default=3, help="MLP hidden layers")
     p.add_argument("--batch", type=int, default=1024, help="restarts (= batch rows) for claim 1")
-    p.add_argument("--gd-iters", type=int, default=30, help="gd iterations / bare passes per repeat, claim 1")
+    p.add_argument("--gd-iters", type=int, default=100, help="gd iterations / bare passes per repeat, claim 1")
     p.add_argument("--loop-restarts", type=int, default=256, help="restarts for claim 2")
     p.add_argument("--loop-iters", type=int, default=100, help="iterations per restart for claim 2")
     p.add_argument("--problem", default="styblinski-tang", choices=["styblinski-tang", "rosenbrock"], help="claim 3 test function")

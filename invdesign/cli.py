@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         help="train a surrogate on a built-in task, search it, re-simulate the designs with the oracle",
     )
-    demo.add_argument("--tasks", nargs="+", default=["robot_arm", "branin"], choices=tasks.names())
+    demo.add_argument("--tasks", nargs="+", default=["robot_arm", "sine", "branin", "hartmann6"], choices=tasks.names())
     demo.add_argument("--solvers", nargs="+", default=["gd", "lbfgs"], choices=solvers.available())
     demo.add_argument("--n-train", type=int, default=4000, help="training designs per task")
     demo.add_argument("--restarts", type=int, default=128, help="restarts per solver")
