@@ -5,7 +5,7 @@ solvers that are batched, seeded and comparable, and judge the designs with the 
 oracle.
 """
 
-from invdesign import models, solvers, starts, tasks
+from invdesign import models, penalties, solvers, starts, tasks
 from invdesign.objective import Objective
 from invdesign.optimize import minimize
 from invdesign.result import History, Progress, Result, Status
@@ -22,6 +22,7 @@ __all__ = [
     "Status",
     "minimize",
     "models",
+    "penalties",
     "solvers",
     "starts",
     "tasks",

@@ -81,6 +81,7 @@ class Objective:
         self.dtype, self.device = _resolve_dtype_device(space, dtype, device, model, decoder)
         self.space = space.to(dtype=self.dtype, device=self.device)
         self.n_evals = 0
+        self._flatten = False
         for m in (model, decoder):
             if isinstance(m, nn.Module):
                 m.eval()
@@ -131,10 +132,13 @@ class Objective:
         return self._outputs(z)
 
     def _outputs(self, z: Tensor) -> Tensor:
-        y = self.model(self.decode(z))
+        x = self.decode(z)
+        return self._as_outputs(self.model(x.flatten(1) if self._flatten else x), z.shape[0])
+
+    def _as_outputs(self, y: Any, b: int) -> Tensor:
+        """The model's output as ``(b, k)``, or a ValueError naming the shape it had."""
         if not isinstance(y, Tensor):
             y = torch.as_tensor(np.asarray(y), dtype=self.dtype, device=self.device)
-        b = z.shape[0]
         if y.ndim == 1 and y.shape[0] == b:
             return y.unsqueeze(-1)
         if y.ndim == 2 and y.shape[0] == b:
@@ -151,19 +155,11 @@ class Objective:
         return -energy if self.maximize else energy
 
     def _probe(self) -> tuple[int, bool]:
+        """Run the decoder and model once on two points of the box; check every shape, dtype and device."""
         z = self.space.sample(_PROBE_ROWS, seed=0).requires_grad_(True)
-        try:
-            with torch.enable_grad():
-                y = self._outputs(z)
-        except ValueError:
-            raise
-        except Exception as exc:
-            stage = "model or decoder" if self.decoder is not None else "model"
-            raise ValueError(
-                f"the {stage} failed on a batch of shape {tuple(z.shape)} ({z.dtype}) drawn from the "
-                f"search box of dimension {self.dim}: {type(exc).__name__}: {exc}. Does the box "
-                "dimension match the model's input (and the decoder's output)?"
-            ) from exc
+        with torch.enable_grad():
+            x = z if self.decoder is None else self._probe_decoder(z)
+            y = self._as_outputs(self._probe_model(x), _PROBE_ROWS)
         k = y.shape[-1]
         if self.target is not None and self.target.numel() != k:
             raise ValueError(f"target has {self.target.numel()} entries but the model returns {k} outputs")
@@ -174,7 +170,56 @@ class Objective:
             )
         if y.dtype != self.dtype:
             raise TypeError(f"the model returned {y.dtype} for {self.dtype} input; the search runs in {self.dtype}")
+        if y.device.type != self.device.type:
+            raise ValueError(f"the model returned a tensor on {y.device} for input on {self.device}")
         return k, bool(y.requires_grad)
+
+    def _probe_decoder(self, z: Tensor) -> Tensor:
+        b = z.shape[0]
+        try:
+            x = self.decoder(z)  # type: ignore[misc]
+        except Exception as exc:
+            raise ValueError(
+                f"the decoder failed on latent points of shape {tuple(z.shape)} ({z.dtype}) drawn from the "
+                f"latent box of dimension {self.dim}: {type(exc).__name__}: {exc}. Does the latent box "
+                "dimension match the decoder's input?"
+            ) from exc
+        if not isinstance(x, Tensor):
+            raise TypeError(f"the decoder must return a torch.Tensor, got {type(x).__name__}")
+        if x.ndim < 2 or x.shape[0] != b:
+            raise ValueError(
+                f"the decoder returned shape {tuple(x.shape)} for {b} latent points; expected ({b}, ...)"
+            )
+        if x.dtype != self.dtype:
+            raise TypeError(
+                f"the decoder returned {x.dtype} for {self.dtype} latent points; it must keep the search's dtype"
+            )
+        if x.device.type != self.device.type:
+            raise ValueError(f"the decoder returned a tensor on {x.device} for latent points on {self.device}")
+        return x
+
+    def _probe_model(self, x: Tensor) -> Any:
+        source = "decoded from the latent box" if self.decoder is not None else "drawn from the box"
+        try:
+            return self.model(x)
+        except Exception as exc:
+            if x.ndim > 2:
+                try:
+                    y = self.model(x.flatten(1))
+                except Exception:
+                    pass
+                else:
+                    self._flatten = True
+                    return y
+            hint = (
+                "Does the decoder's output fit the model's input?"
+                if self.decoder is not None
+                else "Does the box dimension match the model's input?"
+            )
+            raise ValueError(
+                f"the model failed on designs of shape {tuple(x.shape)} ({x.dtype}) {source}: "
+                f"{type(exc).__name__}: {exc}. {hint}"
+            ) from exc
 
     def __repr__(self) -> str:
         parts = [f"model={type(self.model).__name__}", f"space={self.space!r}"]

@@ -31,42 +31,68 @@ class FromData:
     - Without ``Y``: the ``n`` designs of lowest energy under the objective (these evaluations
       are counted).
 
+    With ``encode`` the chosen designs are mapped into the latent space of a decoder objective
+    (encode-to-start), and clamped to the latent box.
+
     Args:
-        X: Designs, shape ``(N, d)``, inside the search box.
+        X: Designs, shape ``(N, ...)``, inside the search box (or the decoder's design space).
         Y: Their measured outputs, shape ``(N,)`` or ``(N, k)``; optional.
+        encode: Maps designs ``(b, ...)`` to latent codes ``(b, d_z)``; when it returns a tuple
+            (as a VAE's ``encode`` returns ``(mean, logvar)``) its first element is used.
     """
 
-    def __init__(self, X: Tensor, Y: Tensor | None = None) -> None:
-        if X.ndim != 2:
+    def __init__(
+        self, X: Tensor, Y: Tensor | None = None, *, encode: Callable[[Tensor], Tensor | tuple[Tensor, ...]] | None = None
+    ) -> None:
+        if X.ndim < 2:
             raise ValueError(f"FromData needs X of shape (N, d), got {tuple(X.shape)}")
         if Y is not None:
             Y = Y.reshape(Y.shape[0], -1) if Y.ndim >= 1 else Y
             if Y.ndim != 2 or Y.shape[0] != X.shape[0]:
                 raise ValueError(f"FromData needs Y with {X.shape[0]} rows like X, got {tuple(Y.shape)}")
+        if encode is not None and not callable(encode):
+            raise TypeError(f"encode must be callable, got {type(encode).__name__}")
         self.X = X
         self.Y = Y
+        self.encode = encode
 
     def __call__(self, objective: Objective, n: int, seed: int | None = None) -> Tensor:
         X = self.X.to(dtype=objective.dtype, device=objective.device)
         if n > X.shape[0]:
             raise ValueError(f"asked for {n} starts but the data set holds only {X.shape[0]} designs")
         if self.Y is None:
+            points = self._to_search_space(objective, X)
             with torch.no_grad():
-                score = objective(X)
+                return points[_best(objective(points), n)]
+        Y = self.Y.to(dtype=objective.dtype, device=objective.device)
+        if objective.target is not None:
+            if Y.shape[1] != objective.target.numel():
+                raise ValueError(f"Y has {Y.shape[1]} columns but the target has {objective.target.numel()} entries")
+            score = (Y - objective.target).square().mean(dim=-1)
         else:
-            Y = self.Y.to(dtype=objective.dtype, device=objective.device)
-            if objective.target is not None:
-                if Y.shape[1] != objective.target.numel():
-                    raise ValueError(
-                        f"Y has {Y.shape[1]} columns but the target has {objective.target.numel()} entries"
-                    )
-                score = (Y - objective.target).square().mean(dim=-1)
-            else:
-                if Y.shape[1] != 1:
-                    raise ValueError(f"Y must have one column without a target, got {Y.shape[1]}")
-                score = -Y[:, 0] if objective.maximize else Y[:, 0]
-        score = torch.where(torch.isnan(score), torch.full_like(score, float("inf")), score)
-        return X[torch.argsort(score, stable=True)[:n]]
+            if Y.shape[1] != 1:
+                raise ValueError(f"Y must have one column without a target, got {Y.shape[1]}")
+            score = -Y[:, 0] if objective.maximize else Y[:, 0]
+        return self._to_search_space(objective, X[_best(score, n)])
+
+    def _to_search_space(self, objective: Objective, X: Tensor) -> Tensor:
+        if self.encode is None:
+            return X
+        with torch.no_grad():
+            Z = self.encode(X)
+        Z = Z[0] if isinstance(Z, tuple) else Z
+        if Z.ndim != 2 or Z.shape != (X.shape[0], objective.dim):
+            raise ValueError(
+                f"encode returned shape {tuple(Z.shape)} for {X.shape[0]} designs; the latent box needs "
+                f"({X.shape[0]}, {objective.dim})"
+            )
+        return objective.space.clamp(Z.to(dtype=objective.dtype, device=objective.device))
+
+
+def _best(score: Tensor, n: int) -> Tensor:
+    """Indices of the ``n`` lowest scores (NaN last), shape ``(n,)``."""
+    score = torch.where(torch.isnan(score), torch.full_like(score, float("inf")), score)
+    return torch.argsort(score, stable=True)[:n]
 
 
 def initial_points(

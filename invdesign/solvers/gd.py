@@ -11,6 +11,7 @@ import torch
 from torch import Tensor
 
 from invdesign.objective import Objective
+from invdesign.penalties import BoundaryPenalty
 from invdesign.result import History, Progress, Result, Status
 from invdesign.space import Box
 from invdesign.solvers.base import Callback, Solver, drop_failed_starts, finish, register
@@ -39,8 +40,8 @@ class GradientDescent(Solver):
         lr_final: Final learning rate as a fraction of ``lr`` for the decaying schedules.
         bounds: ``"project"`` (default): clamp to the box after every step. ``"penalty"``: let
             points leave the box and add the neural-adjoint boundary loss
-            ``boundary_weight * sum(relu(|x - center| - width / 2))`` (Ren et al., NeurIPS 2020);
-            only points inside the box are returned.
+            (`invdesign.penalties.BoundaryPenalty`) to the descent; only points inside the box are
+            returned, ranked by their energy without the boundary loss.
         boundary_weight: Weight of the boundary loss with ``bounds="penalty"``.
         ftol: Relative improvement below which an iteration counts as stalled.
         patience: Stalled iterations after which a restart is retired.
@@ -99,6 +100,7 @@ class GradientDescent(Solver):
         u = best_u.clone().requires_grad_(True)
         opt = self._optimizer(u, space.dim)
         base_lr = opt.param_groups[0]["lr"]
+        boundary = BoundaryPenalty(space, self.boundary_weight) if self.bounds == "penalty" else None
         history.record(0, float(best_f.min()), nfev, active.numel())
 
         status, nit, done_best = Status.MAX_ITER, 0, math.inf
@@ -107,8 +109,8 @@ class GradientDescent(Solver):
             x = space.from_unit(u)
             f = objective(x)
             loss = f.sum()
-            if self.bounds == "penalty":
-                loss = loss + self.boundary_weight * ((x - space.center).abs() - space.width / 2).relu().sum()
+            if boundary is not None:
+                loss = loss + boundary(x).sum()
             (u.grad,) = torch.autograd.grad(loss, u)
             nfev += f.shape[0]
             nit = it + 1
