@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser(
         "demo",
-        help="train a surrogate on a built-in task, search it, re-simulate the designs with the oracle",
+        help="train a surrogate on each built-in task, search it, re-simulate the designs with the oracle",
     )
     demo.add_argument("--tasks", nargs="+", default=["robot_arm", "sine", "branin", "hartmann6"], choices=tasks.names())
     demo.add_argument("--solvers", nargs="+", default=["gd", "lbfgs"], choices=solvers.available())

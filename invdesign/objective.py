@@ -82,6 +82,7 @@ class Objective:
         self.space = space.to(dtype=self.dtype, device=self.device)
         self.n_evals = 0
         self._flatten = False
+        self._detach = False
         for m in (model, decoder):
             if isinstance(m, nn.Module):
                 m.eval()
@@ -111,9 +112,17 @@ class Objective:
             return self(z.unsqueeze(0))[0]
         if z.ndim != 2 or z.shape[-1] != self.dim:
             raise ValueError(f"expected search points of shape (b, {self.dim}), got {tuple(z.shape)}")
+        if z.dtype != self.dtype:
+            raise TypeError(f"search points are {z.dtype} but the objective runs in {self.dtype}")
+        if z.device.type != self.device.type:
+            raise ValueError(f"search points are on {z.device} but the objective runs on {self.device}")
         energy = self._energy(self._outputs(z))
-        for p in self.penalties:
-            energy = energy + p(z)
+        for i, penalty in enumerate(self.penalties):
+            p = penalty(z)
+            if not isinstance(p, Tensor) or p.shape != energy.shape:
+                shape = tuple(p.shape) if isinstance(p, Tensor) else type(p).__name__
+                raise ValueError(f"penalty {i} ({penalty!r}) returned {shape} for {z.shape[0]} points; expected ({z.shape[0]},)")
+            energy = energy + p
         self.n_evals += z.shape[0]
         return energy
 
@@ -133,7 +142,11 @@ class Objective:
 
     def _outputs(self, z: Tensor) -> Tensor:
         x = self.decode(z)
-        return self._as_outputs(self.model(x.flatten(1) if self._flatten else x), z.shape[0])
+        if self._flatten:
+            x = x.flatten(1)
+        if self._detach:
+            x = x.detach()
+        return self._as_outputs(self.model(x), z.shape[0])
 
     def _as_outputs(self, y: Any, b: int) -> Tensor:
         """The model's output as ``(b, k)``, or a ValueError naming the shape it had."""
@@ -160,6 +173,7 @@ class Objective:
         with torch.enable_grad():
             x = z if self.decoder is None else self._probe_decoder(z)
             y = self._as_outputs(self._probe_model(x), _PROBE_ROWS)
+            differentiable = y.requires_grad and torch.autograd.grad(y.sum(), z, allow_unused=True)[0] is not None
         k = y.shape[-1]
         if self.target is not None and self.target.numel() != k:
             raise ValueError(f"target has {self.target.numel()} entries but the model returns {k} outputs")
@@ -172,7 +186,10 @@ class Objective:
             raise TypeError(f"the model returned {y.dtype} for {self.dtype} input; the search runs in {self.dtype}")
         if y.device.type != self.device.type:
             raise ValueError(f"the model returned a tensor on {y.device} for input on {self.device}")
-        return k, bool(y.requires_grad)
+        with torch.no_grad():
+            self(z.detach())
+        self.n_evals = 0
+        return k, differentiable
 
     def _probe_decoder(self, z: Tensor) -> Tensor:
         b = z.shape[0]
@@ -199,27 +216,31 @@ class Objective:
         return x
 
     def _probe_model(self, x: Tensor) -> Any:
+        """Call the model on probe designs, learning whether it needs them flattened or detached."""
+        attempts = [(False, False)]
+        if x.ndim > 2:
+            attempts.append((True, False))  # an image decoder feeding a model of flat vectors
+        attempts += [(flatten, True) for flatten, _ in attempts]  # a NumPy model that cannot take grad
+        first: Exception | None = None
+        for flatten, detach in attempts:
+            design = x.flatten(1) if flatten else x
+            try:
+                y = self.model(design.detach() if detach else design)
+            except Exception as exc:
+                first = first or exc
+                continue
+            self._flatten, self._detach = flatten, detach
+            return y
         source = "decoded from the latent box" if self.decoder is not None else "drawn from the box"
-        try:
-            return self.model(x)
-        except Exception as exc:
-            if x.ndim > 2:
-                try:
-                    y = self.model(x.flatten(1))
-                except Exception:
-                    pass
-                else:
-                    self._flatten = True
-                    return y
-            hint = (
-                "Does the decoder's output fit the model's input?"
-                if self.decoder is not None
-                else "Does the box dimension match the model's input?"
-            )
-            raise ValueError(
-                f"the model failed on designs of shape {tuple(x.shape)} ({x.dtype}) {source}: "
-                f"{type(exc).__name__}: {exc}. {hint}"
-            ) from exc
+        hint = (
+            "Does the decoder's output fit the model's input?"
+            if self.decoder is not None
+            else "Does the box dimension match the model's input?"
+        )
+        raise ValueError(
+            f"the model failed on designs of shape {tuple(x.shape)} ({x.dtype}) {source}: "
+            f"{type(first).__name__}: {first}. {hint}"
+        ) from first
 
     def __repr__(self) -> str:
         parts = [f"model={type(self.model).__name__}", f"space={self.space!r}"]
@@ -230,7 +251,9 @@ class Objective:
         if self.maximize:
             parts.append("maximize=True")
         if self.penalties:
-            parts.append(f"penalties={len(self.penalties)}")
+            parts.append(f"penalties={list(self.penalties)}")
+        if self._flatten:
+            parts.append("flattens decoded designs for the model")
         return f"Objective({', '.join(parts)})"
 
 

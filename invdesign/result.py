@@ -21,6 +21,9 @@ class Status(enum.Enum):
     """Every restart met the solver's convergence test."""
     MAX_ITER = "max_iter"
     """The iteration or evaluation budget ran out; the best designs so far are returned."""
+    STALLED = "stalled"
+    """Some restarts stopped without meeting the convergence test (a line search that could not
+    make progress, an energy that turned NaN); the best designs so far are returned."""
     STOPPED = "stopped"
     """The callback raised ``StopIteration``; the best designs so far are returned."""
     FAILED = "failed"
@@ -81,9 +84,10 @@ class Progress:
     Attributes:
         nit: Iterations done.
         nfev: Objective evaluations so far.
-        x: Best design so far, shape ``(d,)``.
+        x: Best design so far (decoded when the objective has a decoder).
         fun: Its energy.
         elapsed: Seconds since the run started.
+        z: Its search point when the objective has a decoder, shape ``(d_z,)``; else ``None``.
     """
 
     nit: int
@@ -91,6 +95,7 @@ class Progress:
     x: Tensor
     fun: float
     elapsed: float
+    z: Tensor | None = None
 
 
 @dataclass
@@ -153,7 +158,7 @@ def _span(f: Tensor) -> str:
     return f"[{f.min().item():.4g} .. {f.max().item():.4g}]"
 
 
-def sort_designs(X: Tensor, F: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+def sort_designs(X: Tensor, F: Tensor) -> tuple[Tensor, Tensor]:
     """Sort designs best first (NaN last).
 
     Args:
@@ -161,8 +166,8 @@ def sort_designs(X: Tensor, F: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         F: Energies, shape ``(n,)``.
 
     Returns:
-        ``(X_sorted, F_sorted, order)``, where ``order`` indexes the input rows, shape ``(n,)``.
+        ``(X_sorted, F_sorted)``.
     """
     key = torch.where(torch.isnan(F), torch.full_like(F, float("inf")), F)
     order = torch.argsort(key, stable=True)
-    return X[order], F[order], order
+    return X[order], F[order]

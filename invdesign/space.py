@@ -132,7 +132,7 @@ class Box:
     def clamp(self, x: Tensor) -> Tensor:
         """Project ``x`` (shape ``(..., d)``) onto the box."""
         lo, hi = self._like(x)
-        return torch.maximum(torch.minimum(x, hi), lo)
+        return torch.clamp(x, min=lo, max=hi)
 
     def to_unit(self, x: Tensor) -> Tensor:
         """Map ``x`` (shape ``(..., d)``) from the box to the unit cube."""

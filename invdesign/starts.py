@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -119,23 +120,32 @@ def initial_points(
         ValueError: on a wrong shape, NaN/infinite values, points outside the box, or ``n`` that
             disagrees with the rows of ``x0``.
     """
-    if n is not None and (not isinstance(n, int) or n < 1):
-        raise ValueError(f"n_restarts must be a positive integer, got {n!r}")
+    if n is not None:
+        try:
+            n = operator.index(n)
+        except TypeError:
+            raise TypeError(f"n_restarts must be an integer, got {n!r}") from None
+        if n < 1:
+            raise ValueError(f"n_restarts must be a positive integer, got {n}")
     space = objective.space
     if x0 is None:
         return space.sample(n or default_n, seed=seed)
     if callable(x0) and not isinstance(x0, Tensor):
-        points = x0(objective, n or default_n, seed)
+        points = x0(objective, n or default_n, seed).detach()
+        if points.ndim != 2 or points.shape[0] != (n or default_n):
+            raise ValueError(
+                f"the start strategy returned shape {tuple(points.shape)}; expected ({n or default_n}, {space.dim})"
+            )
     else:
-        points = torch.as_tensor(x0)
+        points = torch.as_tensor(x0).detach()
+        if not points.dtype.is_floating_point:
+            points = points.to(objective.dtype)
         if points.ndim == 1:
             points = points.unsqueeze(0)
         if n is not None and points.shape[0] != n:
             raise ValueError(f"x0 has {points.shape[0]} rows but n_restarts={n}")
     if points.ndim != 2 or points.shape[1] != space.dim:
         raise ValueError(f"x0 must have shape (n, {space.dim}) to match the box, got {tuple(points.shape)}")
-    if not points.dtype.is_floating_point:
-        raise TypeError(f"x0 must be a floating point tensor, got {points.dtype}")
     points = points.to(dtype=objective.dtype, device=objective.device)
     if not torch.isfinite(points).all():
         rows = (~torch.isfinite(points)).any(dim=-1).nonzero().flatten().tolist()

@@ -121,3 +121,13 @@ def test_encode_to_start(latent_box):
         ivd.FromData(designs, scores, encode=lambda x: x.flatten(1)[:, :4])(
             ivd.Objective(flat_model(), latent_box, decoder=decoder), 5, None
         )
+
+
+def test_callback_sees_decoded_designs(latent_box):
+    seen = []
+
+    def watch(progress: ivd.Progress) -> None:
+        seen.append((progress.x.shape, progress.z.shape))
+
+    ivd.minimize(ivd.Objective(flat_model(), latent_box, decoder=ImageDecoder()), "gd", n_restarts=4, max_iter=3, callback=watch)
+    assert seen == [(torch.Size([1, 8, 8]), torch.Size([3]))] * 3

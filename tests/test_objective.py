@@ -54,7 +54,7 @@ def test_model_put_in_eval_mode_and_weights_untouched(box4):
 
 
 def test_numpy_model_is_not_differentiable(box4):
-    obj = ivd.Objective(lambda x: np.sum(np.asarray(x.detach()) ** 2, axis=1), box4)
+    obj = ivd.Objective(lambda x: np.sum(np.asarray(x) ** 2, axis=1), box4)
     assert not obj.differentiable
     assert obj(box4.sample(3, seed=0)).shape == (3,)
     with pytest.raises(TypeError, match="needs gradients"):
@@ -110,3 +110,34 @@ def test_wrong_search_point_shape(box4):
     obj = ivd.Objective(quadratic, box4)
     with pytest.raises(ValueError, match=r"shape \(b, 4\)"):
         obj(torch.zeros(3, 5, dtype=torch.float64))
+
+
+def test_model_that_detaches_its_input_is_not_differentiable(box4):
+    linear_model = linear(1)
+    obj = ivd.Objective(lambda x: linear_model(x.detach()), box4)
+    assert not obj.differentiable
+    with pytest.raises(TypeError, match="no gradient reaches the search point"):
+        ivd.minimize(obj, "lbfgs")
+
+
+@pytest.mark.parametrize(
+    ("penalty", "match"),
+    [
+        (lambda x: x[:, :1], r"penalty 0 .* returned \(2, 1\) for 2 points; expected \(2,\)"),
+        (lambda x: x.sum(), r"penalty 0 .* returned \(\) for 2 points"),
+        (lambda x: 1.0, "returned float"),
+    ],
+)
+def test_penalty_of_the_wrong_shape_fails_at_construction(box4, penalty, match):
+    with pytest.raises(ValueError, match=match):
+        ivd.Objective(quadratic, box4, penalties=[penalty])
+
+
+def test_search_points_of_the_wrong_dtype(box4):
+    obj = ivd.Objective(quadratic, box4)
+    with pytest.raises(TypeError, match="search points are torch.float32 but the objective runs in torch.float64"):
+        obj(torch.zeros(2, 4))
+
+
+def test_probe_evaluations_are_not_counted(box4):
+    assert ivd.Objective(quadratic, box4, penalties=[lambda x: x[:, 0] ** 2]).n_evals == 0

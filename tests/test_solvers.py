@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 
 import pytest
@@ -46,7 +47,7 @@ def test_quadratic(method, dtype, box4):
 @pytest.mark.parametrize("method", sorted(BUDGETS))
 def test_trained_mlp(method, dtype, trained_mlp):
     model, task = trained_mlp
-    model = model.to(dtype)
+    model = copy.deepcopy(model).to(dtype)
     obj = ivd.Objective(model, task.space)
     res = ivd.minimize(obj, method, seed=0, **BUDGETS[method])
     assert res.success, res.message
@@ -56,7 +57,6 @@ def test_trained_mlp(method, dtype, trained_mlp):
     assert torch.allclose(res.F, energies, rtol=1e-4, atol=1e-4), "F must be the energy of X"
     assert res.fun < start_energies.min().item()
     assert task.space.to(dtype).contains(res.X).all()
-    model.double()
 
 
 @pytest.mark.parametrize("method", sorted(BUDGETS))
@@ -168,6 +168,7 @@ def test_callback_can_stop_the_run(method, box4):
     res = ivd.minimize(ivd.Objective(quadratic, box4), method, n_restarts=4, seed=0, callback=stop_after_three)
     assert res.status is ivd.Status.STOPPED and res.success
     assert len(seen) == 3 and res.fun <= seen[-1]
+    assert res.nit >= 1
 
 
 def test_gd_boundary_penalty_returns_only_in_box_designs():
@@ -209,3 +210,82 @@ def test_hartmann6_global_minimum_from_32_restarts(method, dtype):
     optimum = -3.32236801141551  # Hartmann6's global minimum to double precision
     assert abs(res.fun - optimum) / abs(optimum) <= 1e-4
     assert task.space.to(dtype).contains(res.X).all(), "a returned design violates the bounds"
+
+
+@pytest.mark.parametrize("method", sorted(BUDGETS))
+def test_maximize_finds_the_maximum(method, box4):
+    obj = ivd.Objective(lambda x: -quadratic(x), box4, maximize=True)
+    res = ivd.minimize(obj, method, seed=0, **BUDGETS[method])
+    assert res.fun == pytest.approx(0.0, abs=1e-8)
+    assert torch.allclose(res.x, torch.tensor(CENTER, dtype=torch.float64), atol=1e-3)
+
+
+@pytest.mark.parametrize("method", sorted(BUDGETS))
+def test_max_iter_is_checked_and_zero_returns_the_starts(method, box4):
+    obj = ivd.Objective(quadratic, box4)
+    with pytest.raises(ValueError, match="max_iter must be at least 0, got -1"):
+        ivd.minimize(obj, method, max_iter=-1)
+    with pytest.raises(TypeError, match="max_iter must be an integer, got 2.5"):
+        ivd.minimize(obj, method, max_iter=2.5)
+    starts = box4.sample(3, seed=0)
+    res = ivd.minimize(obj, method, x0=starts, max_iter=0)
+    assert res.nit == 0 and res.status is ivd.Status.MAX_ITER
+    assert torch.equal(res.X, starts[torch.argsort(quadratic(starts))])
+    assert res.nfev == 3
+
+
+@pytest.mark.parametrize("method", sorted(BUDGETS))
+def test_energy_turning_nan_mid_run_is_reported(method):
+    box = ivd.Box(-1.0, 1.0, dim=2)
+
+    def cliff(x):  # slopes down towards x0 = 1, but is NaN beyond x0 = 0.5
+        return torch.where(x[:, 0] > 0.5, torch.nan, -x[:, 0] + x[:, 1].square())
+
+    starts = torch.tensor([[0.0, 0.3], [-0.5, 0.1]], dtype=torch.float64)
+    res = ivd.minimize(ivd.Objective(cliff, box), method, x0=starts)
+    assert "NaN or infinite" in res.message
+    assert torch.isfinite(res.F).all() and (res.X[:, 0] <= 0.5).all()
+    assert res.fun < -0.4
+
+
+def test_x0_that_requires_grad_and_integer_x0_are_accepted(box4):
+    obj = ivd.Objective(quadratic, box4)
+    x0 = box4.sample(2, seed=0).requires_grad_(True)
+    assert ivd.minimize(obj, "gd", x0=x0 * 1.0, max_iter=5).X.shape == (2, 4)
+    assert ivd.minimize(obj, "lbfgs", x0=[[0, 0, 0, 0]]).fun < 1e-10
+
+
+def test_start_strategy_must_return_n_rows(box4):
+    obj = ivd.Objective(quadratic, box4)
+    with pytest.raises(ValueError, match=r"start strategy returned shape \(3, 4\); expected \(5, 4\)"):
+        ivd.minimize(obj, "gd", n_restarts=5, x0=lambda objective, n, seed: box4.sample(3, seed=0))
+
+
+def test_lbfgs_options_are_checked():
+    with pytest.raises(ValueError, match="maxcor must be a positive integer"):
+        ivd.solvers.LBFGSB(maxcor=0)
+    with pytest.raises(ValueError, match="ftol must be non-negative"):
+        ivd.solvers.LBFGSB(ftol=-1.0)
+
+
+def test_sgd_step_is_scaled_by_sqrt_d():
+    box = ivd.Box(-1.0, 1.0, dim=4)
+    obj = ivd.Objective(lambda x: x.sum(-1), box)  # gradient 2 per unit-cube coordinate
+    x0 = torch.zeros(1, 4, dtype=torch.float64)
+    res = ivd.minimize(obj, "gd", x0=x0, max_iter=2, optimizer="sgd", lr=0.01, lr_schedule="constant")
+    # One step in the unit cube: 0.01 * sqrt(4) * 2 = 0.04, i.e. 0.08 in the box of width 2.
+    assert torch.allclose(res.x, torch.full((4,), -0.08, dtype=torch.float64))
+
+
+def test_lr_schedules_end_at_lr_final():
+    for schedule in ("cosine", "exponential"):
+        solver = ivd.solvers.GradientDescent(lr_schedule=schedule, lr_final=0.01)
+        assert solver._lr_factor(0, 100) == pytest.approx(1.0)
+        assert solver._lr_factor(99, 100) == pytest.approx(0.01)
+    assert ivd.solvers.GradientDescent(lr_schedule="constant")._lr_factor(99, 100) == 1.0
+
+
+def test_result_options_record_the_run(box4):
+    res = ivd.minimize(ivd.Objective(quadratic, box4), "gd", n_restarts=3, max_iter=7, seed=11, lr=0.2)
+    assert res.options["lr"] == 0.2
+    assert (res.options["n_restarts"], res.options["max_iter"], res.options["seed"]) == (3, 7, 11)

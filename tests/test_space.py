@@ -66,3 +66,10 @@ def test_box_to_dtype_keeps_bounds():
     assert box.dtype == torch.float32
     assert box.sample(4, seed=0).dtype == torch.float32
     assert box == ivd.Box([0.0, -1.0], [1.0, 1.0])
+
+
+def test_clamp_passes_the_full_gradient_at_a_bound():
+    box = ivd.Box(0.0, 1.0, dim=2)
+    x = torch.tensor([[1.0, 0.5]], dtype=torch.float64, requires_grad=True)
+    (g,) = torch.autograd.grad(box.clamp(x).sum(), x)
+    assert torch.equal(g, torch.ones_like(x))

@@ -1,41 +1,116 @@
-"""The solver contract, the registry of solvers by name, and what every solver shares."""
+"""The solver contract, the registry of solvers by name, and the run loop every solver shares."""
 
 from __future__ import annotations
 
 import dataclasses
+import operator
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import torch
 from torch import Tensor
 
 from invdesign.objective import Objective
 from invdesign.result import History, Progress, Result, Status, sort_designs
-from invdesign.starts import StartStrategy
+from invdesign.starts import StartStrategy, initial_points
 
 Callback = Callable[[Progress], None]
 
 _REGISTRY: dict[str, type[Solver]] = {}
 
 
-class Solver(ABC):
-    """A solver: a frozen, keyword-only dataclass of options with one `minimize` method.
+class Outcome(NamedTuple):
+    """What a solver's search hands back to `Solver.minimize`.
 
-    Subclasses set the class attributes below and register themselves with `register`.
+    Attributes:
+        Z: Final search point of every kept restart, shape ``(n, d)``, inside the box.
+        F: Their energies, shape ``(n,)``.
+        status: How the search ended.
+        message: What happened, for `Result.message`.
+        nit: Iterations done.
+    """
+
+    Z: Tensor
+    F: Tensor
+    status: Status
+    message: str
+    nit: int
+
+
+class Run:
+    """The state of one `Solver.minimize` call that a search reports into.
+
+    Args:
+        objective: The objective being minimized.
+        callback: The user's callback, or ``None``.
+    """
+
+    def __init__(self, objective: Objective, callback: Callback | None) -> None:
+        self.objective = objective
+        self.callback = callback
+        self.history = History()
+        self.t0 = time.perf_counter()
+        self._evals0 = objective.n_evals
+
+    @property
+    def nfev(self) -> int:
+        """Objective evaluations (designs) since the run started, start points included."""
+        return self.objective.n_evals - self._evals0
+
+    def record(self, nit: int, best: float, n_active: int) -> None:
+        """Add one iteration to the history."""
+        self.history.record(nit, best, self.nfev, n_active)
+
+    def stop_requested(self, best: Callable[[], tuple[Tensor, float]]) -> bool:
+        """Show the callback the best point so far; True if it raised ``StopIteration``.
+
+        Args:
+            best: Returns the best search point ``(d,)`` and its energy; called only when there is
+                a callback.
+        """
+        if self.callback is None:
+            return False
+        z, fun = best()
+        with torch.no_grad():
+            x = self.objective.decode(z.unsqueeze(0))[0] if self.objective.decoder is not None else z
+        h = self.history
+        progress = Progress(
+            nit=h.iteration[-1],
+            nfev=self.nfev,
+            x=x,
+            fun=fun,
+            elapsed=h.time[-1],
+            z=z if self.objective.decoder is not None else None,
+        )
+        try:
+            self.callback(progress)
+        except StopIteration:
+            return True
+        return False
+
+
+class Solver(ABC):
+    """A solver: a frozen, keyword-only dataclass of options with a `search` method.
+
+    `minimize` is the shared run loop: it checks the objective, resolves and evaluates the
+    starting points (dropping those whose energy is NaN), calls `search`, and assembles the
+    `Result`. Subclasses set the class attributes below, implement `search`, and register
+    themselves with `register`.
 
     Attributes:
         name: Registry name, used as ``invdesign.minimize(..., method=name)``.
         requires_gradients: Whether the objective must be differentiable.
-        batched: Whether restarts are evaluated together as one batch.
+        default_restarts: Restarts when the caller gives none.
+        default_max_iter: Iteration budget when the caller gives none.
     """
 
     name: ClassVar[str]
     requires_gradients: ClassVar[bool]
-    batched: ClassVar[bool]
+    default_restarts: ClassVar[int]
+    default_max_iter: ClassVar[int]
 
-    @abstractmethod
     def minimize(
         self,
         objective: Objective,
@@ -47,6 +122,28 @@ class Solver(ABC):
         callback: Callback | None = None,
     ) -> Result:
         """Minimize ``objective``; see `invdesign.minimize` for the arguments."""
+        run = Run(objective, callback)
+        self.check(objective)
+        max_iter = self.default_max_iter if max_iter is None else _count("max_iter", max_iter, minimum=0)
+        starts = initial_points(objective, n_restarts, x0, seed, default_n=self.default_restarts)
+        starts, f0, dropped = _drop_failed_starts(objective, starts)
+        run.record(0, float(f0.min()), starts.shape[0])
+        outcome = self.search(objective, starts, f0, max_iter=max_iter, run=run)
+        message = " ".join(m for m in (outcome.message, dropped) if m)
+        options = {**self.options, "n_restarts": starts.shape[0], "max_iter": max_iter, "seed": seed}
+        return _assemble(self.name, options, objective, outcome._replace(message=message), run)
+
+    @abstractmethod
+    def search(self, objective: Objective, starts: Tensor, f0: Tensor, *, max_iter: int, run: Run) -> Outcome:
+        """Search from ``starts``.
+
+        Args:
+            objective: The objective.
+            starts: Starting points with finite energy, shape ``(n, d)``.
+            f0: Their energies, shape ``(n,)``.
+            max_iter: Iteration budget.
+            run: Where to record history and ask the callback.
+        """
 
     @property
     def options(self) -> dict[str, Any]:
@@ -59,8 +156,8 @@ class Solver(ABC):
             others = sorted(n for n, cls in _REGISTRY.items() if not cls.requires_gradients)
             hint = f" Use a gradient-free method: {', '.join(others)}." if others else ""
             raise TypeError(
-                f"method {self.name!r} needs gradients, but the objective's output carries none "
-                f"(a NumPy or no_grad model).{hint}"
+                f"method {self.name!r} needs gradients, but no gradient reaches the search point through "
+                f"the objective (a NumPy, detached or no_grad model).{hint}"
             )
 
 
@@ -106,15 +203,22 @@ def make(name: str, **options: Any) -> Solver:
     return cls(**options)
 
 
-def drop_failed_starts(objective: Objective, starts: Tensor) -> tuple[Tensor, Tensor, str]:
-    """Evaluate the starting points and drop those with a NaN or infinite energy.
+def _count(name: str, value: Any, *, minimum: int) -> int:
+    """``value`` as an int of at least ``minimum``, or a clear error naming ``name``."""
+    try:
+        value = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an integer, got {value!r}") from None
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    return value
 
-    Args:
-        objective: The objective.
-        starts: Starting points, shape ``(n, d)``.
+
+def _drop_failed_starts(objective: Objective, starts: Tensor) -> tuple[Tensor, Tensor, str]:
+    """Evaluate the starting points ``(n, d)`` and drop those with a NaN or infinite energy.
 
     Returns:
-        ``(kept_starts (m, d), their energies (m,), note)``; ``note`` is empty when none was dropped.
+        ``(kept starts (m, d), their energies (m,), note)``; the note is empty when none was dropped.
 
     Raises:
         ValueError: if the energy is NaN or infinite at every starting point.
@@ -132,28 +236,9 @@ def drop_failed_starts(objective: Objective, starts: Tensor) -> tuple[Tensor, Te
     return starts[ok], f[ok], f"{n_bad} of {starts.shape[0]} restarts dropped: energy NaN or infinite at their start."
 
 
-def finish(
-    solver: Solver,
-    objective: Objective,
-    Z: Tensor,
-    F: Tensor,
-    *,
-    status: Status,
-    message: str,
-    nit: int,
-    nfev: int,
-    t0: float,
-    history: History,
-) -> Result:
-    """Assemble the `Result`: sort restarts best first and decode them.
-
-    Args:
-        Z: Final search points of every kept restart, shape ``(n, d)``.
-        F: Their energies, shape ``(n,)``.
-    """
-    Z, F, _ = sort_designs(Z.detach(), F.detach())
-    if not torch.isfinite(F[:1]).all():
-        status, message = Status.FAILED, (message + " No finite energy was reached.").strip()
+def _assemble(name: str, options: dict[str, Any], objective: Objective, outcome: Outcome, run: Run) -> Result:
+    """The `Result`: restarts sorted best first, decoded when the objective has a decoder."""
+    Z, F = sort_designs(outcome.Z.detach(), outcome.F.detach())
     with torch.no_grad():
         X = objective.decode(Z) if objective.decoder is not None else Z
     latent = objective.decoder is not None
@@ -162,15 +247,15 @@ def finish(
         fun=float(F[0]),
         X=X,
         F=F,
-        success=status is not Status.FAILED,
-        status=status,
-        message=message,
-        nit=nit,
-        nfev=nfev,
-        runtime=time.perf_counter() - t0,
-        history=history,
-        solver=solver.name,
-        options=solver.options,
+        success=outcome.status is not Status.FAILED,
+        status=outcome.status,
+        message=outcome.message,
+        nit=outcome.nit,
+        nfev=run.nfev,
+        runtime=time.perf_counter() - run.t0,
+        history=run.history,
+        solver=name,
+        options=options,
         z=Z[0] if latent else None,
         Z=Z if latent else None,
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
@@ -12,10 +11,9 @@ from torch import Tensor
 
 from invdesign.objective import Objective
 from invdesign.penalties import BoundaryPenalty
-from invdesign.result import History, Progress, Result, Status
-from invdesign.space import Box
-from invdesign.solvers.base import Callback, Solver, drop_failed_starts, finish, register
-from invdesign.starts import StartStrategy, initial_points
+from invdesign.models.fit import _FUSED_ADAM_DEVICES
+from invdesign.result import Status
+from invdesign.solvers.base import Outcome, Run, Solver, register
 
 
 @register
@@ -49,7 +47,6 @@ class GradientDescent(Solver):
 
     name: ClassVar[str] = "gd"
     requires_gradients: ClassVar[bool] = True
-    batched: ClassVar[bool] = True
     default_restarts: ClassVar[int] = 64
     default_max_iter: ClassVar[int] = 300
 
@@ -73,52 +70,32 @@ class GradientDescent(Solver):
         if self.patience < 1:
             raise ValueError(f"gd option patience must be at least 1, got {self.patience}")
 
-    def minimize(
-        self,
-        objective: Objective,
-        *,
-        n_restarts: int | None = None,
-        max_iter: int | None = None,
-        seed: int | None = None,
-        x0: Tensor | StartStrategy | None = None,
-        callback: Callback | None = None,
-    ) -> Result:
-        t0 = time.perf_counter()
-        self.check(objective)
-        max_iter = self.default_max_iter if max_iter is None else max_iter
+    def search(self, objective: Objective, starts: Tensor, f0: Tensor, *, max_iter: int, run: Run) -> Outcome:
         space = objective.space
-        starts = initial_points(objective, n_restarts, x0, seed, default_n=self.default_restarts)
-        starts, f0, message = drop_failed_starts(objective, starts)
-        nfev = starts.shape[0]
-        history = History()
-
-        # Per-restart state of the restarts still in the batch ("active"), and of those retired.
+        boundary = BoundaryPenalty(space, self.boundary_weight) if self.bounds == "penalty" else None
+        # Per-restart state of the restarts still in the batch ("active"); retired ones move to done_*.
         active = torch.arange(starts.shape[0], device=starts.device)
         best_f, best_u = f0.clone(), space.to_unit(starts)
         stall = torch.zeros_like(active)
         done_f, done_u = torch.full_like(f0, math.inf), best_u.clone()
+        diverged = torch.zeros(starts.shape[0], dtype=torch.bool, device=starts.device)
         u = best_u.clone().requires_grad_(True)
         opt = self._optimizer(u, space.dim)
         base_lr = opt.param_groups[0]["lr"]
-        boundary = BoundaryPenalty(space, self.boundary_weight) if self.bounds == "penalty" else None
-        history.record(0, float(best_f.min()), nfev, active.numel())
 
         status, nit, done_best = Status.MAX_ITER, 0, math.inf
         for it in range(max_iter):
             opt.param_groups[0]["lr"] = base_lr * self._lr_factor(it, max_iter)
             x = space.from_unit(u)
             f = objective(x)
-            loss = f.sum()
-            if boundary is not None:
-                loss = loss + boundary(x).sum()
+            loss = f.sum() if boundary is None else f.sum() + boundary(x).sum()
             (u.grad,) = torch.autograd.grad(loss, u)
-            nfev += f.shape[0]
             nit = it + 1
 
             with torch.no_grad():
                 f = f.detach()
                 improved = f < best_f  # False where f is NaN
-                if self.bounds == "penalty":
+                if boundary is not None:
                     improved &= space.contains(x)
                 stall.add_(1).masked_fill_(f < best_f - self.ftol * (1 + best_f.abs()), 0)
                 best_f = torch.where(improved, f, best_f)
@@ -126,18 +103,25 @@ class GradientDescent(Solver):
                 opt.step()
                 if self.bounds == "project":
                     u.clamp_(0.0, 1.0)
-                retire = (stall >= self.patience) | ~torch.isfinite(f)
+                nonfinite = ~torch.isfinite(f)
+                retire = (stall >= self.patience) | nonfinite
                 if retire.any():
                     done_best = min(done_best, float(best_f[retire].min()))
-                    done_f[active[retire]], done_u[active[retire]] = best_f[retire], best_u[retire]
+                    gone = active[retire]
+                    done_f[gone], done_u[gone], diverged[gone] = best_f[retire], best_u[retire], nonfinite[retire]
                     keep = ~retire
                     active, best_f, best_u, stall = active[keep], best_f[keep], best_u[keep], stall[keep]
                     u = _compact(opt, u, keep)
 
-            history.record(nit, min(float(best_f.min()) if active.numel() else math.inf, done_best), nfev, active.numel())
-            if callback is not None:
+            run.record(nit, min(float(best_f.min()) if active.numel() else math.inf, done_best), active.numel())
+            if run.callback is not None:
                 done_f[active], done_u[active] = best_f, best_u
-                if _stopped(callback, history, space, done_f, done_u):
+
+                def best() -> tuple[Tensor, float]:
+                    i = int(torch.argmin(done_f))
+                    return space.from_unit(done_u[i]), float(done_f[i])
+
+                if run.stop_requested(best):
                     status = Status.STOPPED
                     break
             if active.numel() == 0:
@@ -145,27 +129,20 @@ class GradientDescent(Solver):
                 break
 
         done_f[active], done_u[active] = best_f, best_u
+        n_diverged = int(diverged.sum())
         message = {
             Status.CONVERGED: "every restart converged.",
             Status.MAX_ITER: f"reached max_iter={max_iter}.",
             Status.STOPPED: "stopped by the callback.",
-        }[status] + (f" {message}" if message else "")
-        return finish(
-            self,
-            objective,
-            space.clamp(space.from_unit(done_u)),
-            done_f,
-            status=status,
-            message=message,
-            nit=nit,
-            nfev=nfev,
-            t0=t0,
-            history=history,
-        )
+        }[status]
+        if n_diverged:
+            status = Status.STALLED if status is Status.CONVERGED else status
+            message += f" {n_diverged} restarts stopped early: their energy turned NaN or infinite (best point before kept)."
+        return Outcome(space.clamp(space.from_unit(done_u)), done_f, status, message, nit)
 
     def _optimizer(self, u: Tensor, dim: int) -> torch.optim.Optimizer:
         if self.optimizer == "adam":
-            return torch.optim.Adam([u], lr=self.lr, fused=True)
+            return torch.optim.Adam([u], lr=self.lr, fused=u.device.type in _FUSED_ADAM_DEVICES)
         return torch.optim.SGD([u], lr=self.lr * math.sqrt(dim), momentum=self.momentum)
 
     def _lr_factor(self, it: int, max_iter: int) -> float:
@@ -192,14 +169,3 @@ def _compact(opt: torch.optim.Optimizer, u: Tensor, keep: Tensor) -> Tensor:
     }
     opt.param_groups[0]["params"] = [new]
     return new
-
-
-def _stopped(callback: Callback, history: History, space: Box, f: Tensor, u: Tensor) -> bool:
-    """Call the user's callback with the best point so far; True if it raised StopIteration."""
-    i = int(torch.argmin(f))
-    progress = Progress(history.iteration[-1], history.nfev[-1], space.from_unit(u[i]), float(f[i]), history.time[-1])
-    try:
-        callback(progress)
-    except StopIteration:
-        return True
-    return False

@@ -8,8 +8,6 @@ drops out of the batch.
 
 from __future__ import annotations
 
-import math
-import time
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -19,9 +17,8 @@ from botorch.optim.batched_lbfgs_b import fmin_l_bfgs_b_batched
 from torch import Tensor
 
 from invdesign.objective import Objective
-from invdesign.result import History, Progress, Result, Status
-from invdesign.solvers.base import Callback, Solver, drop_failed_starts, finish, register
-from invdesign.starts import StartStrategy, initial_points
+from invdesign.result import Status
+from invdesign.solvers.base import Outcome, Run, Solver, register
 
 
 class _Stop(Exception):
@@ -35,7 +32,11 @@ class LBFGSB(Solver):
 
     The search runs in unit-cube coordinates of the box (bounds ``[0, 1]``). Each restart
     returns the lowest-energy point it evaluated. ``max_iter`` caps L-BFGS-B iterations per
-    restart.
+    restart. The history and the callback see every batched energy evaluation (line-search steps
+    included) as one iteration; ``Result.nit`` counts L-BFGS-B iterations of the longest restart.
+    A NaN or infinite energy is handed to SciPy as a finite value worse than the restart's best
+    (``best + 1 + |best|``) with zero gradient, so the line search backs off from it; only finite
+    points are returned.
 
     Attributes:
         ftol: Stop a restart when ``(f_k - f_{k+1}) / max(|f_k|, |f_{k+1}|, 1) <= ftol``.
@@ -46,7 +47,6 @@ class LBFGSB(Solver):
 
     name: ClassVar[str] = "lbfgs"
     requires_gradients: ClassVar[bool] = True
-    batched: ClassVar[bool] = True
     default_restarts: ClassVar[int] = 16
     default_max_iter: ClassVar[int] = 1000
 
@@ -55,97 +55,91 @@ class LBFGSB(Solver):
     maxcor: int = 10
     maxls: int = 20
 
-    def minimize(
-        self,
-        objective: Objective,
-        *,
-        n_restarts: int | None = None,
-        max_iter: int | None = None,
-        seed: int | None = None,
-        x0: Tensor | StartStrategy | None = None,
-        callback: Callback | None = None,
-    ) -> Result:
-        t0 = time.perf_counter()
-        self.check(objective)
-        max_iter = self.default_max_iter if max_iter is None else max_iter
+    def __post_init__(self) -> None:
+        for name in ("ftol", "gtol"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"lbfgs option {name} must be non-negative, got {getattr(self, name)}")
+        for name in ("maxcor", "maxls"):
+            if not (isinstance(getattr(self, name), int) and getattr(self, name) >= 1):
+                raise ValueError(f"lbfgs option {name} must be a positive integer, got {getattr(self, name)!r}")
+
+    def search(self, objective: Objective, starts: Tensor, f0: Tensor, *, max_iter: int, run: Run) -> Outcome:
         space = objective.space
-        starts = initial_points(objective, n_restarts, x0, seed, default_n=self.default_restarts)
-        starts, f0, message = drop_failed_starts(objective, starts)
         best_f = f0.detach().cpu().double().numpy().copy()
         best_u = space.to_unit(starts).detach().cpu().double().numpy().copy()
-        history = History()
-        counts = {"nfev": starts.shape[0], "calls": 0}
-        history.record(0, float(best_f.min()), counts["nfev"], len(best_f))
+        nonfinite = np.zeros(len(best_f), dtype=bool)
+        calls = 0
+
+        def as_tensor(a: np.ndarray) -> Tensor:
+            return torch.as_tensor(a, dtype=objective.dtype, device=objective.device)
+
+        def best() -> tuple[Tensor, float]:
+            i = int(np.argmin(best_f))
+            return space.from_unit(as_tensor(best_u[i])), float(best_f[i])
 
         def energy_and_grad(u_np: np.ndarray, batch_indices: list[int]) -> tuple[np.ndarray, np.ndarray]:
-            u = torch.as_tensor(u_np, dtype=objective.dtype, device=objective.device).requires_grad_(True)
+            nonlocal calls
+            u = as_tensor(u_np).requires_grad_(True)
             f = objective(space.clamp(space.from_unit(u)))
             (g,) = torch.autograd.grad(f.sum(), u)
             f_np = f.detach().cpu().double().numpy()
             g_np = g.detach().cpu().double().numpy()
-            bad = ~np.isfinite(f_np)
-            f_np[bad], g_np[bad] = math.inf, 0.0
             idx = np.asarray(batch_indices)
+            bad = ~np.isfinite(f_np)
+            nonfinite[idx[bad]] = True
+            # Worse than the restart's best by a margin, with no gradient: the line search backs off.
+            f_np[bad] = best_f[idx[bad]] + 1.0 + np.abs(best_f[idx[bad]])
+            g_np[bad] = 0.0
             better = f_np < best_f[idx]
             best_f[idx[better]] = f_np[better]
             best_u[idx[better]] = u_np[better]
-            counts["nfev"] += len(idx)
-            counts["calls"] += 1
-            history.record(counts["calls"], float(best_f.min()), counts["nfev"], len(idx))
-            if callback is not None:
-                i = int(np.argmin(best_f))
-                x = space.from_unit(torch.as_tensor(best_u[i], dtype=objective.dtype, device=objective.device))
-                try:
-                    callback(Progress(counts["calls"], counts["nfev"], x, float(best_f[i]), history.time[-1]))
-                except StopIteration:
-                    raise _Stop from None
+            calls += 1
+            run.record(calls, float(best_f.min()), len(idx))
+            if run.stop_requested(best):
+                raise _Stop
             return f_np, g_np
 
-        nit = 0
-        try:
-            _, _, runs = fmin_l_bfgs_b_batched(
-                energy_and_grad,
-                best_u.copy(),
-                bounds=[(0.0, 1.0)] * space.dim,
-                maxcor=self.maxcor,
-                factr=None,
-                ftol=self.ftol,
-                pgtol=self.gtol,
-                maxiter=max_iter,
-                maxls=self.maxls,
-                pass_batch_indices=True,
-            )
-        except _Stop:
-            status, summary = Status.STOPPED, "stopped by the callback."
+        if max_iter == 0:
+            status, message, nit = Status.MAX_ITER, "reached max_iter=0.", 0
         else:
-            nit = max(int(r["nit"]) for r in runs)
-            status, summary = _summarise(runs, max_iter)
-
-        U = torch.as_tensor(best_u, dtype=objective.dtype, device=objective.device)
-        F = torch.as_tensor(best_f, dtype=objective.dtype, device=objective.device)
-        return finish(
-            self,
-            objective,
-            space.clamp(space.from_unit(U)),
-            F,
-            status=status,
-            message=f"{summary} {message}".strip(),
-            nit=nit,
-            nfev=counts["nfev"],
-            t0=t0,
-            history=history,
-        )
+            try:
+                _, _, runs = fmin_l_bfgs_b_batched(
+                    energy_and_grad,
+                    best_u.copy(),
+                    bounds=[(0.0, 1.0)] * space.dim,
+                    maxcor=self.maxcor,
+                    factr=None,
+                    ftol=self.ftol,
+                    pgtol=self.gtol,
+                    maxiter=max_iter,
+                    maxls=self.maxls,
+                    pass_batch_indices=True,
+                )
+            except _Stop:
+                status, message, nit = Status.STOPPED, "stopped by the callback.", calls
+            else:
+                nit = max(int(r["nit"]) for r in runs)
+                status, message = _summarise(runs, max_iter)
+        if nonfinite.any():
+            message += (
+                f" {int(nonfinite.sum())} restarts met a NaN or infinite energy; the line search backed off "
+                "from it (the best finite point is kept)."
+            )
+        U = as_tensor(best_u)
+        return Outcome(space.clamp(space.from_unit(U)), as_tensor(best_f), status, message, nit)
 
 
 def _summarise(runs: list[dict], max_iter: int) -> tuple[Status, str]:
-    """Status and message from SciPy's per-restart results."""
-    out_of_budget = sum(int(r["status"]) == 1 for r in runs)
+    """Status and message from SciPy's per-restart results (status 0 converged, 1 budget, 2 other)."""
+    codes = [int(r["status"]) for r in runs]
     messages: dict[str, int] = {}
     for r in runs:
         text = r["message"]
         text = text.decode() if isinstance(text, bytes) else str(text)
         messages[text] = messages.get(text, 0) + 1
-    summary = "; ".join(f"{n} restart{'s' if n > 1 else ''}: {m}" for m, n in sorted(messages.items()))
-    if out_of_budget:
-        return Status.MAX_ITER, f"{out_of_budget} restarts reached max_iter={max_iter}. {summary}."
-    return Status.CONVERGED, f"{summary}."
+    summary = "; ".join(f"{n} restart{'s' if n > 1 else ''}: {m}" for m, n in sorted(messages.items())) + "."
+    if 1 in codes:
+        return Status.MAX_ITER, f"{codes.count(1)} restarts reached max_iter={max_iter}. {summary}"
+    if 2 in codes:
+        return Status.STALLED, summary
+    return Status.CONVERGED, summary
