@@ -161,6 +161,15 @@ class Objective:
             f"expected ({b},), ({b}, 1) or ({b}, k)"
         )
 
+    def energy_from_outputs(self, y: Tensor) -> Tensor:
+        """The energy of model outputs ``y`` of shape ``(b, k)`` (measured or predicted), shape ``(b,)``.
+
+        Penalties are not included: they depend on the search point, not on the outputs.
+        """
+        if y.ndim != 2 or y.shape[1] != self.output_dim:
+            raise ValueError(f"expected outputs of shape (b, {self.output_dim}), got {tuple(y.shape)}")
+        return self._energy(y)
+
     def _energy(self, y: Tensor) -> Tensor:
         if self.target is not None:
             return (y - self.target).square().mean(dim=-1)

@@ -66,14 +66,7 @@ class FromData:
             with torch.no_grad():
                 return points[_best(objective(points), n)]
         Y = self.Y.to(dtype=objective.dtype, device=objective.device)
-        if objective.target is not None:
-            if Y.shape[1] != objective.target.numel():
-                raise ValueError(f"Y has {Y.shape[1]} columns but the target has {objective.target.numel()} entries")
-            score = (Y - objective.target).square().mean(dim=-1)
-        else:
-            if Y.shape[1] != 1:
-                raise ValueError(f"Y must have one column without a target, got {Y.shape[1]}")
-            score = -Y[:, 0] if objective.maximize else Y[:, 0]
+        score = objective.energy_from_outputs(Y)
         return self._to_search_space(objective, X[_best(score, n)])
 
     def _to_search_space(self, objective: Objective, X: Tensor) -> Tensor:

@@ -289,3 +289,13 @@ def test_result_options_record_the_run(box4):
     res = ivd.minimize(ivd.Objective(quadratic, box4), "gd", n_restarts=3, max_iter=7, seed=11, lr=0.2)
     assert res.options["lr"] == 0.2
     assert (res.options["n_restarts"], res.options["max_iter"], res.options["seed"]) == (3, 7, 11)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("method", sorted(BUDGETS))
+def test_runs_on_cuda(method, trained_mlp):
+    model, task = trained_mlp
+    obj = ivd.Objective(copy.deepcopy(model).cuda(), task.space)
+    res = ivd.minimize(obj, method, seed=0, **BUDGETS[method])
+    assert res.X.device.type == "cuda" and res.success
+    assert task.space.to(device="cuda").contains(res.X).all()
