@@ -2,6 +2,7 @@
 
 Built-in tasks, by name: ``"sine"`` and ``"robot_arm"`` (target matching, Ren et al.,
 NeurIPS 2020), ``"branin"`` and ``"hartmann6"`` (minimization, BoTorch test functions).
+`invdesign.tasks.digits` builds the latent-space demonstration on real handwritten digits.
 
 Example:
     >>> from invdesign import tasks
@@ -10,6 +11,7 @@ Example:
     >>> y_star = task.sample_targets(10, seed=0)
 """
 
+from invdesign.tasks import digits
 from invdesign.tasks.analytic import robot_arm, robot_arm_forward, sine, sine_forward
 from invdesign.tasks.base import Task
 from invdesign.tasks.botorch_functions import botorch_task, branin, hartmann6
@@ -19,6 +21,7 @@ __all__ = [
     "Task",
     "botorch_task",
     "branin",
+    "digits",
     "get",
     "hartmann6",
     "names",
