@@ -74,7 +74,7 @@ def save_grid(designs: dict[str, torch.Tensor], path: Path, n: int = 8) -> None:
     fig, axes = plt.subplots(len(designs), n, figsize=(n * 0.9, len(designs) * 1.0))
     for row, (name, images) in zip(axes, designs.items()):
         for i, ax in enumerate(row):
-            ax.imshow(images[i, 0].detach().cpu(), cmap="gray_r", vmin=0, vmax=16)
+            ax.imshow(images[i, 0].detach().cpu().numpy(), cmap="gray_r", vmin=0, vmax=16)
             ax.set_xticks([])
             ax.set_yticks([])
         row[0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=8)
