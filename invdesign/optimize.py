@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from torch import Tensor
@@ -21,6 +22,7 @@ def minimize(
     seed: int | None = None,
     x0: Tensor | StartStrategy | None = None,
     callback: Callback | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
     **solver_options: Any,
 ) -> Result:
     """Minimize an objective's energy over its box.
@@ -37,6 +39,8 @@ def minimize(
             ``(d,)``, or a start strategy such as `invdesign.starts.FromData`.
         callback: Called after every iteration with a `invdesign.result.Progress`; raising
             ``StopIteration`` ends the run and returns the best designs so far.
+        checkpoint: For sample-based methods: a file the run's state is saved to after every
+            evaluation batch; if it exists when the run starts, the run resumes from it.
         **solver_options: Options of the named solver (e.g. ``lr=`` for ``"gd"``).
 
     Returns:
@@ -60,5 +64,5 @@ def minimize(
     else:
         raise TypeError(f"method must be a solver name or a Solver object, got {type(method).__name__}")
     return solver.minimize(
-        objective, n_restarts=n_restarts, max_iter=max_iter, seed=seed, x0=x0, callback=callback
+        objective, n_restarts=n_restarts, max_iter=max_iter, seed=seed, x0=x0, callback=callback, checkpoint=checkpoint
     )

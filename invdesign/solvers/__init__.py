@@ -1,8 +1,26 @@
 """Solvers by name. A new solver is a new module here that defines a `Solver` and `register`s it."""
 
-from invdesign.solvers import gd, lbfgs
-from invdesign.solvers.base import Solver, available, get, make, register
+from invdesign.solvers import gd, lbfgs, random_search
+from invdesign.solvers.ask_tell import AskTell, SampleSolver, load_optimizer
+from invdesign.solvers.base import RestartSolver, Solver, available, get, make, register
 from invdesign.solvers.gd import GradientDescent
 from invdesign.solvers.lbfgs import LBFGSB
+from invdesign.solvers.random_search import RandomSearch
 
-__all__ = ["GradientDescent", "LBFGSB", "Solver", "available", "get", "gd", "lbfgs", "make", "register"]
+__all__ = [
+    "AskTell",
+    "GradientDescent",
+    "LBFGSB",
+    "RandomSearch",
+    "RestartSolver",
+    "SampleSolver",
+    "Solver",
+    "available",
+    "get",
+    "gd",
+    "lbfgs",
+    "load_optimizer",
+    "make",
+    "random_search",
+    "register",
+]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import operator
+import os
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -92,12 +93,11 @@ class Run:
 
 
 class Solver(ABC):
-    """A solver: a frozen, keyword-only dataclass of options with a `search` method.
+    """A solver: a frozen, keyword-only dataclass of options with a `minimize` method.
 
-    `minimize` is the shared run loop: it checks the objective, resolves and evaluates the
-    starting points (dropping those whose energy is NaN), calls `search`, and assembles the
-    `Result`. Subclasses set the class attributes below, implement `search`, and register
-    themselves with `register`.
+    Subclasses set the class attributes below and register themselves with `register`.
+    `RestartSolver` (gradient methods improving a batch of restarts) and
+    `invdesign.solvers.ask_tell.SampleSolver` (methods that only evaluate) implement `minimize`.
 
     Attributes:
         name: Registry name, used as ``invdesign.minimize(..., method=name)``.
@@ -111,6 +111,7 @@ class Solver(ABC):
     default_restarts: ClassVar[int]
     default_max_iter: ClassVar[int]
 
+    @abstractmethod
     def minimize(
         self,
         objective: Objective,
@@ -120,30 +121,9 @@ class Solver(ABC):
         seed: int | None = None,
         x0: Tensor | StartStrategy | None = None,
         callback: Callback | None = None,
+        checkpoint: str | os.PathLike[str] | None = None,
     ) -> Result:
         """Minimize ``objective``; see `invdesign.minimize` for the arguments."""
-        run = Run(objective, callback)
-        self.check(objective)
-        max_iter = self.default_max_iter if max_iter is None else _count("max_iter", max_iter, minimum=0)
-        starts = initial_points(objective, n_restarts, x0, seed, default_n=self.default_restarts)
-        starts, f0, dropped = _drop_failed_starts(objective, starts)
-        run.record(0, float(f0.min()), starts.shape[0])
-        outcome = self.search(objective, starts, f0, max_iter=max_iter, run=run)
-        message = " ".join(m for m in (outcome.message, dropped) if m)
-        options = {**self.options, "n_restarts": starts.shape[0], "max_iter": max_iter, "seed": seed}
-        return _assemble(self.name, options, objective, outcome._replace(message=message), run)
-
-    @abstractmethod
-    def search(self, objective: Objective, starts: Tensor, f0: Tensor, *, max_iter: int, run: Run) -> Outcome:
-        """Search from ``starts``.
-
-        Args:
-            objective: The objective.
-            starts: Starting points with finite energy, shape ``(n, d)``.
-            f0: Their energies, shape ``(n,)``.
-            max_iter: Iteration budget.
-            run: Where to record history and ask the callback.
-        """
 
     @property
     def options(self) -> dict[str, Any]:
@@ -159,6 +139,52 @@ class Solver(ABC):
                 f"method {self.name!r} needs gradients, but no gradient reaches the search point through "
                 f"the objective (a NumPy, detached or no_grad model).{hint}"
             )
+
+
+class RestartSolver(Solver):
+    """A solver that improves a batch of restarts; `minimize` is the run loop they share.
+
+    `minimize` checks the objective, resolves and evaluates the starting points (dropping those
+    whose energy is NaN), calls `search`, and assembles the `Result`.
+    """
+
+    def minimize(
+        self,
+        objective: Objective,
+        *,
+        n_restarts: int | None = None,
+        max_iter: int | None = None,
+        seed: int | None = None,
+        x0: Tensor | StartStrategy | None = None,
+        callback: Callback | None = None,
+        checkpoint: str | os.PathLike[str] | None = None,
+    ) -> Result:
+        if checkpoint is not None:
+            raise ValueError(
+                f"checkpoint= is for the sample-based methods; a {self.name!r} run is one batched search"
+            )
+        run = Run(objective, callback)
+        self.check(objective)
+        max_iter = self.default_max_iter if max_iter is None else count("max_iter", max_iter, minimum=0)
+        starts = initial_points(objective, n_restarts, x0, seed, default_n=self.default_restarts)
+        starts, f0, dropped = _drop_failed_starts(objective, starts)
+        run.record(0, float(f0.min()), starts.shape[0])
+        outcome = self.search(objective, starts, f0, max_iter=max_iter, run=run)
+        message = " ".join(m for m in (outcome.message, dropped) if m)
+        options = {**self.options, "n_restarts": starts.shape[0], "max_iter": max_iter, "seed": seed}
+        return assemble(self.name, options, objective, outcome._replace(message=message), run)
+
+    @abstractmethod
+    def search(self, objective: Objective, starts: Tensor, f0: Tensor, *, max_iter: int, run: Run) -> Outcome:
+        """Search from ``starts``.
+
+        Args:
+            objective: The objective.
+            starts: Starting points with finite energy, shape ``(n, d)``.
+            f0: Their energies, shape ``(n,)``.
+            max_iter: Iteration budget.
+            run: Where to record history and ask the callback.
+        """
 
 
 def register(cls: type[Solver]) -> type[Solver]:
@@ -203,7 +229,7 @@ def make(name: str, **options: Any) -> Solver:
     return cls(**options)
 
 
-def _count(name: str, value: Any, *, minimum: int) -> int:
+def count(name: str, value: Any, *, minimum: int) -> int:
     """``value`` as an int of at least ``minimum``, or a clear error naming ``name``."""
     try:
         value = operator.index(value)
@@ -236,19 +262,20 @@ def _drop_failed_starts(objective: Objective, starts: Tensor) -> tuple[Tensor, T
     return starts[ok], f[ok], f"{n_bad} of {starts.shape[0]} restarts dropped: energy NaN or infinite at their start."
 
 
-def _assemble(name: str, options: dict[str, Any], objective: Objective, outcome: Outcome, run: Run) -> Result:
+def assemble(name: str, options: dict[str, Any], objective: Objective, outcome: Outcome, run: Run) -> Result:
     """The `Result`: restarts sorted best first, decoded when the objective has a decoder."""
     Z, F = sort_designs(outcome.Z.detach(), outcome.F.detach())
     with torch.no_grad():
         X = objective.decode(Z) if objective.decoder is not None else Z
     latent = objective.decoder is not None
+    status = outcome.status if torch.isfinite(F[0]) else Status.FAILED
     return Result(
         x=X[0],
         fun=float(F[0]),
         X=X,
         F=F,
-        success=outcome.status is not Status.FAILED,
-        status=outcome.status,
+        success=status is not Status.FAILED,
+        status=status,
         message=outcome.message,
         nit=outcome.nit,
         nfev=run.nfev,

@@ -13,12 +13,12 @@ from invdesign.objective import Objective
 from invdesign.penalties import BoundaryPenalty
 from invdesign.models.fit import _FUSED_ADAM_DEVICES
 from invdesign.result import Status
-from invdesign.solvers.base import Outcome, Run, Solver, register
+from invdesign.solvers.base import Outcome, RestartSolver, Run, register
 
 
 @register
 @dataclass(frozen=True, kw_only=True)
-class GradientDescent(Solver):
+class GradientDescent(RestartSolver):
     """Gradient descent on all restarts at once: one forward and one backward per iteration.
 
     The search runs in unit-cube coordinates of the box, so ``lr`` means the same on every box.

@@ -18,7 +18,7 @@ from torch import Tensor
 
 from invdesign.objective import Objective
 from invdesign.result import Status
-from invdesign.solvers.base import Outcome, Run, Solver, register
+from invdesign.solvers.base import Outcome, RestartSolver, Run, register
 
 
 class _Stop(Exception):
@@ -27,7 +27,7 @@ class _Stop(Exception):
 
 @register
 @dataclass(frozen=True, kw_only=True)
-class LBFGSB(Solver):
+class LBFGSB(RestartSolver):
     """L-BFGS-B (Byrd, Lu, Nocedal, Zhu 1995) on the box, with gradients from autograd.
 
     The search runs in unit-cube coordinates of the box (bounds ``[0, 1]``). Each restart

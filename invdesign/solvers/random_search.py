@@ -1,0 +1,49 @@
+"""``method="random"``: scrambled Sobol search of the box, the baseline every comparison needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor
+
+from invdesign.solvers.ask_tell import AskTell, SampleSolver
+from invdesign.solvers.base import register
+from invdesign.space import Box
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class RandomSearch(SampleSolver):
+    """Evaluate scrambled Sobol points of the box, ``batch`` at a time, until ``max_evals``.
+
+    The sequence is fixed by the seed; asking ``n`` points returns the next ``n`` of it.
+    """
+
+    name: ClassVar[str] = "random"
+    batch: int = 16
+
+    def optimizer(self, space: Box, *, seed: int | None = None) -> SobolAskTell:
+        return SobolAskTell(self, space, seed)
+
+
+class SobolAskTell(AskTell):
+    """Ask/tell state of `RandomSearch`: the seed and how many points were drawn."""
+
+    def __init__(self, solver: RandomSearch, space: Box, seed: int | None = None) -> None:
+        super().__init__(solver, space, seed)
+        self.n_drawn = 0
+
+    def ask(self, n: int | None = None) -> Tensor:
+        n = self.solver.batch if n is None else n
+        engine = torch.quasirandom.SobolEngine(self.space.dim, scramble=True, seed=self.seed)
+        engine.fast_forward(self.n_drawn)
+        self.n_drawn += n
+        return self.space.from_unit(engine.draw(n, dtype=torch.float64).to(self.space.device)).to(self.space.dtype)
+
+    def extra_state(self) -> dict[str, Any]:
+        return {"n_drawn": self.n_drawn}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        self.n_drawn = int(state["n_drawn"])
