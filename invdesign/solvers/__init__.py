@@ -1,6 +1,9 @@
 """Solvers by name. A new solver is a new module here that defines a `Solver` and `register`s it."""
 
-from invdesign.solvers import gd, lbfgs, random_search
+# One line per solver module: importing it registers its solver.
+from invdesign.solvers import gd
+from invdesign.solvers import lbfgs
+from invdesign.solvers import random_search
 from invdesign.solvers.ask_tell import AskTell, SampleSolver, load_optimizer
 from invdesign.solvers.base import RestartSolver, Solver, available, get, make, register
 from invdesign.solvers.gd import GradientDescent
