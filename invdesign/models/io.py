@@ -1,4 +1,4 @@
-"""Saving and loading surrogates as safetensors files, with no pickle involved.
+"""Saving and loading models (surrogates, VAEs, GANs) as safetensors files, with no pickle involved.
 
 The file holds the state dict as tensors and, in its metadata under the key ``"invdesign"``, a JSON
 description of the model (class name, constructor config, members for an ensemble, dtype) from which
@@ -17,21 +17,26 @@ from safetensors.torch import save_file
 from torch import nn
 
 from invdesign.models.ensemble import Ensemble
+from invdesign.models.gan import GAN
 from invdesign.models.mlp import MLP
+from invdesign.models.vae import VAE
 
 _METADATA_KEY = "invdesign"
 _FORMAT_VERSION = 1
+# Models rebuilt as ``cls(**config)``.
+_CONFIGURED: dict[str, type[MLP | VAE | GAN]] = {"MLP": MLP, "VAE": VAE, "GAN": GAN}
 
 
-def save(model: MLP | Ensemble, path: str | os.PathLike[str]) -> None:
-    """Write ``model`` (an ``MLP``, or an ``Ensemble`` of ``MLP``s or ensembles) to ``path``.
+def save(model: MLP | Ensemble | VAE | GAN, path: str | os.PathLike[str]) -> None:
+    """Write ``model`` (an ``MLP``, a ``VAE``, a ``GAN``, or an ``Ensemble`` of ``MLP``s or ensembles) to ``path``.
 
     Args:
-        model: The model; its weights, standardisation buffers and config are stored.
+        model: The model; its weights, buffers and config are stored (for a ``GAN``, the
+            discriminator too, so training can resume).
         path: Destination file (conventionally ``*.safetensors``); overwritten if it exists.
 
     Raises:
-        TypeError: if the model (or a member) is not an ``MLP`` or ``Ensemble``.
+        TypeError: if the model (or a member) is not an ``MLP``, ``VAE``, ``GAN`` or ``Ensemble``.
     """
     description = {
         "format_version": _FORMAT_VERSION,
@@ -50,7 +55,7 @@ def load(path: str | os.PathLike[str], *, device: torch.device | str | None = No
         device: Where to put the model (default CPU).
 
     Returns:
-        The ``MLP`` or ``Ensemble``, in eval mode, in the saved dtype.
+        The ``MLP``, ``VAE``, ``GAN`` or ``Ensemble``, in eval mode, in the saved dtype.
 
     Raises:
         FileNotFoundError: if ``path`` does not exist.
@@ -83,16 +88,17 @@ def load(path: str | os.PathLike[str], *, device: torch.device | str | None = No
 
 
 def _describe(model: nn.Module) -> dict[str, Any]:
-    if isinstance(model, MLP):
-        return {"class": "MLP", "config": model.config}
     if isinstance(model, Ensemble):
         return {"class": "Ensemble", "members": [_describe(m) for m in model.members]}
-    raise TypeError(f"save supports MLP and Ensemble models, got {type(model).__name__}")
+    for name, cls in _CONFIGURED.items():
+        if isinstance(model, cls):
+            return {"class": name, "config": model.config}
+    raise TypeError(f"save supports MLP, VAE, GAN and Ensemble models, got {type(model).__name__}")
 
 
 def _build(description: dict[str, Any]) -> nn.Module:
-    if description["class"] == "MLP":
-        return MLP(**description["config"])
+    if description["class"] in _CONFIGURED:
+        return _CONFIGURED[description["class"]](**description["config"])
     if description["class"] == "Ensemble":
         return Ensemble([_build(m) for m in description["members"]])
     raise ValueError(f"unknown model class {description['class']!r} in invdesign file")
