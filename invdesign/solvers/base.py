@@ -265,12 +265,15 @@ def _drop_failed_starts(objective: Objective, starts: Tensor) -> tuple[Tensor, T
 def assemble(name: str, options: dict[str, Any], objective: Objective, outcome: Outcome, run: Run) -> Result:
     """The `Result`: restarts sorted best first, decoded when the objective has a decoder."""
     Z, F = sort_designs(outcome.Z.detach(), outcome.F.detach())
-    with torch.no_grad():
-        X = objective.decode(Z) if objective.decoder is not None else Z
     latent = objective.decoder is not None
+    with torch.no_grad():
+        X = objective.decode(Z) if latent else Z
+        # The best design decoded on its own, so that ``x == decoder(z)`` holds to the bit (a batch
+        # of one can round differently from a larger batch).
+        x = objective.decode(Z[:1])[0] if latent else Z[0]
     status = outcome.status if torch.isfinite(F[0]) else Status.FAILED
     return Result(
-        x=X[0],
+        x=x,
         fun=float(F[0]),
         X=X,
         F=F,
