@@ -7,15 +7,13 @@ description of the model (class name, constructor config, members for an ensembl
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
 import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
 from torch import nn
 
+from invdesign import files
 from invdesign.models.ensemble import Ensemble
 from invdesign.models.gan import GAN
 from invdesign.models.mlp import MLP
@@ -43,8 +41,7 @@ def save(model: MLP | Ensemble | VAE | GAN, path: str | os.PathLike[str]) -> Non
         "model": _describe(model),
         "dtype": str(next(model.parameters()).dtype).removeprefix("torch."),
     }
-    tensors = {name: t.detach().cpu().contiguous() for name, t in model.state_dict().items()}
-    save_file(tensors, os.fspath(path), metadata={_METADATA_KEY: json.dumps(description)})
+    files.write(path, model.state_dict(), _METADATA_KEY, description)
 
 
 def load(path: str | os.PathLike[str], *, device: torch.device | str | None = None) -> nn.Module:
@@ -61,24 +58,12 @@ def load(path: str | os.PathLike[str], *, device: torch.device | str | None = No
         FileNotFoundError: if ``path`` does not exist.
         ValueError: if the file is not a safetensors file written by :func:`save`.
     """
-    path = os.fspath(path)
-    try:
-        handle = safe_open(path, framework="pt")
-    except SafetensorError as err:
-        raise ValueError(f"{path} is not a safetensors file: {err}") from err
-    with handle:
-        metadata = handle.metadata() or {}
-        if _METADATA_KEY not in metadata:
-            raise ValueError(
-                f"{path} is a safetensors file but not an invdesign model (no {_METADATA_KEY!r} metadata)"
-            )
-        description = json.loads(metadata[_METADATA_KEY])
-        if description.get("format_version") != _FORMAT_VERSION:
-            raise ValueError(
-                f"{path} has invdesign format version {description.get('format_version')!r}; "
-                f"this version reads {_FORMAT_VERSION}"
-            )
-        tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+    description, tensors = files.read(path, _METADATA_KEY, "invdesign model")
+    if description.get("format_version") != _FORMAT_VERSION:
+        raise ValueError(
+            f"{os.fspath(path)} has invdesign format version {description.get('format_version')!r}; "
+            f"this version reads {_FORMAT_VERSION}"
+        )
     dtype = getattr(torch, description["dtype"], None)
     if not isinstance(dtype, torch.dtype):
         raise ValueError(f"{path} names an unknown dtype {description['dtype']!r}")

@@ -17,7 +17,6 @@ and ``checkpoint=`` saves the state after every tell so a crashed run resumes wh
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 import time
@@ -26,10 +25,9 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
 from torch import Tensor
 
+from invdesign import files
 from invdesign.objective import Objective
 from invdesign.result import History, Result, Status, sort_designs
 from invdesign.solvers.base import Callback, Outcome, Run, Solver, assemble, count, get
@@ -126,9 +124,7 @@ class AskTell:
             "history": self.history.to_dict(),
             "extra": self.extra_state(),
         }
-        tmp = f"{os.fspath(path)}.tmp"
-        save_file({"X": self.X.cpu().contiguous(), "Y": self.Y.cpu().contiguous()}, tmp, metadata={_METADATA_KEY: json.dumps(meta)})
-        os.replace(tmp, path)
+        files.write(path, {"X": self.X, "Y": self.Y}, _METADATA_KEY, meta)
 
     def result(self) -> Result:
         """Every told design, best first, as a `Result`."""
@@ -160,17 +156,8 @@ def load_optimizer(path: str | os.PathLike[str], *, device: torch.device | str |
     Raises:
         ValueError: if the file is not a saved invdesign optimizer.
     """
-    path = os.fspath(path)
-    try:
-        handle = safe_open(path, framework="pt")
-    except SafetensorError as err:
-        raise ValueError(f"{path} is not a safetensors file: {err}") from err
-    with handle:
-        metadata = handle.metadata() or {}
-        if _METADATA_KEY not in metadata:
-            raise ValueError(f"{path} is not a saved invdesign optimizer (no {_METADATA_KEY!r} metadata)")
-        meta = json.loads(metadata[_METADATA_KEY])
-        X, Y = handle.get_tensor("X"), handle.get_tensor("Y")
+    meta, tensors = files.read(path, _METADATA_KEY, "invdesign optimizer")
+    X, Y = tensors["X"], tensors["Y"]
     solver = get(meta["solver"])(**meta["options"])
     dtype = getattr(torch, meta["dtype"])
     space = Box(meta["lower"], meta["upper"], dtype=dtype, device=device)

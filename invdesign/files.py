@@ -1,0 +1,51 @@
+"""invdesign's files: safetensors tensors with a JSON description in the metadata, never pickle."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+from torch import Tensor
+
+
+def write(path: str | os.PathLike[str], tensors: dict[str, Tensor], key: str, description: dict[str, Any]) -> None:
+    """Write ``tensors`` and a JSON ``description`` (under metadata ``key``) to ``path``, atomically.
+
+    The file is written beside ``path`` and moved into place, so a crash mid-write leaves the
+    previous file intact.
+    """
+    path = os.fspath(path)
+    tmp = f"{path}.tmp"
+    tensors = {name: t.detach().cpu().contiguous() for name, t in tensors.items()}
+    save_file(tensors, tmp, metadata={key: json.dumps(description)})
+    os.replace(tmp, path)
+
+
+def read(path: str | os.PathLike[str], key: str, what: str) -> tuple[dict[str, Any], dict[str, Tensor]]:
+    """The JSON description under metadata ``key`` and every tensor of a file written by `write`.
+
+    Args:
+        path: The file.
+        key: The metadata key the description was written under.
+        what: What the file should hold, for error messages (e.g. ``"invdesign model"``).
+
+    Raises:
+        FileNotFoundError: if ``path`` does not exist.
+        ValueError: if it is not a safetensors file, or has no ``key`` metadata.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(path)
+    try:
+        handle = safe_open(path, framework="pt")
+    except SafetensorError as err:
+        raise ValueError(f"{path} is not a safetensors file: {err}") from err
+    with handle:
+        metadata = handle.metadata() or {}
+        if key not in metadata:
+            raise ValueError(f"{path} is a safetensors file but not an {what} (no {key!r} metadata)")
+        tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+    return json.loads(metadata[key]), tensors
