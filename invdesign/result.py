@@ -159,7 +159,7 @@ def _span(f: Tensor) -> str:
 
 
 def sort_designs(X: Tensor, F: Tensor) -> tuple[Tensor, Tensor]:
-    """Sort designs best first (NaN last).
+    """Sort designs best first (NaN and infinite energies, failed evaluations, last).
 
     Args:
         X: Designs, shape ``(n, d)``.
@@ -168,6 +168,6 @@ def sort_designs(X: Tensor, F: Tensor) -> tuple[Tensor, Tensor]:
     Returns:
         ``(X_sorted, F_sorted)``.
     """
-    key = torch.where(torch.isnan(F), torch.full_like(F, float("inf")), F)
+    key = torch.where(torch.isfinite(F), F, torch.full_like(F, float("inf")))
     order = torch.argsort(key, stable=True)
     return X[order], F[order]

@@ -18,8 +18,9 @@ BUDGETS: dict[str, dict] = {
     "gd": {"n_restarts": 8, "max_iter": 300},
     "lbfgs": {"n_restarts": 4, "max_iter": 200},
     "random": {"max_evals": 256},
+    "cmaes": {"max_evals": 400},
 }
-QUADRATIC_TOL: dict[str, float] = {"gd": 1e-8, "lbfgs": 1e-8, "random": 0.3}
+QUADRATIC_TOL: dict[str, float] = {"gd": 1e-8, "lbfgs": 1e-8, "random": 0.3, "cmaes": 1e-5}
 DTYPES = [torch.float32, torch.float64]
 RESTART_METHODS = sorted(m for m in BUDGETS if issubclass(ivd.solvers.get(m), ivd.solvers.RestartSolver))
 

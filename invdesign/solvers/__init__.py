@@ -4,6 +4,7 @@
 from invdesign.solvers import gd
 from invdesign.solvers import lbfgs
 from invdesign.solvers import random_search
+from invdesign.solvers.cmaes import CMAES
 from invdesign.solvers.ask_tell import AskTell, SampleSolver, load_optimizer
 from invdesign.solvers.base import RestartSolver, Solver, available, get, make, register
 from invdesign.solvers.gd import GradientDescent
@@ -12,6 +13,7 @@ from invdesign.solvers.random_search import RandomSearch
 
 __all__ = [
     "AskTell",
+    "CMAES",
     "GradientDescent",
     "LBFGSB",
     "RandomSearch",
@@ -19,6 +21,7 @@ __all__ = [
     "SampleSolver",
     "Solver",
     "available",
+    "cmaes",
     "get",
     "gd",
     "lbfgs",

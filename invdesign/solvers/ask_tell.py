@@ -71,7 +71,7 @@ class AskTell:
 
     @abstractmethod
     def ask(self, n: int | None = None) -> Tensor:
-        """Designs to evaluate next, shape ``(n, d)``, inside the box (``n`` defaults to the solver's batch)."""
+        """Designs to evaluate next, shape ``(m, d)`` with ``m <= n``, inside the box (``n`` defaults to the solver's batch)."""
 
     def tell(self, x: Tensor, y: Tensor) -> None:
         """Record the energies ``y`` (shape ``(n,)``, lower is better, NaN for a failure) of designs ``x`` (shape ``(n, d)``).
@@ -208,6 +208,7 @@ class SampleSolver(Solver):
     ) -> Result:
         run = Run(objective, callback)
         self.check(objective)
+        count("max_evals", self.max_evals, minimum=1)
         max_iter = self.default_max_iter if max_iter is None else count("max_iter", max_iter, minimum=0)
         opt = self._resume(checkpoint, objective, seed) if checkpoint and os.path.exists(checkpoint) else None
         if opt is None:

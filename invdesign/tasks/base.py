@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 import torch
 from torch import Tensor
 
+from invdesign.objective import Objective
 from invdesign.space import Box
 
 Kind = Literal["target", "minimize"]
@@ -136,6 +137,48 @@ class Task:
                 f"{n} designs, expected ({n}, {self.output_dim})"
             )
         return y
+
+    def objective(
+        self,
+        *,
+        target: float | Sequence[float] | Tensor | None = None,
+        dtype: torch.dtype = torch.float64,
+        device: torch.device | str | None = None,
+    ) -> Objective:
+        """Black-box mode: the oracle itself as the objective, every call counted in ``n_evals``.
+
+        For a ``"minimize"`` task the energy is the oracle's value; for a ``"target"`` task it is
+        the mean squared error between the oracle's outputs and ``target``. The oracle is pure
+        torch, so gradient solvers run on it too.
+
+        Args:
+            target: The outputs to match, a scalar or a ``(output_dim,)`` vector; required for
+                target tasks, refused for minimize tasks.
+            dtype: Floating dtype of the search.
+            device: Device of the search (default: the CPU).
+
+        Raises:
+            ValueError: without ``target`` for a target task, or with one for a minimize task.
+
+        Example:
+            >>> obj = invdesign.tasks.get("branin").objective()  # doctest: +SKIP
+            >>> res = invdesign.minimize(obj, "cmaes", max_evals=200, seed=0)  # doctest: +SKIP
+        """
+        if self.kind == "minimize":
+            if target is not None:
+                raise ValueError(
+                    f"Task {self.name!r} is a minimize task: its oracle is minimized, target= is for target tasks"
+                )
+
+            def oracle(x: Tensor) -> Tensor:
+                return self.oracle(x)[:, 0]
+
+            return Objective(oracle, self.space, dtype=dtype, device=device)
+        if target is None:
+            raise ValueError(
+                f"Task {self.name!r} is a target task: pass target= (a ({self.output_dim},) vector of outputs to match)"
+            )
+        return Objective(self.oracle, self.space, target=target, dtype=dtype, device=device)
 
     def sample_prior(
         self,
