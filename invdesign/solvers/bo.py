@@ -1,0 +1,222 @@
+"""``method="bo"``: Bayesian optimization with BoTorch, a GP of the energy and batch log-EI.
+
+Also the pieces the model-based sample solvers share (`method="turbo"` uses them too):
+
+- `to_utility`, the one place the sign flips: invdesign minimizes energies, BoTorch maximizes,
+  so every BoTorch model here is trained on ``-energy``;
+- `fit_gp`, a `SingleTaskGP` on unit-cube inputs with standardised outputs, fitted by
+  `fit_gpytorch_mll`;
+- `ModelAskTell`, the ask/tell state with the Sobol initial design, the seeding that makes every
+  ask a function of ``(seed, told data)``, and the per-round GP fit times.
+
+The GP is always fitted in float64 on the box's device, whatever the box's dtype; designs are
+returned in the box's dtype.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from botorch.acquisition.logei import qLogExpectedImprovement
+from botorch.fit import fit_gpytorch_mll
+from botorch.models import SingleTaskGP
+from botorch.models.transforms.outcome import Standardize
+from botorch.optim import optimize_acqf
+from gpytorch.kernels import Kernel
+from gpytorch.likelihoods import Likelihood
+from gpytorch.mlls import ExactMarginalLogLikelihood
+from torch import Tensor
+
+from invdesign.result import Result
+from invdesign.solvers.ask_tell import AskTell, SampleSolver
+from invdesign.solvers.base import count, register
+from invdesign.space import Box
+
+_SOBOL_STREAM = 104_729
+"""Offset between the Sobol sequences of successive initial designs (a prime, so seeds don't collide)."""
+
+
+def to_utility(energy: Tensor) -> Tensor:
+    """What BoTorch maximizes: the negated energy, ``(n,) -> (n, 1)``.
+
+    The only sign flip between invdesign (lower energy is better) and BoTorch (higher is better).
+    """
+    return -energy.unsqueeze(-1)
+
+
+def fit_gp(
+    u: Tensor, energy: Tensor, *, covar_module: Kernel | None = None, likelihood: Likelihood | None = None
+) -> tuple[SingleTaskGP, float]:
+    """A `SingleTaskGP` of the utility (`to_utility`) of ``energy``, fitted by marginal likelihood.
+
+    Args:
+        u: Training inputs in the unit cube, shape ``(n, d)``, float64.
+        energy: Their finite energies, shape ``(n,)``, float64.
+        covar_module: The kernel; ``None`` for BoTorch's default (RBF with dimension-scaled
+            lengthscale priors).
+        likelihood: The likelihood; ``None`` for BoTorch's default.
+
+    Returns:
+        The fitted model (outputs standardised by a `Standardize` outcome transform; its posterior
+        is on the utility scale) and the seconds the fit took.
+    """
+    model = SingleTaskGP(
+        u, to_utility(energy), likelihood=likelihood, covar_module=covar_module, outcome_transform=Standardize(m=1)
+    )
+    t0 = time.perf_counter()
+    fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
+    return model, time.perf_counter() - t0
+
+
+def default_n_init(dim: int) -> int:
+    """Sobol points before the first GP when ``n_init`` is not given: ``2 (d + 1)``."""
+    return 2 * (dim + 1)
+
+
+class ModelAskTell(AskTell):
+    """Ask/tell state shared by the GP-based solvers.
+
+    Attributes:
+        gp_fit_seconds: Seconds each GP fit took, one entry per ask that fitted a GP, in order.
+    """
+
+    def __init__(self, solver: SampleSolver, space: Box, seed: int | None = None) -> None:
+        super().__init__(solver, space, seed)
+        self.gp_fit_seconds: list[float] = []
+
+    @property
+    def n_init(self) -> int:
+        """Sobol points of an initial design."""
+        n_init = self.solver.n_init  # type: ignore[attr-defined]
+        return default_n_init(self.space.dim) if n_init is None else n_init
+
+    def _batch_size(self, n: int | None) -> int:
+        return self.solver.batch if n is None else count("n", n, minimum=1)
+
+    def _sobol(self, n: int, *, index: int, stream: int = 0) -> Tensor:
+        """Points ``index .. index + n - 1`` of the run's scrambled Sobol sequence ``stream``, in the box, ``(n, d)``."""
+        engine = torch.quasirandom.SobolEngine(self.space.dim, scramble=True, seed=self.seed + _SOBOL_STREAM * stream)
+        engine.fast_forward(index)
+        return self._from_unit(engine.draw(n, dtype=torch.float64))
+
+    def _from_unit(self, u: Tensor) -> Tensor:
+        """Unit-cube points ``(n, d)`` (any float dtype) as designs in the box's dtype and device."""
+        x = self.space.from_unit(u.to(device=self.space.device, dtype=torch.float64))
+        return self.space.clamp(x.to(self.space.dtype))
+
+    def _training_data(self, start: int = 0) -> tuple[Tensor, Tensor]:
+        """Told designs from index ``start`` on with a finite energy: unit-cube inputs ``(m, d)`` and energies ``(m,)``, float64."""
+        X, Y = self.X[start:], self.Y[start:]
+        ok = torch.isfinite(Y)
+        u = self.space.to_unit(X[ok].to(torch.float64))
+        return u, Y[ok].to(torch.float64)
+
+    def _fit(self, u: Tensor, energy: Tensor, **modules: Any) -> SingleTaskGP:
+        """`fit_gp` (``modules``: its ``covar_module`` and ``likelihood``), recording the fit time."""
+        model, seconds = fit_gp(u, energy, **modules)
+        self.gp_fit_seconds.append(seconds)
+        return model
+
+    @contextmanager
+    def _seeded(self) -> Iterator[None]:
+        """Seed torch's global generators from ``(seed, n_told)`` for one ask, restoring them afterwards.
+
+        BoTorch draws its random numbers (restarts of the acquisition optimizer, posterior samples)
+        from the global generators, so this is what makes an ask reproducible on resume.
+        """
+        seed = int(torch.randint(0, 2**62, (), generator=self.generator()))
+        device = self.space.device
+        cuda = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
+        with torch.random.fork_rng(devices=cuda):
+            torch.manual_seed(seed)
+            yield
+
+    def extra_state(self) -> dict[str, Any]:
+        return {"gp_fit_seconds": list(self.gp_fit_seconds)}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        self.gp_fit_seconds = [float(s) for s in state["gp_fit_seconds"]]
+
+    def gp_fit_summary(self) -> str:
+        """One sentence on the GP fits so far, e.g. ``"12 GP fits, 3.1 s in all (last 0.4 s)."``."""
+        n = len(self.gp_fit_seconds)
+        if n == 0:
+            return "No GP fitted."
+        return f"{n} GP fit{'s' if n > 1 else ''}, {sum(self.gp_fit_seconds):.3g} s in all (last {self.gp_fit_seconds[-1]:.3g} s)."
+
+    def result(self) -> Result:
+        result = super().result()
+        result.message = f"{result.message} {self.gp_fit_summary()}"
+        return result
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class BayesianOptimization(SampleSolver):
+    """Bayesian optimization: a GP of the energy and batch log expected improvement (BoTorch).
+
+    The first ``n_init`` designs are scrambled Sobol points of the box. Each later ask fits a
+    `SingleTaskGP` to every told design with a finite energy (inputs in the box's unit cube,
+    outputs standardised; NaN or infinite energies are kept in the run but left out of the GP)
+    and returns the ``batch`` points that maximize `qLogExpectedImprovement` over the best energy
+    told, found by `optimize_acqf` with ``num_restarts`` L-BFGS-B restarts picked from
+    ``raw_samples`` random points. The budget is ``max_evals`` evaluations in all.
+
+    Every ask is a deterministic function of the seed and the told data, so a hand ask/tell loop,
+    ``invdesign.minimize`` and a run resumed from a checkpoint return the same designs. The
+    seconds each GP fit took are in the optimizer's ``gp_fit_seconds`` (and its saved state).
+
+    Attributes:
+        n_init: Sobol designs before the first GP; ``None`` for ``2 (d + 1)``.
+        num_restarts: Restarts of the acquisition optimizer.
+        raw_samples: Random points the restarts are picked from.
+    """
+
+    name: ClassVar[str] = "bo"
+    batch: int = 1
+    n_init: int | None = None
+    num_restarts: int = 10
+    raw_samples: int = 512
+
+    def __post_init__(self) -> None:
+        check_options(self, positive=("max_evals", "batch", "num_restarts", "raw_samples"), optional=("n_init",))
+        if self.raw_samples < self.num_restarts:
+            raise ValueError(f"bo option raw_samples ({self.raw_samples}) must be at least num_restarts ({self.num_restarts})")
+
+    def optimizer(self, space: Box, *, seed: int | None = None) -> BOAskTell:
+        return BOAskTell(self, space, seed)
+
+
+class BOAskTell(ModelAskTell):
+    """Ask/tell state of `BayesianOptimization`: the told data, and the GP fit times."""
+
+    solver: BayesianOptimization
+
+    def ask(self, n: int | None = None) -> Tensor:
+        n = self._batch_size(n)
+        u, energy = self._training_data()
+        if self.n_told < self.n_init or energy.numel() < 2:
+            return self._sobol(n, index=self.n_told)
+        with self._seeded():
+            model = self._fit(u, energy)
+            acquisition = qLogExpectedImprovement(model, best_f=to_utility(energy).max())
+            unit = torch.stack([torch.zeros_like(u[0]), torch.ones_like(u[0])])
+            candidates, _ = optimize_acqf(
+                acquisition, bounds=unit, q=n, num_restarts=self.solver.num_restarts, raw_samples=self.solver.raw_samples
+            )
+        return self._from_unit(candidates.detach())
+
+
+def check_options(solver: SampleSolver, *, positive: tuple[str, ...], optional: tuple[str, ...] = ()) -> None:
+    """Raise a clear error for an option that is not a positive integer (``None`` allowed for ``optional``)."""
+    for name in positive + optional:
+        value = getattr(solver, name)
+        if value is None and name in optional:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{solver.name} option {name} must be a positive integer, got {value!r}")
