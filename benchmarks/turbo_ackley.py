@@ -48,7 +48,7 @@ def main() -> int:
     start = time.perf_counter()
 
     task = botorch_task(Ackley(dim=20, bounds=[(-5.0, 10.0)] * 20), name="ackley20")
-    objective = ivd.Objective(lambda x: task.oracle(x)[:, 0], task.space)
+    objective = task.objective()  # black-box mode: the oracle itself
     options = {
         "turbo": {"batch": args.batch, "n_init": args.n_init},
         "bo": {"batch": args.batch, "n_init": args.n_init, "num_restarts": args.bo_restarts, "raw_samples": args.bo_raw_samples},

@@ -19,8 +19,10 @@ BUDGETS: dict[str, dict] = {
     "lbfgs": {"n_restarts": 4, "max_iter": 200},
     "random": {"max_evals": 256},
     "cmaes": {"max_evals": 400},
+    "bo": {"max_evals": 16, "n_init": 6, "num_restarts": 2, "raw_samples": 64},
+    "turbo": {"max_evals": 32, "n_init": 8},
 }
-QUADRATIC_TOL: dict[str, float] = {"gd": 1e-8, "lbfgs": 1e-8, "random": 0.3, "cmaes": 1e-5}
+QUADRATIC_TOL: dict[str, float] = {"gd": 1e-8, "lbfgs": 1e-8, "random": 0.3, "cmaes": 1e-5, "bo": 0.02, "turbo": 0.05}
 DTYPES = [torch.float32, torch.float64]
 RESTART_METHODS = sorted(m for m in BUDGETS if issubclass(ivd.solvers.get(m), ivd.solvers.RestartSolver))
 

@@ -5,6 +5,8 @@ from invdesign.solvers import gd
 from invdesign.solvers import lbfgs
 from invdesign.solvers import random_search
 from invdesign.solvers.cmaes import CMAES
+from invdesign.solvers.bo import BayesianOptimization
+from invdesign.solvers.turbo import TuRBO
 from invdesign.solvers.ask_tell import AskTell, SampleSolver, load_optimizer
 from invdesign.solvers.base import RestartSolver, Solver, available, get, make, register
 from invdesign.solvers.gd import GradientDescent
@@ -13,6 +15,7 @@ from invdesign.solvers.random_search import RandomSearch
 
 __all__ = [
     "AskTell",
+    "BayesianOptimization",
     "CMAES",
     "GradientDescent",
     "LBFGSB",
@@ -20,7 +23,9 @@ __all__ = [
     "RestartSolver",
     "SampleSolver",
     "Solver",
+    "TuRBO",
     "available",
+    "bo",
     "cmaes",
     "get",
     "gd",
@@ -29,4 +34,5 @@ __all__ = [
     "make",
     "random_search",
     "register",
+    "turbo",
 ]

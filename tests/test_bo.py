@@ -177,7 +177,6 @@ def test_turbo_default_failure_tolerance_and_region_state():
     assert set(opt.extra_state()["region"]) >= {"length", "n_successes", "n_failures", "n_restarts", "start"}
 
 
-@pytest.mark.xfail(strict=True, reason="issue 4 in progress: the region does not collapse within this test's budget yet")
 def test_turbo_regions_restart_with_a_fresh_sobol_design_and_fit_their_own_data(box4, monkeypatch):
     fitted_sizes = []
     fit_gp = ivd.solvers.bo.fit_gp
