@@ -39,7 +39,10 @@ class History:
         best: Lowest energy seen so far over all restarts, after each iteration.
         nfev: Cumulative number of objective evaluations (designs) after each iteration.
         time: Seconds since the run started, after each iteration.
-        n_active: Restarts still being optimised after each iteration.
+        n_active: Restarts still being optimised after each iteration (for sample-based solvers:
+            designs told in the iteration).
+        fit_time: Seconds spent fitting a model of the energy in each iteration (the GP of
+            ``bo`` and ``turbo``); 0 for solvers without one.
     """
 
     iteration: list[int] = field(default_factory=list)
@@ -47,15 +50,17 @@ class History:
     nfev: list[int] = field(default_factory=list)
     time: list[float] = field(default_factory=list)
     n_active: list[int] = field(default_factory=list)
+    fit_time: list[float] = field(default_factory=list)
     _t0: float = field(default_factory=perf_counter, repr=False)
 
-    def record(self, iteration: int, best: float, nfev: int, n_active: int) -> None:
+    def record(self, iteration: int, best: float, nfev: int, n_active: int, fit_time: float = 0.0) -> None:
         """Append one iteration."""
         self.iteration.append(iteration)
         self.best.append(best)
         self.nfev.append(nfev)
         self.time.append(perf_counter() - self._t0)
         self.n_active.append(n_active)
+        self.fit_time.append(fit_time)
 
     def __len__(self) -> int:
         return len(self.iteration)
@@ -68,6 +73,7 @@ class History:
             "nfev": list(self.nfev),
             "time": list(self.time),
             "n_active": list(self.n_active),
+            "fit_time": list(self.fit_time),
         }
 
     def to_pandas(self) -> pandas.DataFrame:

@@ -133,8 +133,14 @@ def test_gp_fit_seconds_are_recorded_saved_and_reported(box4, tmp_path):
     opt = hand_loop("bo", objective, 10, seed=0)
     assert len(opt.gp_fit_seconds) == 10 - FAST["bo"]["n_init"] and all(s > 0 for s in opt.gp_fit_seconds)
     assert f"{len(opt.gp_fit_seconds)} GP fits" in opt.result().message
+    n_init = FAST["bo"]["n_init"]
+    assert opt.history.fit_time == [0.0] * n_init + opt.gp_fit_seconds, "one fit per round after the initial design"
     opt.save(tmp_path / "opt.safetensors")
-    assert ivd.solvers.load_optimizer(tmp_path / "opt.safetensors").gp_fit_seconds == opt.gp_fit_seconds
+    loaded = ivd.solvers.load_optimizer(tmp_path / "opt.safetensors")
+    assert loaded.gp_fit_seconds == opt.gp_fit_seconds and loaded.history.fit_time == opt.history.fit_time
+    x = loaded.ask()
+    loaded.tell(x, objective(x))
+    assert loaded.history.fit_time[-1] == loaded.gp_fit_seconds[-1] > 0, "only the new fit is counted after a resume"
 
 
 def test_initial_design_is_sobol_and_batch_sizes_are_respected(box4):

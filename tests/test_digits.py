@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import invdesign as ivd
-from invdesign.tasks.digits import TargetEnergy, load_images, make_digits, target_score
+from invdesign.tasks.digits import TargetEnergy, load_images, make_digits, target_doubt, target_score
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +25,15 @@ def test_target_score_weights_classes_by_distance_to_three():
     assert torch.allclose(target_score(logits), torch.tensor([1.0, torch.e**-2, torch.e**-18]))
 
 
+def test_target_doubt_resolves_scores_that_round_to_one():
+    logits = torch.zeros(2, 10)
+    logits[:, 3] = torch.tensor([20.0, 25.0])
+    assert torch.equal(target_score(logits), torch.ones(2)), "float32 cannot tell these scores from 1"
+    doubt = target_doubt(logits)
+    assert (doubt > 0).all() and doubt[1] < doubt[0]
+    assert torch.allclose(target_doubt(logits.double()), 1 - target_score(logits.double()), rtol=1e-4, atol=0)
+
+
 def test_halves_are_disjoint_and_classifiers_generalise(digits):
     assert set(digits.half_a.tolist()).isdisjoint(digits.half_b.tolist())
     assert digits.half_a.numel() + digits.half_b.numel() == 1797
@@ -37,7 +46,12 @@ def test_scores_energy_and_realism(digits):
     threes = digits.images[digits.labels == 3][:10]
     assert digits.oracle_score(threes).mean() > 0.8
     assert torch.allclose(digits.energy()(threes.flatten(1)), -digits.surrogate_score(threes))
+    surrogate_doubt = digits.doubts(threes)[0]
+    assert torch.allclose(digits.energy(log_doubt=True)(threes.flatten(1)), surrogate_doubt.log())
     assert torch.equal(digits.nearest_real_distance(threes), torch.zeros(10))
+    surrogate_doubt, oracle_doubt = digits.doubts(threes)
+    assert torch.allclose(oracle_doubt, 1 - digits.oracle_score(threes), atol=1e-6)
+    assert torch.allclose(surrogate_doubt, 1 - digits.surrogate_score(threes), atol=1e-6)
     noise = torch.rand(5, 64, generator=torch.Generator().manual_seed(0)) * 16
     assert (digits.nearest_real_distance(noise) > 0.2).all()
 

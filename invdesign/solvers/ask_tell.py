@@ -93,7 +93,11 @@ class AskTell:
         self.batches.append(x.shape[0])
         finite = self.Y[torch.isfinite(self.Y)]
         best = float(finite.min()) if finite.numel() else math.inf
-        self.history.record(len(self.batches), best, self.n_told, x.shape[0])
+        self.history.record(len(self.batches), best, self.n_told, x.shape[0], self._fit_time())
+
+    def _fit_time(self) -> float:
+        """Seconds spent fitting a model since the previous tell; solvers with a model override it."""
+        return 0.0
 
     def _update(self, x: Tensor, y: Tensor) -> None:
         """Hook for solvers that keep state beyond the told data (called before the data is appended)."""

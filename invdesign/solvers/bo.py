@@ -88,6 +88,7 @@ class ModelAskTell(AskTell):
     def __init__(self, solver: SampleSolver, space: Box, seed: int | None = None) -> None:
         super().__init__(solver, space, seed)
         self.gp_fit_seconds: list[float] = []
+        self._fits_in_history = 0
 
     @property
     def n_init(self) -> int:
@@ -122,6 +123,11 @@ class ModelAskTell(AskTell):
         self.gp_fit_seconds.append(seconds)
         return model
 
+    def _fit_time(self) -> float:
+        seconds = sum(self.gp_fit_seconds[self._fits_in_history :])
+        self._fits_in_history = len(self.gp_fit_seconds)
+        return seconds
+
     @contextmanager
     def _seeded(self) -> Iterator[None]:
         """Seed torch's global generators from ``(seed, n_told)`` for one ask, restoring them afterwards.
@@ -141,6 +147,7 @@ class ModelAskTell(AskTell):
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
         self.gp_fit_seconds = [float(s) for s in state["gp_fit_seconds"]]
+        self._fits_in_history = len(self.gp_fit_seconds)
 
     def gp_fit_summary(self) -> str:
         """One sentence on the GP fits so far, e.g. ``"12 GP fits, 3.1 s in all (last 0.4 s)."``."""

@@ -47,26 +47,50 @@ def target_score(logits: Tensor, digit: int = TARGET_DIGIT) -> Tensor:
     Returns:
         Scores in ``[0, 1]``, shape ``(b,)``.
     """
+    return logits.softmax(dim=-1) @ _closeness(logits, digit)
+
+
+def target_doubt(logits: Tensor, digit: int = TARGET_DIGIT) -> Tensor:
+    """``1 - target_score(logits, digit)``, computed without cancellation so that tiny doubts stay resolved.
+
+    Args:
+        logits: Classifier logits, shape ``(b, 10)``.
+
+    Returns:
+        Doubts in ``[0, 1]``, shape ``(b,)``: ``sum_c softmax(logits)_c * (1 - exp(-2 (c - digit)^2))``.
+    """
+    return logits.softmax(dim=-1) @ (1.0 - _closeness(logits, digit))
+
+
+def _closeness(logits: Tensor, digit: int) -> Tensor:
+    """The weight ``exp(-2 (c - digit)^2)`` of each class ``c``, shape ``(n_classes,)``."""
     classes = torch.arange(logits.shape[-1], dtype=logits.dtype, device=logits.device)
-    weights = torch.exp(-2.0 * (classes - digit) ** 2)
-    return logits.softmax(dim=-1) @ weights
+    return torch.exp(-2.0 * (classes - digit) ** 2)
 
 
 class TargetEnergy(nn.Module):
-    """The energy ``-target_score(classifier(x))``, ``(b, 64)`` or ``(b, 1, 8, 8)`` -> ``(b,)``.
+    """The "not a ``digit``" energy of a classifier, ``(b, 64)`` or ``(b, 1, 8, 8)`` -> ``(b,)``.
 
     Args:
         classifier: Maps designs to logits ``(b, 10)``.
         digit: The digit the designs should look like.
+        log_doubt: ``False`` for ``-target_score`` (the BoTorch tutorial's energy, in
+            ``[-1, 0]``); ``True`` for ``log(target_doubt)``, the same ranking on a scale that
+            keeps resolving designs once the score rounds to 1 (what a GP or a float32 search needs
+            near the optimum).
     """
 
-    def __init__(self, classifier: nn.Module, digit: int = TARGET_DIGIT) -> None:
+    def __init__(self, classifier: nn.Module, digit: int = TARGET_DIGIT, *, log_doubt: bool = False) -> None:
         super().__init__()
         self.classifier = classifier
         self.digit = digit
+        self.log_doubt = log_doubt
 
     def forward(self, x: Tensor) -> Tensor:
-        return -target_score(self.classifier(x), self.digit)
+        logits = self.classifier(x)
+        if self.log_doubt:
+            return target_doubt(logits, self.digit).log()
+        return -target_score(logits, self.digit)
 
 
 @dataclass
@@ -95,9 +119,9 @@ class Digits:
     oracle_report: ClassifierReport
     space: Box
 
-    def energy(self) -> TargetEnergy:
-        """The surrogate energy to minimize, a module on ``(b, 64)`` or ``(b, 1, 8, 8)``."""
-        return TargetEnergy(self.surrogate)
+    def energy(self, *, log_doubt: bool = False) -> TargetEnergy:
+        """The surrogate energy to minimize, a module on ``(b, 64)`` or ``(b, 1, 8, 8)`` (see `TargetEnergy`)."""
+        return TargetEnergy(self.surrogate, log_doubt=log_doubt)
 
     def surrogate_score(self, x: Tensor) -> Tensor:
         """The surrogate's "looks like a 3" score of designs ``(b, 64)`` or ``(b, 1, 8, 8)``, shape ``(b,)``."""
@@ -108,6 +132,14 @@ class Digits:
         """The independent oracle's score of the same designs, shape ``(b,)``."""
         with torch.no_grad():
             return target_score(self.oracle(x.reshape(x.shape[0], 1, 8, 8)))
+
+    def doubts(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """`target_doubt` of designs ``(b, 64)`` or ``(b, 1, 8, 8)`` by the surrogate and by the oracle, each ``(b,)``.
+
+        Resolves scores too close to 1 for `surrogate_score` and `oracle_score` to tell apart.
+        """
+        with torch.no_grad():
+            return target_doubt(self.surrogate(x.reshape(x.shape[0], -1))), target_doubt(self.oracle(x.reshape(x.shape[0], 1, 8, 8)))
 
     def nearest_real_distance(self, x: Tensor) -> Tensor:
         """Root-mean-square pixel distance (pixels scaled to ``[0, 1]``) to the nearest real digit, shape ``(b,)``."""
