@@ -5,10 +5,11 @@ solvers that are batched, seeded and comparable, and judge the designs with the 
 oracle.
 """
 
-from invdesign import models, penalties, solvers, starts, tasks
+from invdesign import models, penalties, selection, solvers, starts, tasks
 from invdesign.objective import Objective
 from invdesign.optimize import minimize
 from invdesign.result import History, Progress, Result, Status
+from invdesign.selection import select_designs
 from invdesign.space import Box
 from invdesign.starts import FromData
 
@@ -23,6 +24,8 @@ __all__ = [
     "minimize",
     "models",
     "penalties",
+    "select_designs",
+    "selection",
     "solvers",
     "starts",
     "tasks",

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -14,7 +15,11 @@ from invdesign.space import Box
 Penalty = Callable[[Tensor], Tensor]
 """A penalty maps search points of shape ``(b, d)`` to non-negative energies of shape ``(b,)``."""
 
+EnsembleRule = Literal["mean", "pessimistic", "worst"]
+"""How an `Objective` combines the energies of an ensemble's members (see `Objective`)."""
+
 _PROBE_ROWS = 2
+_ENSEMBLE_RULES = ("mean", "pessimistic", "worst")
 
 
 class Objective:
@@ -28,6 +33,22 @@ class Objective:
       between the model's ``k`` outputs and the target.
     - With ``decoder``: the search runs over ``space`` (a latent box), and the model sees
       ``decoder(z)``.
+    - With ``ensemble`` (for a model with ``members_forward``, such as
+      `invdesign.models.Ensemble`): the energy above is computed for each of the ``m`` members
+      and the member energies ``e_1 .. e_m`` are combined by a rule, so that designs on which the
+      members disagree (off the training data) look worse:
+
+      - ``"mean"``: ``mean_j e_j``. Without a target this equals the energy of the mean output
+        (what the plain ``Ensemble`` forward gives). With a target it is the mean of the members'
+        squared errors, which is the squared error of the mean output **plus** the spread of the
+        members around it (averaged over outputs), so it already penalises disagreement.
+      - ``"pessimistic"``: ``mean_j e_j + beta * std_j e_j`` (population std): a lower
+        confidence bound for minimisation. With ``maximize=True`` it is minus Design-Bench's
+        ``mean - beta * std`` of the outputs.
+      - ``"worst"``: ``max_j e_j``, the member that likes the design least (the "min over
+        members" of maximisation papers).
+
+      Without ``ensemble`` the model's own forward is used (for ``Ensemble``, the mean output).
     - Each penalty (a callable ``(b, d) -> (b,)`` of the search point) is added to the energy.
 
     The model is put in eval mode and its weights are never changed: gradients are only ever
@@ -40,14 +61,21 @@ class Objective:
         decoder: Maps search points ``(b, d_z)`` to designs accepted by ``model``.
         penalties: Extra energies of the search point, each ``(b, d) -> (b,)``.
         maximize: Maximize the model's output instead (cannot be combined with ``target``).
+        ensemble: Combine the energies of the model's members with this rule (``"mean"``,
+            ``"pessimistic"`` or ``"worst"``); the model must have ``members_forward`` mapping
+            designs ``(b, d_x)`` to member outputs ``(m, b, k)`` (or ``(m, b)``).
+        beta: Weight of the member spread for ``ensemble="pessimistic"`` (default 1.0); not
+            accepted with other rules.
         dtype: Floating dtype of the search; defaults to the model's parameter dtype, else
             the box's.
         device: Device of the search; defaults to the model's parameter device, else the box's.
 
     Raises:
         ValueError: if the model (or decoder) fails on, or returns the wrong shape for, a batch
-            drawn from ``space``, or if the target's size does not match the model's outputs.
-        TypeError: if ``model`` is not callable, or the dtype does not match the model's.
+            drawn from ``space``, if the target's size does not match the model's outputs, for an
+            unknown ``ensemble`` rule, or for a negative, non-finite or misplaced ``beta``.
+        TypeError: if ``model`` is not callable, or the dtype does not match the model's, or
+            ``ensemble`` is given for a model without ``members_forward``.
     """
 
     def __init__(
@@ -59,6 +87,8 @@ class Objective:
         decoder: nn.Module | Callable[[Tensor], Tensor] | None = None,
         penalties: Sequence[Penalty] = (),
         maximize: bool = False,
+        ensemble: EnsembleRule | None = None,
+        beta: float | None = None,
         dtype: torch.dtype | None = None,
         device: torch.device | str | None = None,
     ) -> None:
@@ -73,6 +103,7 @@ class Objective:
         for i, p in enumerate(penalties):
             if not callable(p):
                 raise TypeError(f"penalty {i} is not callable: {p!r}")
+        self.ensemble, self.beta = _check_ensemble(model, ensemble, beta)
 
         self.model = model
         self.decoder = decoder
@@ -116,7 +147,7 @@ class Objective:
             raise TypeError(f"search points are {z.dtype} but the objective runs in {self.dtype}")
         if z.device.type != self.device.type:
             raise ValueError(f"search points are on {z.device} but the objective runs on {self.device}")
-        energy = self._energy(self._outputs(z))
+        energy = self._model_energy(z)
         for i, penalty in enumerate(self.penalties):
             p = penalty(z)
             if not isinstance(p, Tensor) or p.shape != energy.shape:
@@ -137,16 +168,54 @@ class Objective:
         return self.decoder(z)
 
     def predict(self, z: Tensor) -> Tensor:
-        """The model's raw outputs for search points, shape ``(b, k)``; not counted as evaluations."""
-        return self._outputs(z)
+        """The model's raw outputs for search points, shape ``(b, k)``; not counted as evaluations.
 
-    def _outputs(self, z: Tensor) -> Tensor:
+        With ``ensemble`` set, the mean of the members' outputs.
+        """
+        if self.ensemble is not None:
+            return self.predict_members(z).mean(dim=0)
+        return self._as_outputs(self._forward(z), z.shape[0])
+
+    def predict_members(self, z: Tensor) -> Tensor:
+        """Every member's outputs for search points, shape ``(m, b, k)``; not counted as evaluations.
+
+        Raises:
+            TypeError: if the objective was built without ``ensemble``.
+        """
+        if self.ensemble is None:
+            raise TypeError("predict_members needs an objective built with ensemble=")
+        return self._as_member_outputs(self._forward(z), z.shape[0])
+
+    def _forward(self, z: Tensor) -> Any:
+        """The model (or its ``members_forward`` with ``ensemble``) on the designs of ``z``."""
         x = self.decode(z)
         if self._flatten:
             x = x.flatten(1)
         if self._detach:
             x = x.detach()
-        return self._as_outputs(self.model(x), z.shape[0])
+        return self._model_fn(x)
+
+    @property
+    def _model_fn(self) -> Callable[[Tensor], Any]:
+        return self.model if self.ensemble is None else self.model.members_forward  # type: ignore[union-attr]
+
+    def _model_energy(self, z: Tensor) -> Tensor:
+        """The energy of the model's outputs (combined over members with ``ensemble``), shape ``(b,)``."""
+        if self.ensemble is None:
+            return self._energy(self._as_outputs(self._forward(z), z.shape[0]))
+        return self._combine(self._energy(self._as_member_outputs(self._forward(z), z.shape[0])))
+
+    def _combine(self, e: Tensor) -> Tensor:
+        """Member energies ``(m, b)`` -> energies ``(b,)`` by the ensemble rule."""
+        if self.ensemble == "worst":
+            return e.amax(dim=0)
+        mean = e.mean(dim=0)
+        if self.ensemble == "mean":
+            return mean
+        var = (e - mean).square().mean(dim=0)
+        # sqrt has an infinite derivative at 0 (members that agree exactly): give it 0 there instead.
+        std = torch.where(var > 0, var.clamp_min(torch.finfo(var.dtype).tiny).sqrt(), torch.zeros_like(var))
+        return mean + self.beta * std  # type: ignore[operator]
 
     def _as_outputs(self, y: Any, b: int) -> Tensor:
         """The model's output as ``(b, k)``, or a ValueError naming the shape it had."""
@@ -161,19 +230,35 @@ class Objective:
             f"expected ({b},), ({b}, 1) or ({b}, k)"
         )
 
+    def _as_member_outputs(self, y: Any, b: int) -> Tensor:
+        """The members' outputs as ``(m, b, k)``, or a ValueError naming the shape they had."""
+        if not isinstance(y, Tensor):
+            y = torch.as_tensor(np.asarray(y), dtype=self.dtype, device=self.device)
+        if y.ndim == 2 and y.shape[0] >= 1 and y.shape[1] == b:
+            return y.unsqueeze(-1)
+        if y.ndim == 3 and y.shape[0] >= 1 and y.shape[1] == b:
+            return y
+        raise ValueError(
+            f"members_forward returned shape {tuple(y.shape)} for a batch of {b} designs; "
+            f"expected (m, {b}, k) or (m, {b}) for an ensemble of m members"
+        )
+
     def energy_from_outputs(self, y: Tensor) -> Tensor:
         """The energy of model outputs ``y`` of shape ``(b, k)`` (measured or predicted), shape ``(b,)``.
 
-        Penalties are not included: they depend on the search point, not on the outputs.
+        Penalties are not included: they depend on the search point, not on the outputs. Nor is
+        an ``ensemble`` rule: one row of outputs has no members to disagree (for measured outputs
+        this is the energy the ensemble rules would give if every member were right).
         """
         if y.ndim != 2 or y.shape[1] != self.output_dim:
             raise ValueError(f"expected outputs of shape (b, {self.output_dim}), got {tuple(y.shape)}")
         return self._energy(y)
 
     def _energy(self, y: Tensor) -> Tensor:
+        """Outputs ``(..., k)`` -> energies ``(...)``."""
         if self.target is not None:
             return (y - self.target).square().mean(dim=-1)
-        energy = y[:, 0]
+        energy = y[..., 0]
         return -energy if self.maximize else energy
 
     def _probe(self) -> tuple[int, bool]:
@@ -181,7 +266,11 @@ class Objective:
         z = self.space.sample(_PROBE_ROWS, seed=0).requires_grad_(True)
         with torch.enable_grad():
             x = z if self.decoder is None else self._probe_decoder(z)
-            y = self._as_outputs(self._probe_model(x), _PROBE_ROWS)
+            raw = self._probe_model(x)
+            if self.ensemble is None:
+                y = self._as_outputs(raw, _PROBE_ROWS)
+            else:
+                y = self._as_member_outputs(raw, _PROBE_ROWS)
             differentiable = y.requires_grad and torch.autograd.grad(y.sum(), z, allow_unused=True)[0] is not None
         k = y.shape[-1]
         if self.target is not None and self.target.numel() != k:
@@ -234,7 +323,7 @@ class Objective:
         for flatten, detach in attempts:
             design = x.flatten(1) if flatten else x
             try:
-                y = self.model(design.detach() if detach else design)
+                y = self._model_fn(design.detach() if detach else design)
             except Exception as exc:
                 first = first or exc
                 continue
@@ -246,8 +335,9 @@ class Objective:
             if self.decoder is not None
             else "Does the box dimension match the model's input?"
         )
+        what = "the model" if self.ensemble is None else "the model's members_forward"
         raise ValueError(
-            f"the model failed on designs of shape {tuple(x.shape)} ({x.dtype}) {source}: "
+            f"{what} failed on designs of shape {tuple(x.shape)} ({x.dtype}) {source}: "
             f"{type(first).__name__}: {first}. {hint}"
         ) from first
 
@@ -259,11 +349,38 @@ class Objective:
             parts.append(f"target={self.target.tolist()}")
         if self.maximize:
             parts.append("maximize=True")
+        if self.ensemble is not None:
+            parts.append(f"ensemble={self.ensemble!r}")
+            if self.ensemble == "pessimistic":
+                parts.append(f"beta={self.beta}")
         if self.penalties:
             parts.append(f"penalties={list(self.penalties)}")
         if self._flatten:
             parts.append("flattens decoded designs for the model")
         return f"Objective({', '.join(parts)})"
+
+
+def _check_ensemble(model: Any, ensemble: str | None, beta: float | None) -> tuple[str | None, float | None]:
+    """Validate the ensemble rule and ``beta``; return ``(rule, beta)``, ``beta`` defaulted for ``"pessimistic"``."""
+    if ensemble is None:
+        if beta is not None:
+            raise ValueError("beta= weighs the member spread of ensemble='pessimistic'; pass ensemble='pessimistic' too")
+        return None, None
+    if ensemble not in _ENSEMBLE_RULES:
+        raise ValueError(f"unknown ensemble rule {ensemble!r}; expected one of {', '.join(map(repr, _ENSEMBLE_RULES))}")
+    if not callable(getattr(model, "members_forward", None)):
+        raise TypeError(
+            f"ensemble={ensemble!r} needs a model with a members_forward method (such as "
+            f"invdesign.models.Ensemble) returning (m, b, k) member outputs; {type(model).__name__} has none"
+        )
+    if ensemble != "pessimistic":
+        if beta is not None:
+            raise ValueError(f"beta= only applies to ensemble='pessimistic', not ensemble={ensemble!r}")
+        return ensemble, None
+    beta = 1.0 if beta is None else float(beta)
+    if not (math.isfinite(beta) and beta >= 0):
+        raise ValueError(f"beta must be finite and non-negative, got {beta}")
+    return ensemble, beta
 
 
 def _first_tensor(module: Any) -> Tensor | None:

@@ -7,6 +7,7 @@ itself in data-space search, and the latent code in latent-space search.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -103,3 +104,102 @@ class Realism:
 
     def __repr__(self) -> str:
         return f"Realism(score={getattr(self.score, '__qualname__', self.score)!r}, weight={self.weight})"
+
+
+class DataDistance:
+    """A data trust region: penalise designs farther than ``radius`` from every training design.
+
+    ``weight * relu(dist(x) - radius)^2``, where ``dist(x)`` is the Euclidean distance from ``x``
+    to its nearest row of ``X``: zero within ``radius`` of the data, growing quadratically beyond
+    it, with a gradient that points straight back to the nearest training design.
+
+    With ``space``, distances are measured in the box's unit-cube coordinates (each coordinate
+    divided by the box's width), so every dimension counts alike whatever its units and
+    ``radius`` is a fraction of the box's edge (the cube's diagonal is ``sqrt(d)``). For a latent
+    search, pass the training designs' latent codes (e.g. a VAE's encoded means) as ``X``.
+
+    The nearest training design is found without gradients in chunks of at most about four
+    million distances, so memory stays bounded for large batches and data sets (``b = 2048``
+    against ``n = 10,000`` costs a few chunks, not an ``(b, n)`` autograd graph); only the
+    distance to that design is differentiated.
+
+    Args:
+        X: Training designs (or their latent codes), shape ``(n, d)``.
+        weight: Multiplier of the penalty.
+        radius: Distance from the data within which designs are free, in unit-cube
+            coordinates when ``space`` is given.
+        space: Measure distances in this box's unit-cube coordinates; ``None`` for raw ones.
+
+    Raises:
+        ValueError: if ``X`` is not a non-empty ``(n, d)`` array of finite values, if its ``d``
+            differs from the box's, or for a negative weight or radius.
+    """
+
+    _CHUNK = 4_000_000
+    """Most distances computed at once when searching for the nearest training design."""
+
+    def __init__(self, X: Tensor, weight: float = 1.0, *, radius: float = 0.0, space: Box | None = None) -> None:
+        X = torch.as_tensor(X)
+        if X.ndim != 2 or X.shape[0] < 1 or X.shape[1] < 1:
+            raise ValueError(f"DataDistance needs training designs X of shape (n, d), got {tuple(X.shape)}")
+        if not X.dtype.is_floating_point:
+            X = X.to(torch.float64)
+        if not torch.isfinite(X).all():
+            rows = (~torch.isfinite(X)).any(dim=-1).nonzero().flatten().tolist()
+            raise ValueError(f"DataDistance X has NaN or infinite values in rows {rows[:10]}")
+        if space is not None:
+            if not isinstance(space, Box):
+                raise TypeError(f"DataDistance space must be an invdesign.Box, got {type(space).__name__}")
+            if space.dim != X.shape[1]:
+                raise ValueError(f"DataDistance X has {X.shape[1]} columns but the box has dimension {space.dim}")
+        if not (math.isfinite(weight) and weight >= 0):
+            raise ValueError(f"DataDistance weight must be finite and non-negative, got {weight}")
+        if not (math.isfinite(radius) and radius >= 0):
+            raise ValueError(f"DataDistance radius must be finite and non-negative, got {radius}")
+        self.weight = weight
+        self.radius = radius
+        self.space = space
+        self.X = X.detach()
+        self._data = self._to_metric(self.X)
+        self._cache: dict[tuple[torch.dtype, torch.device], Tensor] = {}
+
+    @property
+    def dim(self) -> int:
+        """The dimension ``d`` of the designs."""
+        return self.X.shape[1]
+
+    def distance(self, x: Tensor) -> Tensor:
+        """Distance from each design to its nearest training design, shape ``(b,)``.
+
+        In unit-cube coordinates when the penalty has a ``space``; differentiable in ``x``.
+
+        Args:
+            x: Designs, shape ``(b, d)``.
+        """
+        if x.ndim != 2 or x.shape[1] != self.dim:
+            raise ValueError(f"DataDistance expected designs of shape (b, {self.dim}), got {tuple(x.shape)}")
+        data = self._data_like(x)
+        u = self._to_metric(x)
+        with torch.no_grad():
+            rows = max(1, self._CHUNK // data.shape[0])
+            nearest = torch.cat([torch.cdist(chunk, data).argmin(dim=1) for chunk in u.detach().split(rows)])
+        sq = (u - data[nearest]).square().sum(dim=-1)
+        # The norm's derivative is undefined on a training design: take 0 there instead of NaN.
+        return torch.where(sq > 0, sq.clamp_min(torch.finfo(sq.dtype).tiny).sqrt(), torch.zeros_like(sq))
+
+    def __call__(self, x: Tensor) -> Tensor:
+        """Penalty of designs ``x`` of shape ``(b, d)``, shape ``(b,)``."""
+        return self.weight * (self.distance(x) - self.radius).relu().square()
+
+    def _to_metric(self, x: Tensor) -> Tensor:
+        return x if self.space is None else self.space.to_unit(x)
+
+    def _data_like(self, x: Tensor) -> Tensor:
+        key = (x.dtype, x.device)
+        if key not in self._cache:
+            self._cache[key] = self._data.to(dtype=x.dtype, device=x.device)
+        return self._cache[key]
+
+    def __repr__(self) -> str:
+        space = "" if self.space is None else f", space={self.space!r}"
+        return f"DataDistance(n={self.X.shape[0]}, dim={self.dim}, weight={self.weight}, radius={self.radius}{space})"

@@ -10,8 +10,12 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor
 
+from invdesign.selection import select_designs
+
 if TYPE_CHECKING:
     import pandas
+
+    from invdesign.space import Box
 
 
 class Status(enum.Enum):
@@ -142,6 +146,25 @@ class Result:
     options: dict[str, Any]
     z: Tensor | None = None
     Z: Tensor | None = None
+
+    def top(self, k: int, *, diversity: float = 0.0, space: Box | None = None) -> tuple[Tensor, Tensor]:
+        """The ``k`` designs to keep, chosen by `invdesign.selection.select_designs`.
+
+        ``diversity=0`` gives the first ``k`` rows of ``X`` and ``F``; ``diversity > 0`` trades
+        energy for designs that differ from each other. Selection runs on the designs ``X``
+        (decoded ones for a decoder objective; for their search points, call
+        ``select_designs(result.X, result.F, k)`` and index ``Z``).
+
+        Args:
+            k: How many designs, ``1 <= k <= len(X)``.
+            diversity: Weight of spread against energy, ``>= 0`` (see `select_designs`).
+            space: Measure distances in this box's unit-cube coordinates.
+
+        Returns:
+            ``(X_k, F_k)``, shapes ``(k, d_x)`` and ``(k,)``, in the order picked (best first).
+        """
+        index = select_designs(self.X, self.F, k, diversity=diversity, space=space)
+        return self.X[index], self.F[index]
 
     def __repr__(self) -> str:
         x = self.x.tolist() if self.x.numel() <= 6 else f"tensor of shape {tuple(self.x.shape)}"
