@@ -52,7 +52,7 @@ def test_quadratic(method, dtype, box4):
     assert box4.to(dtype).contains(res.X).all()
     assert res.nfev >= res.nit >= 1 and res.runtime > 0
     assert len(res.history) >= 2 and res.history.best[-1] == pytest.approx(res.fun, rel=1e-5, abs=1e-9)
-    assert list(res.history.to_dict()) == ["iteration", "best", "nfev", "time", "n_active"]
+    assert list(res.history.to_dict()) == ["iteration", "best", "nfev", "time", "n_active", "fit_time"]
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
@@ -210,7 +210,7 @@ def test_result_repr_and_history_frame(box4):
     text = repr(res)
     assert "solver='lbfgs'" in text and "3 designs" in text and "nfev" in text
     frame = res.history.to_pandas()
-    assert list(frame.columns) == ["iteration", "best", "nfev", "time", "n_active"] and len(frame) == len(res.history)
+    assert list(frame.columns) == ["iteration", "best", "nfev", "time", "n_active", "fit_time"] and len(frame) == len(res.history)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)

@@ -8,10 +8,13 @@ import pytest
 import torch
 
 from invdesign import tasks
+from invdesign.models import MLP, Ensemble, FitReport
 from invdesign.space import Box
-from invdesign.tasks import Task, registry
+from invdesign.tasks import DEFAULT_SURROGATE, SurrogateSpec, Task, registry
 
-BUILTINS = ["branin", "hartmann6", "robot_arm", "sine"]
+TARGET_TASKS = ["ballistics", "robot_arm", "sine"]
+MINIMIZE_TASKS = ["ackley10", "ackley20", "branin", "hartmann6", "rosenbrock10", "styblinski_tang10"]
+BUILTINS = sorted(TARGET_TASKS + MINIMIZE_TASKS)
 DTYPES = [torch.float32, torch.float64]
 
 
@@ -80,6 +83,35 @@ def test_hartmann6_at_its_minimizer(dtype: torch.dtype) -> None:
     assert task.optimum == pytest.approx(-3.32237)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(
+    ("name", "dim", "minimizer", "bounds"),
+    [
+        ("ackley10", 10, 0.0, (-5.0, 10.0)),
+        ("ackley20", 20, 0.0, (-5.0, 10.0)),
+        ("rosenbrock10", 10, 1.0, (-5.0, 10.0)),
+        ("styblinski_tang10", 10, -2.903534, (-5.0, 5.0)),
+    ],
+)
+def test_new_botorch_tasks_at_their_minimizers(
+    name: str, dim: int, minimizer: float, bounds: tuple[float, float], dtype: torch.dtype
+) -> None:
+    task = tasks.get(name)
+    assert task.kind == "minimize" and task.input_dim == dim
+    assert task.space == Box(*bounds, dim=dim)
+    y = task.oracle(torch.full((2, dim), minimizer, dtype=dtype))
+    assert y.dtype == dtype and y.shape == (2, 1)
+    torch.testing.assert_close(y, torch.full((2, 1), task.optimum, dtype=dtype), atol=1e-4, rtol=1e-6)
+    # away from the minimizer the value is higher
+    assert (task.oracle(task.sample_prior(64, seed=0, dtype=dtype)) > task.optimum).all()
+
+
+def test_known_optimal_values() -> None:
+    assert tasks.get("ackley10").optimum == 0.0 and tasks.get("ackley20").optimum == 0.0
+    assert tasks.get("rosenbrock10").optimum == 0.0
+    assert tasks.get("styblinski_tang10").optimum == pytest.approx(-391.66166)
+
+
 def test_botorch_oracle_rejects_designs_outside_the_box() -> None:
     task = tasks.get("hartmann6")
     x = torch.full((3, 6), 0.5)
@@ -135,7 +167,7 @@ def test_prior_is_reproducible_by_seed(name: str) -> None:
     torch.testing.assert_close(task.sample_prior(16, seed=3, dtype=torch.float32), a.float())
 
 
-@pytest.mark.parametrize("name", ["sine", "branin", "hartmann6"])
+@pytest.mark.parametrize("name", ["sine", *MINIMIZE_TASKS])
 def test_uniform_priors_fill_the_space(name: str) -> None:
     task = tasks.get(name)
     x = task.sample_prior(4000, seed=0)
@@ -176,6 +208,168 @@ def test_sample_rejects_bad_n_and_dtype() -> None:
         task.sample_prior(0)
     with pytest.raises(TypeError, match="floating point"):
         task.sample_prior(2, dtype=torch.int64)
+
+
+# --- offline data, reference range, normalized score ------------------------------------
+
+
+@pytest.mark.parametrize("name", MINIMIZE_TASKS)
+def test_make_offline_data_hides_the_best(name: str) -> None:
+    task = tasks.get(name)
+    assert task.hidden_fraction == 0.5
+    X, Y = task.make_offline_data(seed=3, n=200)
+    assert X.shape == (100, task.input_dim) and Y.shape == (100, 1) and X.dtype == torch.float64
+    X_all, Y_all = task.make_data(200, seed=3)
+    kept = (X_all[:, None, :] == X[None, :, :]).all(-1).any(-1)
+    assert int(kept.sum()) == 100
+    assert torch.equal(X_all[kept], X) and torch.equal(Y_all[kept], Y)  # sampling order kept
+    assert Y.min() >= Y_all[~kept].max()  # every hidden design beats every kept one
+
+
+def test_make_offline_data_sizes_determinism_and_dtype() -> None:
+    task = tasks.get("branin")
+    X, Y = task.make_offline_data(seed=0)
+    assert X.shape == (task.n_train // 2, 2) and Y.shape == (task.n_train // 2, 1)
+    assert task.make_offline_data(seed=0, n=7)[0].shape == (4, 2)  # floor(0.5 * 7) = 3 hidden
+    a, b = task.make_offline_data(seed=1, n=50), task.make_offline_data(seed=1, n=50)
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    assert not torch.equal(a[0], task.make_offline_data(seed=2, n=50)[0])
+    X32, Y32 = task.make_offline_data(seed=1, n=50, dtype=torch.float32)
+    assert X32.dtype == Y32.dtype == torch.float32
+    torch.testing.assert_close(X32, a[0].float())
+
+
+@pytest.mark.parametrize("name", TARGET_TASKS)
+def test_make_offline_data_of_target_tasks_is_make_data(name: str) -> None:
+    task = tasks.get(name)
+    assert task.hidden_fraction == 0.0 and task.n_train == 10_000
+    X, Y = task.make_offline_data(seed=5, n=64)
+    X_all, Y_all = task.make_data(64, seed=5)
+    assert torch.equal(X, X_all) and torch.equal(Y, Y_all)
+
+
+@pytest.mark.parametrize("kind", ["target", "minimize"])
+def test_make_offline_data_drops_invalid_designs(kind: str) -> None:
+    def oracle(x: torch.Tensor) -> torch.Tensor:  # NaN (invalid) for x0 < 0
+        return torch.where(x[:, 0] < 0, torch.nan, x.sum(-1))
+
+    task = Task(name="half_valid", oracle=oracle, space=Box(-1.0, 1.0, dim=2), kind=kind)  # type: ignore[arg-type]
+    X_all, _ = task.make_data(400, seed=0)
+    n_valid = int((X_all[:, 0] >= 0).sum())
+    X, Y = task.make_offline_data(seed=0, n=400)
+    assert not torch.isnan(Y).any() and (X[:, 0] >= 0).all()
+    assert X.shape[0] == (n_valid if kind == "target" else n_valid - n_valid // 2)
+
+
+def test_hidden_fraction_zero_keeps_everything() -> None:
+    task = Task(name="t", oracle=lambda x: x.sum(-1), space=Box(0.0, 1.0, dim=2), kind="minimize", hidden_fraction=0.0)
+    X, _ = task.make_offline_data(seed=0, n=30)
+    assert torch.equal(X, task.make_data(30, seed=0)[0])
+
+
+def test_reference_range_is_cached_and_normalizes_scores() -> None:
+    calls = []
+
+    def oracle(x: torch.Tensor) -> torch.Tensor:
+        calls.append(x.shape[0])
+        return x.sum(-1)
+
+    task = Task(name="line", oracle=oracle, space=Box(0.0, 1.0, dim=1), kind="minimize", n_reference=1000)
+    y_min, y_max = task.reference_range()
+    assert sum(calls) == 1000
+    assert 0.0 <= y_min < 0.01 and 0.99 < y_max <= 1.0
+    assert task.reference_range() == (y_min, y_max) and sum(calls) == 1000  # cached
+    y = torch.tensor([[y_min], [y_max], [(y_min + y_max) / 2], [y_min - (y_max - y_min)]])
+    score = task.normalized_score(y)
+    assert score.shape == (4, 1) and score.dtype == torch.float32
+    torch.testing.assert_close(score[:, 0], torch.tensor([1.0, 0.0, 0.5, 2.0]))
+
+
+@pytest.mark.parametrize("name", MINIMIZE_TASKS)
+def test_reference_range_of_builtins(name: str) -> None:
+    task = tasks.get(name)
+    assert task.n_reference == 100_000
+    y_min, y_max = task.reference_range()
+    assert task.optimum < y_min < y_max
+    score = task.normalized_score(torch.tensor([y_min, y_max, task.optimum], dtype=torch.float64))
+    torch.testing.assert_close(score[:2], torch.tensor([1.0, 0.0], dtype=torch.float64))
+    assert score[2] > 1.0  # the optimum beats the best reference design
+    # the best offline design scores below 1: the best designs are hidden
+    _, Y = task.make_offline_data(seed=0, n=2000)
+    assert 0.0 < task.normalized_score(Y.min()) < 1.0
+
+
+def test_target_tasks_have_no_reference_range() -> None:
+    task = tasks.get("robot_arm")
+    with pytest.raises(ValueError, match="target task; reference ranges"):
+        task.reference_range()
+    with pytest.raises(ValueError, match="target task; reference ranges"):
+        task.normalized_score(torch.zeros(3))
+    with pytest.raises(TypeError, match="floating point tensor"):
+        tasks.get("branin").normalized_score([1.0])  # type: ignore[arg-type]
+
+
+def test_constant_oracle_cannot_be_normalized() -> None:
+    task = Task(name="flat", oracle=lambda x: 0 * x.sum(-1), space=Box(0.0, 1.0, dim=2), kind="minimize", n_reference=10)
+    with pytest.raises(ValueError, match="constant"):
+        task.normalized_score(torch.zeros(2))
+
+
+# --- recommendations and surrogate specs --------------------------------------------------
+
+
+@pytest.mark.parametrize("name", BUILTINS)
+def test_builtins_recommend_data_surrogate_and_budget(name: str) -> None:
+    task = tasks.get(name)
+    assert isinstance(task.surrogate, SurrogateSpec) and task.surrogate is not DEFAULT_SURROGATE
+    assert task.n_train >= 1000 and task.budget >= 40
+    assert task.hidden_fraction == (0.5 if task.kind == "minimize" else 0.0)
+
+
+def test_budgets() -> None:
+    assert tasks.get("branin").budget == 40 and tasks.get("ackley20").budget == 400
+    assert 100 <= tasks.get("hartmann6").budget <= 200
+
+
+def test_surrogate_spec_fits_an_mlp_and_an_ensemble() -> None:
+    task = tasks.get("branin")
+    X, Y = task.make_offline_data(seed=0, n=200, dtype=torch.float32)
+    spec = SurrogateSpec(hidden=[16, 16], activation="silu", epochs=50, batch_size=32, lr=1e-2, n_members=3)
+    assert spec.hidden == (16, 16)
+    model, report = spec.fit(X, Y, seed=0, epochs=3)
+    assert isinstance(model, MLP) and isinstance(report, FitReport)
+    assert model.hidden == (16, 16) and model.activation == "silu" and report.epochs_run == 3
+    assert model(X).dtype == torch.float32 and not model.training
+    again, _ = spec.fit(X, Y, seed=0, epochs=3)
+    torch.testing.assert_close(again(X), model(X))  # deterministic in seed
+    ensemble, reports = spec.fit(X, Y, seed=0, ensemble=True, epochs=2)
+    assert isinstance(ensemble, Ensemble) and len(ensemble) == 3
+    assert len(reports) == 3 and all(r.epochs_run == 2 for r in reports)
+
+
+def test_task_surrogate_learns_its_task() -> None:
+    task = tasks.get("branin")
+    X, Y = task.make_offline_data(seed=0, n=600)
+    _, report = task.surrogate.fit(X, Y, seed=0, epochs=60)
+    assert report.best_val_mse < 0.05  # standardised units: most of the variance explained
+
+
+def test_surrogate_spec_validates_its_fields() -> None:
+    good = dict(hidden=(8,), activation="silu", epochs=1, batch_size=1, lr=1e-3)
+    with pytest.raises(ValueError, match="activation 'swish' is unknown"):
+        SurrogateSpec(**{**good, "activation": "swish"})
+    with pytest.raises(ValueError, match="hidden must be a sequence of positive ints"):
+        SurrogateSpec(**{**good, "hidden": (8, 0)})
+    for field in ("epochs", "batch_size", "n_members"):
+        with pytest.raises(ValueError, match=f"{field} must be a positive int"):
+            SurrogateSpec(**{**good, field: 0})
+    with pytest.raises(ValueError, match="lr must be positive"):
+        SurrogateSpec(**{**good, "lr": 0.0})
+    with pytest.raises(TypeError):
+        SurrogateSpec((8,), "silu", 1, 1, 1e-3)  # type: ignore[misc]  # keyword-only
+    spec = SurrogateSpec(**good)
+    with pytest.raises(AttributeError):
+        spec.lr = 1.0  # type: ignore[misc]
 
 
 # --- user tasks and registry -------------------------------------------------------------
@@ -247,6 +441,26 @@ def test_task_validates_its_fields() -> None:
         Task(name="t", oracle=fn, space=space, kind="minimize", prior=lambda n, g: torch.zeros(n, 3)).sample_prior(2)
     with pytest.raises(AttributeError, match="immutable"):
         tasks.get("sine").name = "other"  # type: ignore[misc]
+    for bad in (-0.1, 1.0, math.nan):
+        with pytest.raises(ValueError, match=r"hidden_fraction must lie in \[0, 1\)"):
+            Task(name="t", oracle=fn, space=space, kind="minimize", hidden_fraction=bad)
+    with pytest.raises(ValueError, match="a target task hides no designs"):
+        Task(name="t", oracle=fn, space=space, kind="target", hidden_fraction=0.2)
+    for field in ("n_train", "budget", "n_reference"):
+        with pytest.raises(ValueError, match=f"{field} must be a positive int"):
+            Task(name="t", oracle=fn, space=space, kind="minimize", **{field: 0})
+    with pytest.raises(TypeError, match="surrogate must be a SurrogateSpec"):
+        Task(name="t", oracle=fn, space=space, kind="minimize", surrogate={"hidden": (8,)})  # type: ignore[arg-type]
+
+
+def test_task_defaults_for_user_tasks() -> None:
+    space = Box(0.0, 1.0, dim=2)
+    fn = lambda x: x.sum(-1)  # noqa: E731
+    task = Task(name="t", oracle=fn, space=space, kind="minimize")
+    assert task.hidden_fraction == 0.5 and task.surrogate == DEFAULT_SURROGATE
+    assert task.n_train == 1000 and task.budget == 100 and task.n_reference == 100_000
+    target = Task(name="t", oracle=fn, space=space, kind="target", hidden_fraction=0.0)
+    assert target.hidden_fraction == 0.0
 
 
 def test_botorch_task_wraps_other_test_functions() -> None:

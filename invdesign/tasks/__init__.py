@@ -1,24 +1,44 @@
 """Benchmark problems with true oracles.
 
-Built-in tasks, by name: ``"sine"`` and ``"robot_arm"`` (target matching, Ren et al.,
-NeurIPS 2020), ``"branin"`` and ``"hartmann6"`` (minimization, BoTorch test functions).
-`invdesign.tasks.digits` builds the latent-space demonstration on real handwritten digits.
+Built-in tasks, by name: ``"sine"``, ``"robot_arm"`` and ``"ballistics"`` (target matching,
+Ren et al., NeurIPS 2020); ``"branin"``, ``"hartmann6"``, ``"ackley10"``, ``"ackley20"``,
+``"rosenbrock10"`` and ``"styblinski_tang10"`` (minimization, BoTorch test functions).
+Every task recommends an offline data size, a surrogate (:class:`SurrogateSpec`) and a
+black-box query budget. `invdesign.tasks.digits` builds the latent-space demonstration on
+real handwritten digits.
 
 Example:
     >>> from invdesign import tasks
     >>> task = tasks.get("robot_arm")
-    >>> X, Y = task.make_data(100, seed=0)
+    >>> X, Y = task.make_offline_data(seed=0, n=100)
+    >>> model, report = task.surrogate.fit(X, Y, seed=0, epochs=5)
     >>> y_star = task.sample_targets(10, seed=0)
 """
 
 from invdesign.tasks import digits
 from invdesign.tasks.analytic import robot_arm, robot_arm_forward, sine, sine_forward
+from invdesign.tasks.ballistics import ballistics, ballistics_forward
 from invdesign.tasks.base import Task
-from invdesign.tasks.botorch_functions import botorch_task, branin, hartmann6
+from invdesign.tasks.botorch_functions import (
+    ackley10,
+    ackley20,
+    botorch_task,
+    branin,
+    hartmann6,
+    rosenbrock10,
+    styblinski_tang10,
+)
 from invdesign.tasks.registry import get, names, register
+from invdesign.tasks.surrogate import DEFAULT_SURROGATE, SurrogateSpec
 
 __all__ = [
+    "DEFAULT_SURROGATE",
+    "SurrogateSpec",
     "Task",
+    "ackley10",
+    "ackley20",
+    "ballistics",
+    "ballistics_forward",
     "botorch_task",
     "branin",
     "digits",
@@ -28,6 +48,8 @@ __all__ = [
     "register",
     "robot_arm",
     "robot_arm_forward",
+    "rosenbrock10",
     "sine",
     "sine_forward",
+    "styblinski_tang10",
 ]

@@ -14,6 +14,7 @@ from torch import Tensor
 
 from invdesign.space import Box
 from invdesign.tasks.base import Task
+from invdesign.tasks.surrogate import SurrogateSpec
 
 _REN_2020 = (
     "Ren, Padilla, Malof, 'Benchmarking deep inverse models over time, and the "
@@ -83,6 +84,9 @@ def sine() -> Task:
         kind="target",
         output_dim=1,
         reference=_REN_2020,
+        n_train=10_000,
+        surrogate=SurrogateSpec(hidden=(128, 128, 128), activation="silu", epochs=200, batch_size=128, lr=1e-2),
+        budget=100,
     )
 
 
@@ -103,4 +107,7 @@ def robot_arm() -> Task:
         output_dim=2,
         prior=_robot_arm_prior,
         reference=_REN_2020,
+        n_train=10_000,
+        surrogate=SurrogateSpec(hidden=(256,), activation="gelu", epochs=200, batch_size=128, lr=3e-2),
+        budget=200,
     )

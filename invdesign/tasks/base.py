@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Callable, Sequence
 from typing import Literal
 
@@ -11,6 +12,7 @@ from torch import Tensor
 
 from invdesign.objective import Objective
 from invdesign.space import Box
+from invdesign.tasks.surrogate import DEFAULT_SURROGATE, SurrogateSpec
 
 Kind = Literal["target", "minimize"]
 OracleFn = Callable[[Tensor], Tensor]
@@ -18,13 +20,23 @@ PriorFn = Callable[[int, torch.Generator], Tensor]
 
 _KINDS = ("target", "minimize")
 
+DEFAULT_HIDDEN_FRACTION = 0.5
+"""The share of the best designs a minimize task hides from its offline data unless told otherwise."""
+
+# The reference sample of reference_range() is drawn from this seed's derived stream.
+_REFERENCE_SEED = 0
+_REFERENCE_CHUNK = 10_000
+
 
 class Task:
     """A benchmark problem: a true oracle, a prior to sample designs from, and a search box.
 
-    Surrogates are trained on :meth:`make_data` (prior samples and their oracle values),
+    Surrogates are trained on :meth:`make_offline_data` (prior samples and their oracle
+    values, the best of them hidden for minimize tasks; :meth:`make_data` draws them all),
     solvers search inside :attr:`space`, and the designs they return are re-scored with
-    :meth:`oracle`.
+    :meth:`oracle`. Minimize tasks score them with :meth:`normalized_score`. Each task also
+    recommends an offline data size (:attr:`n_train`), a surrogate (:attr:`surrogate`) and a
+    black-box query budget (:attr:`budget`).
 
     Args:
         name: A short identifier, used by the registry (:func:`invdesign.tasks.get`).
@@ -40,10 +52,30 @@ class Task:
             ``space``.
         optimum: The known global minimum of the oracle, for ``"minimize"`` tasks only.
         reference: A short citation of the paper or source the task comes from.
+        n_train: The recommended size of the offline data set: the number of prior designs
+            :meth:`make_offline_data` draws (a minimize task then hides the best of them).
+        hidden_fraction: For ``"minimize"`` tasks, the share of the best (lowest) designs that
+            :meth:`make_offline_data` hides from the offline data, in ``[0, 1)``, as in
+            Design-Bench (Trabucco et al., ICML 2022); ``None`` means 0.5. Target tasks hide
+            nothing: it must be 0 or ``None`` for them.
+        surrogate: The recommended surrogate and its training recipe; ``None`` means
+            ``DEFAULT_SURROGATE`` (an MLP with three hidden layers of 128, 200 epochs).
+        budget: The recommended number of oracle evaluations for black-box runs on
+            :meth:`objective`.
+        n_reference: The size of the prior sample behind :meth:`reference_range` (minimize tasks).
+
+    Attributes:
+        name, space, kind, output_dim, optimum, reference, n_train, hidden_fraction, surrogate,
+        budget, n_reference: As given (``hidden_fraction`` and ``surrogate`` with the defaults
+        filled in).
 
     Raises:
-        ValueError: if ``kind`` is unknown, ``name`` is empty, ``output_dim < 1``, or
-            ``optimum`` or ``output_dim`` do not fit ``kind``.
+        ValueError: if ``kind`` is unknown, ``name`` is empty, ``output_dim < 1``,
+            ``optimum``, ``output_dim`` or ``hidden_fraction`` do not fit ``kind``,
+            ``hidden_fraction`` lies outside ``[0, 1)``, or ``n_train``, ``budget`` or
+            ``n_reference`` is not a positive int.
+        TypeError: if ``space`` is not a ``Box``, ``oracle`` or ``prior`` is not callable, or
+            ``surrogate`` is not a :class:`~invdesign.tasks.SurrogateSpec`.
 
     Example:
         >>> task = Task(
@@ -69,6 +101,11 @@ class Task:
         prior: PriorFn | None = None,
         optimum: float | None = None,
         reference: str = "",
+        n_train: int = 1000,
+        hidden_fraction: float | None = None,
+        surrogate: SurrogateSpec | None = None,
+        budget: int = 100,
+        n_reference: int = 100_000,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise ValueError(f"Task name must be a non-empty string, got {name!r}")
@@ -86,6 +123,22 @@ class Task:
             raise ValueError(f"Task {name!r}: a minimize task has a scalar oracle, got output_dim={output_dim}")
         if kind == "target" and optimum is not None:
             raise ValueError(f"Task {name!r}: optimum is only meaningful for minimize tasks")
+        for field, value in (("n_train", n_train), ("budget", budget), ("n_reference", n_reference)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"Task {name!r}: {field} must be a positive int, got {value!r}")
+        if hidden_fraction is None:
+            hidden_fraction = DEFAULT_HIDDEN_FRACTION if kind == "minimize" else 0.0
+        if not 0.0 <= hidden_fraction < 1.0:
+            raise ValueError(f"Task {name!r}: hidden_fraction must lie in [0, 1), got {hidden_fraction}")
+        if kind == "target" and hidden_fraction != 0.0:
+            raise ValueError(
+                f"Task {name!r}: hidden_fraction is for minimize tasks; a target task hides no designs, "
+                f"got {hidden_fraction}"
+            )
+        if surrogate is None:
+            surrogate = DEFAULT_SURROGATE
+        if not isinstance(surrogate, SurrogateSpec):
+            raise TypeError(f"Task {name!r}: surrogate must be a SurrogateSpec or None, got {type(surrogate).__name__}")
         set_ = object.__setattr__
         set_(self, "name", name)
         set_(self, "space", space.to(dtype=torch.float64))
@@ -93,8 +146,14 @@ class Task:
         set_(self, "output_dim", int(output_dim))
         set_(self, "optimum", None if optimum is None else float(optimum))
         set_(self, "reference", reference)
+        set_(self, "n_train", n_train)
+        set_(self, "hidden_fraction", float(hidden_fraction))
+        set_(self, "surrogate", surrogate)
+        set_(self, "budget", budget)
+        set_(self, "n_reference", n_reference)
         set_(self, "_oracle", oracle)
         set_(self, "_prior", prior)
+        set_(self, "_reference_range", None)
 
     def __setattr__(self, attr: str, value: object) -> None:
         raise AttributeError(f"Task is immutable; cannot set {attr!r}")
@@ -209,6 +268,105 @@ class Task:
         and ``Y = oracle(X)``, shape ``(n, output_dim)``."""
         x = self.sample_prior(n, seed=seed, dtype=dtype, device=device)
         return x, self.oracle(x)
+
+    def make_offline_data(
+        self,
+        *,
+        seed: int,
+        n: int | None = None,
+        dtype: torch.dtype = torch.float64,
+        device: torch.device | str | None = None,
+    ) -> tuple[Tensor, Tensor]:
+        """The offline data set a surrogate is trained on, following the task's protocol.
+
+        Draws ``n`` designs from the prior with ``seed`` (the designs of ``make_data(n, seed=seed)``)
+        and evaluates the oracle. Rows whose oracle value is NaN (invalid designs, such as a
+        ballistics shot that never lands) are dropped. A ``"minimize"`` task then hides the best
+        designs, as in Design-Bench (Trabucco et al., ICML 2022): the ``floor(hidden_fraction * m)``
+        rows with the lowest oracle values among the ``m`` valid ones are removed (ties broken by
+        sampling order), so that finding better designs than the data is the task. A ``"target"``
+        task keeps every valid row. Rows keep their sampling order.
+
+        Args:
+            seed: Seeds the prior sample; the same seed gives the same data.
+            n: Designs drawn before dropping and hiding; default :attr:`n_train`.
+            dtype: Floating dtype of the data (the oracle is evaluated in it).
+            device: Device of the data.
+
+        Returns:
+            ``(X, Y)`` of shapes ``(n_kept, input_dim)`` and ``(n_kept, output_dim)``, where
+            ``n_kept`` is about ``(1 - hidden_fraction) * n``.
+
+        Raises:
+            ValueError: if ``n < 1`` or no row survives.
+        """
+        X, Y = self.make_data(self.n_train if n is None else n, seed=seed, dtype=dtype, device=device)
+        valid = ~torch.isnan(Y).any(dim=-1)
+        if not bool(valid.all()):
+            X, Y = X[valid], Y[valid]
+        if self.kind == "minimize" and self.hidden_fraction > 0:
+            n_hidden = math.floor(self.hidden_fraction * Y.shape[0])
+            best = torch.argsort(Y[:, 0], stable=True)[:n_hidden]
+            keep = torch.ones(Y.shape[0], dtype=torch.bool, device=Y.device)
+            keep[best] = False
+            X, Y = X[keep], Y[keep]
+        if Y.shape[0] == 0:
+            raise ValueError(f"Task {self.name!r}: no offline data left (every design invalid, or too few drawn)")
+        return X, Y
+
+    def reference_range(self) -> tuple[float, float]:
+        """``(y_min_ref, y_max_ref)``: the oracle's smallest and largest value on a reference sample.
+
+        The reference sample is :attr:`n_reference` (100,000 for the built-in tasks) designs from
+        the prior, drawn from a fixed seed (a stream of its own, distinct from every ``seed`` of
+        :meth:`make_data`) and evaluated in float64 on the CPU; NaN values (invalid designs) are
+        ignored. Computed on the first call and cached.
+
+        Raises:
+            ValueError: for ``"target"`` tasks, or if every reference value is NaN.
+        """
+        if self.kind != "minimize":
+            raise ValueError(
+                f"Task {self.name!r} is a {self.kind} task; reference ranges and normalized scores "
+                "are for minimize tasks"
+            )
+        if self._reference_range is None:
+            generator = _generator(_derived_seed(_REFERENCE_SEED, "reference"))
+            x = self._sample(self.n_reference, generator, torch.float64, "cpu")
+            with torch.no_grad():
+                y = torch.cat([self.oracle(chunk)[:, 0] for chunk in x.split(_REFERENCE_CHUNK)])
+            y = y[~torch.isnan(y)]
+            if y.numel() == 0:
+                raise ValueError(f"Task {self.name!r}: every oracle value of the reference sample is NaN")
+            object.__setattr__(self, "_reference_range", (float(y.min()), float(y.max())))
+        return self._reference_range
+
+    def normalized_score(self, y: Tensor) -> Tensor:
+        """Design-Bench's normalized score for minimization, ``(y_max_ref - y) / (y_max_ref - y_min_ref)``.
+
+        With ``(y_min_ref, y_max_ref) = reference_range()``: 1 is as good as the best reference
+        design, above 1 beats it, 0 is as bad as the worst.
+
+        Args:
+            y: Oracle values, any shape, floating point.
+
+        Returns:
+            Scores of the shape, dtype and device of ``y``.
+
+        Raises:
+            ValueError: for ``"target"`` tasks, or if the reference range is a single value.
+            TypeError: if ``y`` is not a floating point tensor.
+        """
+        if not isinstance(y, Tensor) or not y.is_floating_point():
+            got = y.dtype if isinstance(y, Tensor) else type(y).__name__
+            raise TypeError(f"Task {self.name!r}: normalized_score expects a floating point tensor, got {got}")
+        y_min, y_max = self.reference_range()
+        if not y_max > y_min:
+            raise ValueError(
+                f"Task {self.name!r}: the oracle is constant ({y_min}) on the reference sample; "
+                "scores cannot be normalized"
+            )
+        return (y_max - y) / (y_max - y_min)
 
     def sample_targets(
         self,

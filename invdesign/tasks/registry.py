@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 from invdesign.tasks.analytic import robot_arm, sine
+from invdesign.tasks.ballistics import ballistics
 from invdesign.tasks.base import Task
-from invdesign.tasks.botorch_functions import branin, hartmann6
+from invdesign.tasks.botorch_functions import (
+    ackley10,
+    ackley20,
+    branin,
+    hartmann6,
+    rosenbrock10,
+    styblinski_tang10,
+)
 
 _TASKS: dict[str, Task] = {}
 
@@ -41,5 +49,15 @@ def names() -> list[str]:
     return sorted(_TASKS)
 
 
-for _task in (sine(), robot_arm(), branin(), hartmann6()):
+for _task in (
+    sine(),
+    robot_arm(),
+    ballistics(),
+    branin(),
+    hartmann6(),
+    ackley10(),
+    ackley20(),
+    rosenbrock10(),
+    styblinski_tang10(),
+):
     register(_task)

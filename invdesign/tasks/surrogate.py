@@ -1,0 +1,135 @@
+"""A task's recommended surrogate: an MLP recipe that :func:`invdesign.models.fit_mlp` trains."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal, overload
+
+import torch
+from torch import Tensor
+
+from invdesign.models.ensemble import Ensemble
+from invdesign.models.fit import FitReport, fit_ensemble, fit_mlp
+from invdesign.models.mlp import ACTIVATIONS, MLP
+
+
+@dataclass(frozen=True, kw_only=True)
+class SurrogateSpec:
+    """How to train a surrogate for a task: an :class:`~invdesign.models.MLP` and its training schedule.
+
+    Training is :func:`invdesign.models.fit_mlp` (or :func:`~invdesign.models.fit_ensemble`):
+    Adam with a cosine learning-rate schedule, inputs and outputs standardised from the training
+    rows, a seeded 10% validation split and the weights of the best validation epoch kept.
+
+    Attributes:
+        hidden: Widths of the hidden layers, input side first.
+        activation: Name of the nonlinearity, a key of ``invdesign.models.mlp.ACTIVATIONS``.
+        epochs: Passes over the training rows.
+        batch_size: Rows per Adam step.
+        lr: Peak learning rate.
+        n_members: Members of the ensemble built by ``fit(..., ensemble=True)``.
+
+    Raises:
+        ValueError: for an unknown activation or a non-positive width, count or learning rate.
+
+    Example:
+        >>> spec = SurrogateSpec(hidden=(64, 64), activation="silu", epochs=100, batch_size=128, lr=3e-3)
+        >>> model, report = spec.fit(X, Y, seed=0)  # doctest: +SKIP
+    """
+
+    hidden: tuple[int, ...]
+    activation: str
+    epochs: int
+    batch_size: int
+    lr: float
+    n_members: int = 5
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.hidden, Sequence) or not all(
+            isinstance(w, int) and not isinstance(w, bool) and w >= 1 for w in self.hidden
+        ):
+            raise ValueError(f"SurrogateSpec hidden must be a sequence of positive ints, got {self.hidden!r}")
+        object.__setattr__(self, "hidden", tuple(self.hidden))
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(
+                f"SurrogateSpec activation {self.activation!r} is unknown; choose one of {sorted(ACTIVATIONS)}"
+            )
+        for name in ("epochs", "batch_size", "n_members"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"SurrogateSpec {name} must be a positive int, got {value!r}")
+        if not self.lr > 0:
+            raise ValueError(f"SurrogateSpec lr must be positive, got {self.lr!r}")
+
+    @overload
+    def fit(
+        self,
+        X: Tensor,
+        Y: Tensor,
+        *,
+        seed: int,
+        ensemble: Literal[False] = False,
+        epochs: int | None = None,
+        device: torch.device | str | None = None,
+        progress: bool = False,
+    ) -> tuple[MLP, FitReport]: ...
+    @overload
+    def fit(
+        self,
+        X: Tensor,
+        Y: Tensor,
+        *,
+        seed: int,
+        ensemble: Literal[True],
+        epochs: int | None = None,
+        device: torch.device | str | None = None,
+        progress: bool = False,
+    ) -> tuple[Ensemble, list[FitReport]]: ...
+
+    def fit(
+        self,
+        X: Tensor,
+        Y: Tensor,
+        *,
+        seed: int,
+        ensemble: bool = False,
+        epochs: int | None = None,
+        device: torch.device | str | None = None,
+        progress: bool = False,
+    ) -> tuple[MLP, FitReport] | tuple[Ensemble, list[FitReport]]:
+        """Build the surrogate and train it on ``(X, Y)``, e.g. a task's ``make_offline_data``.
+
+        Args:
+            X: Designs, shape ``(n, d)``, floating point, finite; the model takes X's dtype.
+            Y: Oracle values, shape ``(n, k)`` or ``(n,)``, finite.
+            seed: Seeds the initial weights, the validation split and the batch order: the same
+                seed and data give the same model.
+            ensemble: Train an :class:`~invdesign.models.Ensemble` of :attr:`n_members` MLPs
+                (one after the other, so ``n_members`` times the time of one) instead of one MLP.
+            epochs: Override :attr:`epochs`, e.g. for a quick test.
+            device: Where to train (default: the CPU).
+            progress: Show a progress bar.
+
+        Returns:
+            ``(model, report)`` with an :class:`~invdesign.models.MLP` and its
+            :class:`~invdesign.models.FitReport`, or with ``ensemble=True``
+            ``(ensemble, reports)`` with one report per member. The model is in eval mode.
+        """
+        options = dict(
+            hidden=self.hidden,
+            activation=self.activation,
+            epochs=self.epochs if epochs is None else epochs,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            seed=seed,
+            device=device,
+            progress=progress,
+        )
+        if ensemble:
+            return fit_ensemble(X, Y, n_members=self.n_members, **options)
+        return fit_mlp(X, Y, **options)
+
+
+DEFAULT_SURROGATE = SurrogateSpec(hidden=(128, 128, 128), activation="silu", epochs=200, batch_size=128, lr=3e-3)
+"""The surrogate of a :class:`~invdesign.tasks.Task` built without one: three hidden layers of 128."""
