@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import warnings
+from collections import Counter
 from collections.abc import Sequence
 
 from invdesign import solvers, tasks
@@ -34,6 +36,42 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from invdesign import benchmark
+
+    suite = benchmark.SUITES[args.suite]
+    chosen_tasks = args.tasks or list(suite.tasks)
+    chosen_solvers = args.solvers or list(suite.solvers)
+    seeds = args.seeds or [suite.seeds]
+    seeds = seeds[0] if len(seeds) == 1 else seeds
+    print(f"invdesign bench: suite {suite.name!r}, tasks {', '.join(chosen_tasks)}; solvers {', '.join(chosen_solvers)}; "
+          f"seeds {seeds}; output folder {args.out}")
+    start = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        table = benchmark.run(chosen_tasks, chosen_solvers, seeds, out=args.out, progress=not args.quiet, **suite.settings)
+    print()
+    print(benchmark.markdown(table))
+    store = benchmark.ResultStore(args.out)
+    records = [store.records[f"{r.task}|{r.solver}|{r.seed}"] for r in table.itertuples()]
+    paths = benchmark.save_plots(records, args.out)
+    print(
+        "\nscore: (y_max - y) / (y_max - y_min) over each task's reference sample, 1 = the best reference design; "
+        "D(best): the best training design's score; exploitation gap: mean over the returned designs of the oracle's "
+        "energy minus the searched model's prediction (normalised like the score for minimize tasks; positive: "
+        "the model was optimistic)."
+    )
+    if caught:
+        kinds = Counter(f"{w.category.__name__}: {str(w.message).splitlines()[0][:90]}" for w in caught)
+        print(f"\n{len(caught)} warnings were raised during the runs (GP fits and acquisition optimization, mostly), most common:")
+        for text, n in kinds.most_common(3):
+            print(f"  {n} x {text}")
+    print(f"\nresults: {store.csv_path}, {store.json_path}")
+    print(f"plots: {', '.join(str(p) for p in paths)}")
+    print(f"total {time.perf_counter() - start:.1f} s")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(prog="invdesign", description="Inverse design against learned models.")
@@ -50,6 +88,26 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
     demo.set_defaults(run=_demo)
+
+    from invdesign.benchmark import CONFIGS, SUITES
+
+    bench = sub.add_parser(
+        "bench",
+        help="run a benchmark suite: solvers x tasks x seeds, every design re-simulated by the oracle; tables, CSV, JSON, plots",
+    )
+    bench.add_argument(
+        "--suite", default="quick", choices=list(SUITES),
+        help="; ".join(f"{s.name}: {s.description}" for s in SUITES.values()),
+    )
+    bench.add_argument("--tasks", nargs="+", choices=tasks.names(), help="tasks (default: the suite's)")
+    bench.add_argument("--solvers", nargs="+", choices=list(CONFIGS), help="solver configurations (default: the suite's)")
+    bench.add_argument(
+        "--seeds", nargs="+", type=int,
+        help="one number n for seeds 0..n-1, or several seeds (default: the suite's number)",
+    )
+    bench.add_argument("--out", default="bench-out", help="output folder; a rerun with the same folder resumes (default: bench-out)")
+    bench.add_argument("--quiet", action="store_true", help="no progress bar")
+    bench.set_defaults(run=_bench)
     return parser
 
 

@@ -1,0 +1,144 @@
+"""Solver configurations: a row of a benchmark table is a solver plus its options and guards."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from invdesign.solvers import available
+
+REFERENCE_METHOD = "design_bench_ga"
+"""The method name of Design-Bench's gradient-ascent baseline (`invdesign.benchmark.reference`)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SolverConfig:
+    """One row label of a benchmark table: a solver, its options, and the guards around the surrogate.
+
+    Attributes:
+        name: The row label, unique within a run (e.g. ``"gd"``, ``"gd+pessimism"``).
+        method: A registered solver name, or ``"design_bench_ga"`` for the reference baseline.
+        options: Solver options passed to `invdesign.minimize` (e.g. ``{"lr": 0.1}``,
+            ``{"max_evals": 200}``).
+        n_restarts: Restarts of a restart solver; ``None`` for the run's ``k``.
+        max_iter: Iteration budget; ``None`` for the solver's default.
+        starts: ``"data"``: restart solvers start from the best training designs (the offline
+            setting, `invdesign.FromData`); ``"sobol"``: from Sobol points of the box.
+        ensemble: ``None`` searches the single surrogate; ``"mean"``, ``"pessimistic"`` or
+            ``"worst"`` search a deep ensemble with that rule (`invdesign.Objective`'s ``ensemble``).
+        beta: The pessimism weight of ``ensemble="pessimistic"``.
+        data_weight: Weight of the distance-to-nearest-training-design penalty
+            (`invdesign.penalties.DataDistance`); 0 for none.
+        data_radius: Its free radius, in unit-cube coordinates.
+        diversity: Trade-off used to pick the ``k`` returned designs (`invdesign.select_designs`);
+            0 picks the ``k`` lowest energies.
+        description: One line for tables and plots.
+    """
+
+    name: str
+    method: str
+    options: dict[str, Any] = field(default_factory=dict)
+    n_restarts: int | None = None
+    max_iter: int | None = None
+    starts: Literal["data", "sobol"] = "data"
+    ensemble: Literal["mean", "pessimistic", "worst"] | None = None
+    beta: float = 1.0
+    data_weight: float = 0.0
+    data_radius: float = 0.0
+    diversity: float = 0.0
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"SolverConfig name must be a non-empty string, got {self.name!r}")
+        if self.method != REFERENCE_METHOD and self.method not in available():
+            raise ValueError(
+                f"SolverConfig {self.name!r}: unknown method {self.method!r}; "
+                f"known: {', '.join(available())}, {REFERENCE_METHOD}"
+            )
+        if self.starts not in ("data", "sobol"):
+            raise ValueError(f"SolverConfig {self.name!r}: starts must be 'data' or 'sobol', got {self.starts!r}")
+        if self.ensemble not in (None, "mean", "pessimistic", "worst"):
+            raise ValueError(
+                f"SolverConfig {self.name!r}: ensemble must be None, 'mean', 'pessimistic' or 'worst', got {self.ensemble!r}"
+            )
+        for attr in ("beta", "data_weight", "data_radius", "diversity"):
+            if getattr(self, attr) < 0:
+                raise ValueError(f"SolverConfig {self.name!r}: {attr} must be non-negative, got {getattr(self, attr)}")
+
+    @property
+    def guarded(self) -> bool:
+        """Whether the config searches something other than the single surrogate's prediction."""
+        return self.ensemble is not None or self.data_weight > 0
+
+    def fingerprint(self) -> str:
+        """A short hash of every field: a finished cell is reused only for an identical config."""
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _configs() -> dict[str, SolverConfig]:
+    rows = [
+        SolverConfig(name="gd", method="gd", description="Adam on the surrogate from the best training designs"),
+        SolverConfig(name="lbfgs", method="lbfgs", description="L-BFGS-B with exact gradients from the best training designs"),
+        SolverConfig(name="cmaes", method="cmaes", options={"max_evals": 2000}, description="CMA-ES, 2,000 surrogate evaluations"),
+        SolverConfig(name="random", method="random", options={"max_evals": 2000}, description="Sobol search, 2,000 surrogate evaluations"),
+        SolverConfig(
+            name="bo",
+            method="bo",
+            options={"max_evals": 40, "n_init": 10, "num_restarts": 4, "raw_samples": 128},
+            description="BoTorch qLogEI, 40 surrogate evaluations",
+        ),
+        SolverConfig(
+            name="turbo",
+            method="turbo",
+            options={"max_evals": 80, "n_init": 16, "n_candidates": 1000},
+            description="TuRBO-1, 80 surrogate evaluations",
+        ),
+        SolverConfig(
+            name="gd+pessimism",
+            method="gd",
+            ensemble="pessimistic",
+            beta=2.0,
+            description="gd on a 5-member deep ensemble, mean + 2 std",
+        ),
+        SolverConfig(
+            name="gd+worst",
+            method="gd",
+            ensemble="worst",
+            description="gd on a 5-member deep ensemble, worst member",
+        ),
+        SolverConfig(
+            name="gd+trust",
+            method="gd",
+            data_weight=10.0,
+            data_radius=0.05,
+            description="gd with a distance-to-nearest-training-design penalty",
+        ),
+        SolverConfig(name="gd+diverse", method="gd", diversity=1.0, description="gd, the k returned designs picked for diversity too"),
+        SolverConfig(
+            name="ga (Design-Bench)",
+            method=REFERENCE_METHOD,
+            description="Design-Bench gradient ascent: best 128 designs, 200 steps of 0.01 sqrt(d) on standardised x",
+        ),
+    ]
+    return {c.name: c for c in rows}
+
+
+CONFIGS: dict[str, SolverConfig] = _configs()
+"""The built-in configurations by name."""
+
+
+def get_config(name: str | SolverConfig) -> SolverConfig:
+    """A built-in configuration by name (a `SolverConfig` is returned as it is).
+
+    Raises:
+        ValueError: for an unknown name; the message lists the known ones.
+    """
+    if isinstance(name, SolverConfig):
+        return name
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise ValueError(f"unknown solver configuration {name!r}; known: {', '.join(CONFIGS)}") from None

@@ -1,0 +1,112 @@
+"""What every solver on one task and seed shares: the offline data, the surrogates, the references."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from invdesign.models import Ensemble, load, save
+from invdesign.tasks import Task
+
+
+@dataclass
+class Problem:
+    """One task and seed, prepared once for every solver configuration.
+
+    Attributes:
+        task: The task.
+        seed: Seeds the data, the surrogates and the targets.
+        X: Offline training designs, shape ``(n, d)`` (for minimize tasks the best are hidden,
+            `Task.make_offline_data`).
+        Y: Their oracle values, shape ``(n, k)``.
+        surrogate: The task's recommended surrogate, trained on ``(X, Y)``.
+        targets: Test targets of a target task, shape ``(n_targets, k)``; ``None`` for minimize tasks.
+        reference: ``(y_min, y_max)`` of the oracle's reference sample (minimize tasks).
+        d_best: Normalised score of the best training design (minimize tasks); NaN otherwise.
+        cache: Folder the trained surrogates are cached in, or ``None``.
+        epochs: Training epochs of the surrogates (``None``: the task's recommendation).
+        device: Where tensors and models live.
+    """
+
+    task: Task
+    seed: int
+    X: Tensor
+    Y: Tensor
+    surrogate: nn.Module
+    targets: Tensor | None
+    reference: tuple[float, float] | None
+    d_best: float
+    cache: Path | None
+    epochs: int | None
+    device: torch.device | None
+    _ensemble: Ensemble | None = field(default=None, repr=False)
+
+    @property
+    def ensemble(self) -> Ensemble:
+        """The task's recommended deep ensemble on ``(X, Y)``, trained (or read from the cache) on first use."""
+        if self._ensemble is None:
+            model = _cached_fit(self.task, self.X, self.Y, self.seed, True, self.epochs, self.cache, self.device)
+            assert isinstance(model, Ensemble)
+            self._ensemble = model
+        return self._ensemble
+
+
+def prepare(
+    task: Task,
+    seed: int,
+    *,
+    n_targets: int,
+    n_train: int | None = None,
+    epochs: int | None = None,
+    cache: str | os.PathLike[str] | None = None,
+    device: torch.device | str | None = None,
+) -> Problem:
+    """Build the offline data of ``task`` for ``seed``, train (or load) its surrogate, and draw targets.
+
+    Args:
+        task: A built-in or registered task.
+        seed: The seed.
+        n_targets: Test targets for a target task.
+        n_train: Offline designs (``None``: the task's ``n_train``).
+        epochs: Surrogate training epochs (``None``: the task's recommendation).
+        cache: Folder for trained surrogates (safetensors); ``None`` trains every time.
+        device: Where tensors and models live.
+    """
+    device = None if device is None else torch.device(device)
+    X, Y = task.make_offline_data(seed=seed, n=n_train, device=device)
+    cache_path = None if cache is None else Path(cache)
+    surrogate = _cached_fit(task, X, Y, seed, False, epochs, cache_path, device)
+    targets, reference, d_best = None, None, math.nan
+    if task.kind == "target":
+        targets = task.sample_targets(n_targets, seed=seed, device=device)
+    else:
+        reference = task.reference_range()
+        d_best = float(task.normalized_score(Y.min().reshape(1))[0])
+    return Problem(task, seed, X, Y, surrogate, targets, reference, d_best, cache_path, epochs, device)
+
+
+def _cached_fit(
+    task: Task, X: Tensor, Y: Tensor, seed: int, ensemble: bool, epochs: int | None, cache: Path | None, device: torch.device | None
+) -> nn.Module:
+    """The task's recommended surrogate (or ensemble) on ``(X, Y)``: read from ``cache`` when it was trained before."""
+    path = None
+    if cache is not None:
+        description = {"task": task.name, "seed": seed, "ensemble": ensemble, "epochs": epochs, "spec": asdict(task.surrogate)}
+        digest = hashlib.sha256(json.dumps(description, sort_keys=True, default=str).encode())
+        digest.update(X.detach().cpu().numpy().tobytes())
+        digest.update(Y.detach().cpu().numpy().tobytes())
+        path = cache / f"{task.name}-seed{seed}-{'ensemble' if ensemble else 'mlp'}-{digest.hexdigest()[:12]}.safetensors"
+        if path.exists():
+            return load(path, device=device)
+    model, _ = task.surrogate.fit(X, Y, seed=seed, ensemble=ensemble, epochs=epochs, device=device, progress=False)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save(model, path)
+    return model

@@ -1,0 +1,338 @@
+"""`run`: every solver configuration on every task over seeds, each design re-simulated by the oracle."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas
+import torch
+from torch import Tensor
+from tqdm import tqdm
+
+from invdesign.benchmark.configs import REFERENCE_METHOD, SolverConfig, get_config
+from invdesign.benchmark.metrics import T_VALUES, exploitation_gap, percentiles, r_t
+from invdesign.benchmark.problem import Problem, prepare
+from invdesign.benchmark.reference import design_bench_gradient_ascent
+from invdesign.benchmark.store import ResultStore, cell_key, frame, nan_to_none
+from invdesign.objective import Objective
+from invdesign.optimize import minimize
+from invdesign.penalties import DataDistance
+from invdesign.result import Progress
+from invdesign.selection import select_designs
+from invdesign.solvers import RestartSolver, get
+from invdesign.starts import FromData
+from invdesign.tasks import Task
+from invdesign.tasks import get as get_task
+
+
+@dataclass
+class Cell:
+    """What one configuration returned on one problem, before the metrics.
+
+    Attributes:
+        X: The returned designs, best first by the searched energy, shape ``(k, d)``; per target
+            for target tasks, shape ``(n_targets, k, d)``.
+        nfev: Surrogate evaluations.
+        seconds: Search wall time, the tracing oracle calls left out.
+        trace: ``{"nfev": [...], "seconds": [...], "oracle": [...]}``: the oracle's verdict on the
+            best design so far along the run (the first target's run for target tasks).
+    """
+
+    X: Tensor
+    nfev: int
+    seconds: float
+    trace: dict[str, list[float]] = field(default_factory=dict)
+
+
+class _Tracer:
+    """A `minimize` callback that re-simulates the best design so far whenever it changes."""
+
+    def __init__(self, energy_of: Any) -> None:
+        self.energy_of = energy_of
+        self.nfev: list[float] = []
+        self.seconds: list[float] = []
+        self.oracle: list[float] = []
+        self.overhead = 0.0
+        self._last_fun = math.nan
+
+    def __call__(self, progress: Progress) -> None:
+        t0 = time.perf_counter()
+        if progress.fun != self._last_fun or not self.oracle:
+            with torch.no_grad():
+                value = float(self.energy_of(progress.x.reshape(1, -1))[0])
+            self._last_fun = progress.fun
+        else:
+            value = self.oracle[-1]
+        self.nfev.append(progress.nfev)
+        self.seconds.append(progress.elapsed - self.overhead)
+        self.oracle.append(value)
+        self.overhead += time.perf_counter() - t0
+
+    def as_dict(self) -> dict[str, list[float]]:
+        return {"nfev": self.nfev, "seconds": self.seconds, "oracle": [nan_to_none(v) for v in self.oracle]}
+
+
+def oracle_energy(task: Task, X: Tensor, target: Tensor | None = None) -> Tensor:
+    """The oracle's energy of designs ``X`` ``(k, d)``: its value (minimize tasks) or mean squared error to ``target``, ``(k,)``.
+
+    Invalid designs (a NaN oracle value) get NaN.
+    """
+    with torch.no_grad():
+        y = task.oracle(X.to(torch.float64))
+    if target is None:
+        return y[:, 0]
+    return (y - target.to(y)).square().mean(-1)
+
+
+def _objective(problem: Problem, config: SolverConfig, target: Tensor | None) -> Objective:
+    """The energy ``config`` searches on ``problem``: surrogate or ensemble, with its guards."""
+    penalties = []
+    if config.data_weight > 0:
+        penalties.append(DataDistance(problem.X, weight=config.data_weight, radius=config.data_radius, space=problem.task.space))
+    if config.ensemble is None:
+        return Objective(problem.surrogate, problem.task.space, target=target, penalties=penalties)
+    beta = config.beta if config.ensemble == "pessimistic" else None
+    return Objective(problem.ensemble, problem.task.space, target=target, penalties=penalties, ensemble=config.ensemble, beta=beta)
+
+
+def _predicted_energy(problem: Problem, config: SolverConfig, X: Tensor, target: Tensor | None) -> Tensor:
+    """The prediction of the model ``config`` trusted (the surrogate, or the ensemble's mean), as an energy, ``(k,)``; no guards."""
+    model = problem.surrogate if config.ensemble is None else problem.ensemble
+    with torch.no_grad():
+        plain = Objective(model, problem.task.space, target=target)
+        return plain(X.to(plain.dtype)).to(torch.float64)
+
+
+def _search(problem: Problem, config: SolverConfig, k: int, seed: int, target: Tensor | None, traced: bool) -> Cell:
+    """Run ``config`` once (one target for target tasks) and return its ``k`` designs."""
+    task = problem.task
+    tracer = _Tracer(lambda x: oracle_energy(task, x, target)) if traced else None
+    if config.method == REFERENCE_METHOD:
+        if target is not None:
+            raise ValueError(f"{config.name!r}: the Design-Bench baseline is defined for minimize tasks only")
+
+        def step(i: int, nfev: int, X: Tensor, F: Tensor) -> None:
+            if tracer is not None:
+                best = X[torch.argmin(F)]
+                tracer(Progress(nit=i, nfev=nfev, x=task.space.clamp(best), fun=float(F.min()), elapsed=time.perf_counter() - t0))
+
+        t0 = time.perf_counter()
+        out = design_bench_gradient_ascent(problem.surrogate, problem.X, problem.Y, task.space, n_designs=k, callback=step)
+        seconds = out.runtime - (tracer.overhead if tracer else 0.0)
+        return Cell(out.X[:k], out.nfev, seconds, tracer.as_dict() if tracer else {})
+
+    objective = _objective(problem, config, target)
+    restart = issubclass(get(config.method), RestartSolver)
+    n_restarts = (config.n_restarts or k) if restart else config.n_restarts
+    x0 = None
+    if config.starts == "data" and restart:
+        x0 = FromData(problem.X, problem.Y)
+    result = minimize(
+        objective,
+        config.method,
+        n_restarts=n_restarts,
+        max_iter=config.max_iter,
+        seed=seed,
+        x0=x0,
+        callback=tracer,
+        **config.options,
+    )
+    pick = select_designs(result.X, result.F, min(k, result.X.shape[0]), diversity=config.diversity, space=task.space)
+    seconds = result.runtime - (tracer.overhead if tracer else 0.0)
+    return Cell(result.X[pick], result.nfev, seconds, tracer.as_dict() if tracer else {})
+
+
+def run_cell(problem: Problem, config: SolverConfig, *, k: int) -> dict[str, Any]:
+    """Run one configuration on one prepared problem and measure its designs with the oracle.
+
+    Returns:
+        The cell's record: identifiers, metrics (see `run`) and the convergence trace.
+    """
+    task, seed = problem.task, problem.seed
+    record: dict[str, Any] = {"task": task.name, "solver": config.name, "seed": seed, "kind": task.kind, "method": config.method}
+    if task.kind == "minimize":
+        cell = _search(problem, config, k, seed, None, traced=True)
+        oracle = oracle_energy(task, cell.X)
+        predicted = _predicted_energy(problem, config, cell.X, None)
+        best, median = percentiles(oracle)
+        y_min, y_max = problem.reference
+        i_best = int(torch.argmin(torch.where(torch.isfinite(oracle), oracle, torch.full_like(oracle, math.inf))))
+        record.update(
+            oracle_best=best,
+            oracle_median=median,
+            score_best=(y_max - best) / (y_max - y_min),
+            score_median=(y_max - median) / (y_max - y_min),
+            d_best=problem.d_best,
+            surrogate_best=float(predicted[i_best]),
+            oracle_top1=float(oracle[0]),
+            surrogate_top1=float(predicted[0]),
+            gap=exploitation_gap(oracle, predicted),
+            gap_normalized=exploitation_gap(oracle, predicted) / (y_max - y_min),
+            **{f"r_{t}": math.nan for t in T_VALUES},
+            n_designs=int(cell.X.shape[0]),
+            n_invalid=int((~torch.isfinite(oracle)).sum()),
+            evaluations=cell.nfev,
+            seconds=cell.seconds,
+        )
+        trace = cell.trace
+        designs = {"oracle": [nan_to_none(float(v)) for v in oracle], "surrogate": [nan_to_none(float(v)) for v in predicted]}
+    else:
+        assert problem.targets is not None
+        errors, predicted_top, bests, medians, gaps, nfev, seconds, trace, invalid = [], [], [], [], [], 0, 0.0, {}, 0
+        for i, target in enumerate(problem.targets):
+            cell = _search(problem, config, k, seed * 100_003 + i, target, traced=i == 0)
+            oracle = oracle_energy(task, cell.X, target)
+            predicted = _predicted_energy(problem, config, cell.X, target)
+            if i == 0:
+                designs = {"oracle": [nan_to_none(float(v)) for v in oracle], "surrogate": [nan_to_none(float(v)) for v in predicted]}
+            errors.append(torch.cat([oracle, oracle.new_full((max(0, max(T_VALUES) - oracle.numel()),), math.nan)]))
+            best, median = percentiles(oracle)
+            bests.append(best)
+            medians.append(median)
+            predicted_top.append(float(predicted[0]))
+            gaps.append(exploitation_gap(oracle, predicted))
+            invalid += int((~torch.isfinite(oracle)).sum())
+            nfev += cell.nfev
+            seconds += cell.seconds
+            trace = trace or cell.trace
+        n_candidates = min(e.numel() for e in errors)
+        r = r_t(torch.stack([e[:n_candidates] for e in errors]))
+        record.update(
+            oracle_best=_mean(bests),
+            oracle_median=_mean(medians),
+            score_best=math.nan,
+            score_median=math.nan,
+            d_best=math.nan,
+            surrogate_best=math.nan,
+            oracle_top1=float(torch.stack([e[0] for e in errors]).mean()),
+            surrogate_top1=_mean(predicted_top),
+            gap=_mean(gaps),
+            gap_normalized=math.nan,
+            **{f"r_{t}": r[t] for t in T_VALUES},
+            n_designs=n_candidates,
+            n_invalid=invalid,
+            evaluations=nfev,
+            seconds=seconds,
+        )
+    record = {key: nan_to_none(value) for key, value in record.items()}
+    record["trace"], record["designs"] = trace, designs
+    return record
+
+
+def _mean(values: list[float]) -> float:
+    finite = [v for v in values if math.isfinite(v)]
+    return sum(finite) / len(finite) if finite else math.nan
+
+
+def run(
+    tasks: Sequence[str | Task],
+    solvers: Sequence[str | SolverConfig],
+    seeds: int | Sequence[int] = 3,
+    *,
+    out: str | os.PathLike[str] | None = None,
+    k: int = 128,
+    n_targets: int = 20,
+    n_train: int | None = None,
+    epochs: int | None = None,
+    device: torch.device | str | None = None,
+    progress: bool = True,
+) -> pandas.DataFrame:
+    """Run every solver configuration on every task for every seed; judge every design with the oracle.
+
+    For each task and seed the offline data set is drawn (`Task.make_offline_data`: for minimize
+    tasks the best designs are hidden) and the task's recommended surrogate is trained on it, once,
+    and cached under ``out/cache`` (safetensors). Each configuration then searches the surrogate
+    (minimize tasks: once; target tasks: once per test target) and returns ``k`` designs, which
+    the oracle re-simulates. With ``out``, every finished cell is written to ``out/results.json``
+    and ``out/results.csv`` at once (atomically), and a rerun with the same ``out`` skips the cells
+    already finished with the same settings, so a killed run resumes where it stopped.
+
+    Args:
+        tasks: Task names (`invdesign.tasks.names()`) or `Task` objects (registered or not).
+        solvers: Configuration names (`invdesign.benchmark.CONFIGS`) or `SolverConfig` objects.
+        seeds: A number ``n`` for seeds ``0 .. n-1``, or the seeds themselves.
+        out: Output folder for the results and the surrogate cache; ``None`` keeps nothing.
+        k: Designs each configuration returns (the 128 of Design-Bench; at least 50 for r_50).
+        n_targets: Test targets per target task and seed.
+        n_train: Offline designs per task (``None``: each task's ``n_train``).
+        epochs: Surrogate training epochs (``None``: each task's recommendation).
+        device: Where the search runs.
+        progress: Show a progress bar over the cells.
+
+    Returns:
+        A DataFrame with one row per task x solver x seed: ``task, solver, seed, kind, method``;
+        ``oracle_best`` and ``oracle_median`` (the oracle's energy of the best and the median of
+        the ``k`` designs, 100th and 50th percentile; for target tasks the true squared error to
+        the target, averaged over targets); ``score_best``, ``score_median`` (normalised scores,
+        ``(y_max - y) / (y_max - y_min)`` over the task's reference sample; minimize tasks) and
+        ``d_best`` (the same for the best training design); ``surrogate_best`` (the searched
+        model's prediction for the ``oracle_best`` design), ``oracle_top1`` and ``surrogate_top1``
+        (both judges on the design the solver ranks first), ``gap`` (mean of oracle minus
+        prediction over the ``k`` designs: the exploitation gap, positive when the model was
+        optimistic) and ``gap_normalized`` (divided by ``y_max - y_min``); ``r_1, r_10, r_50``
+        (target tasks); ``n_designs, n_invalid, evaluations`` (surrogate evaluations) and
+        ``seconds`` (search wall time); ``fingerprint``. ``out/results.json`` also holds, per cell,
+        the convergence trace (the oracle's energy of the best design so far against surrogate
+        evaluations and seconds) and both judges' energies of every returned design (for target
+        tasks: of the first target's run).
+
+    Raises:
+        ValueError: for an unknown task or configuration, duplicate configuration names, or a
+            ``k`` below 1.
+    """
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    task_list = [t if isinstance(t, Task) else _task(t) for t in tasks]
+    configs = [get_config(s) for s in solvers]
+    names = [c.name for c in configs]
+    if len(set(names)) != len(names):
+        raise ValueError(f"solver configurations must have distinct names, got {names}")
+    seed_list = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
+    store = ResultStore(out) if out is not None else None
+    settings = {"k": k, "n_targets": n_targets, "n_train": n_train, "epochs": epochs}
+
+    cells = [
+        (task, seed, config)
+        for task in task_list
+        for seed in seed_list
+        for config in configs
+        if not (config.method == REFERENCE_METHOD and task.kind == "target")
+    ]
+    records: dict[str, dict[str, Any]] = {}
+    problems: dict[tuple[str, int], Problem] = {}
+    with tqdm(total=len(cells), desc="benchmark cells", unit="cell", disable=not progress) as bar:
+        for task, seed, config in cells:
+            key = cell_key(task.name, config.name, seed)
+            fingerprint = _fingerprint(task, config, settings)
+            record = store.finished(key, fingerprint) if store is not None else None
+            if record is None:
+                bar.set_postfix_str(f"{task.name} / {config.name} / seed {seed}")
+                if (task.name, seed) not in problems:
+                    problems = {(task.name, seed): prepare(
+                        task, seed, n_targets=n_targets, n_train=n_train, epochs=epochs,
+                        cache=None if out is None else os.path.join(out, "cache"), device=device,
+                    )}
+                record = run_cell(problems[(task.name, seed)], config, k=k)
+                record["fingerprint"] = fingerprint
+                if store is not None:
+                    store.add(record)
+            records[key] = record
+            bar.update()
+    return frame(records.values())
+
+
+def _task(name: str) -> Task:
+    try:
+        return get_task(name)
+    except KeyError as err:
+        raise ValueError(err.args[0]) from None
+
+
+def _fingerprint(task: Task, config: SolverConfig, settings: dict[str, Any]) -> str:
+    """A cell's settings: the config's fields, the run settings that change its numbers, and the task's definition."""
+    return f"{config.fingerprint()}-{task.name}-{task.input_dim}-" + "-".join(f"{k}={v}" for k, v in sorted(settings.items()))

@@ -1,0 +1,53 @@
+"""The named benchmark suites behind ``invdesign bench --suite``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A named selection of tasks, solver configurations, seeds and run settings.
+
+    Attributes:
+        name: ``"quick"`` or ``"full"``.
+        tasks: Task names.
+        solvers: Configuration names (`invdesign.benchmark.CONFIGS`).
+        seeds: Number of seeds.
+        settings: Keyword arguments of `invdesign.benchmark.run` (``k``, ``n_targets``, ...).
+        description: One line for ``--help``.
+    """
+
+    name: str
+    tasks: tuple[str, ...]
+    solvers: tuple[str, ...]
+    seeds: int
+    settings: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+
+
+SUITES: dict[str, Suite] = {
+    "quick": Suite(
+        name="quick",
+        tasks=("branin", "hartmann6", "ackley10", "robot_arm"),
+        solvers=("gd", "lbfgs", "cmaes", "random", "bo", "turbo", "gd+pessimism", "gd+trust", "ga (Design-Bench)"),
+        seeds=3,
+        settings={"k": 128, "n_targets": 5},
+        description="every solver on four tasks, 3 seeds, 5 targets for robot_arm (minutes on 2 CPU cores)",
+    ),
+    "full": Suite(
+        name="full",
+        tasks=(
+            "sine", "robot_arm", "ballistics", "branin", "hartmann6",
+            "ackley10", "ackley20", "rosenbrock10", "styblinski_tang10",
+        ),
+        solvers=(
+            "gd", "lbfgs", "cmaes", "random", "bo", "turbo",
+            "gd+pessimism", "gd+worst", "gd+trust", "gd+diverse", "ga (Design-Bench)",
+        ),
+        seeds=5,
+        settings={"k": 128, "n_targets": 20},
+        description="every configuration on every built-in task, 5 seeds, 20 targets per target task (hours)",
+    ),
+}

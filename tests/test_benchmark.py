@@ -1,0 +1,202 @@
+"""The benchmark harness: metrics, the Design-Bench reference, resume after a crash, the command line."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pandas
+import pytest
+import torch
+
+import invdesign as ivd
+from invdesign import benchmark
+from invdesign.benchmark import runner
+from invdesign.benchmark.configs import SolverConfig
+from invdesign.cli import main
+from invdesign.tasks import SurrogateSpec, Task
+
+SMALL = SurrogateSpec(hidden=(32, 32), activation="silu", epochs=30, batch_size=64, lr=3e-3, n_members=2)
+
+
+def sphere_task() -> Task:
+    """A 3-d minimize task, min 0 at the centre; small data and surrogate so cells take a second."""
+    return Task(
+        name="sphere3",
+        oracle=lambda x: (x - 0.2).square().sum(-1),
+        space=ivd.Box(-1.0, 1.0, dim=3),
+        kind="minimize",
+        optimum=0.0,
+        n_train=300,
+        surrogate=SMALL,
+        n_reference=5_000,
+    )
+
+
+def arm_task() -> Task:
+    """The robot arm with a small surrogate, for the target-task path."""
+    arm = ivd.tasks.get("robot_arm")
+    return Task(
+        name="arm_small",
+        oracle=arm.oracle,
+        space=arm.space,
+        kind="target",
+        output_dim=2,
+        n_train=500,
+        surrogate=SMALL,
+    )
+
+
+CONFIGS = [
+    SolverConfig(name="gd", method="gd", max_iter=60),
+    SolverConfig(name="random", method="random", options={"max_evals": 200}),
+    SolverConfig(name="gd+pessimism", method="gd", max_iter=60, ensemble="pessimistic", beta=2.0),
+    SolverConfig(name="gd+trust", method="gd", max_iter=60, data_weight=10.0, data_radius=0.05),
+]
+
+
+def test_percentiles_rank_invalid_designs_last():
+    assert benchmark.percentiles(torch.tensor([3.0, 1.0, 2.0])) == (1.0, 2.0)
+    best, median = benchmark.percentiles(torch.tensor([math.nan, 1.0, 2.0, math.nan, 0.5]))
+    assert best == 0.5 and median == 2.0, "the median counts invalid designs as the worst"
+    assert all(math.isnan(v) for v in benchmark.percentiles(torch.tensor([math.nan, math.nan])))
+
+
+def test_r_t_by_hand():
+    errors = torch.tensor([[0.5, 0.1, 0.3, 0.01], [0.2, math.nan, 0.05, 0.4]])
+    r = benchmark.r_t(errors, ts=(1, 2, 3, 5))
+    assert r[1] == pytest.approx((0.5 + 0.2) / 2)
+    assert r[2] == pytest.approx((0.1 + 0.2) / 2), "an invalid design never counts as the smallest error"
+    assert r[3] == pytest.approx((0.1 + 0.05) / 2)
+    assert math.isnan(r[5]), "T beyond the candidates is not defined"
+
+
+def test_exploitation_gap_is_oracle_minus_prediction():
+    oracle = torch.tensor([1.0, 2.0, math.nan])
+    predicted = torch.tensor([0.5, 1.0, 0.0])
+    assert benchmark.exploitation_gap(oracle, predicted) == pytest.approx(0.75)
+
+
+def test_design_bench_ascent_takes_plain_steps_on_standardised_designs():
+    space = ivd.Box(-10.0, 10.0, dim=2, dtype=torch.float64)
+    X = torch.tensor([[0.0, 0.0], [2.0, 4.0], [4.0, 8.0], [1.0, 1.0]], dtype=torch.float64)
+    Y = X.sum(-1, keepdim=True)
+    w = torch.tensor([1.0, -1.0], dtype=torch.float64)
+
+    def model(x):
+        return (x @ w).unsqueeze(-1)
+
+    out = ivd.benchmark.design_bench_gradient_ascent(model, X, Y, space, n_designs=2, steps=1)
+    x_std, y_std = X.std(0), Y[:, 0].std()
+    start = X[[0, 3]]  # the two lowest Y
+    step = 0.01 * math.sqrt(2)
+    expected = start - step * (w * x_std / y_std) * x_std  # one step in standardised units, mapped back
+    assert torch.allclose(out.X.sort(0).values, expected.sort(0).values)
+    assert out.nfev == 2 * 2 and out.n_projected == 0
+
+
+def test_run_minimize_task_reports_oracle_and_surrogate_side_by_side(tmp_path):
+    task = sphere_task()
+    table = benchmark.run([task], CONFIGS[:3] + [benchmark.get_config("ga (Design-Bench)")], 1, out=tmp_path, k=16, progress=False)
+    assert len(table) == 4 and set(table["solver"]) == {"gd", "random", "gd+pessimism", "ga (Design-Bench)"}
+    y_min, y_max = task.reference_range()
+    for row in table.itertuples():
+        assert row.oracle_best <= row.oracle_median
+        assert row.score_best == pytest.approx((y_max - row.oracle_best) / (y_max - y_min))
+        assert row.n_designs == 16 and row.evaluations > 0 and row.seconds > 0
+        assert math.isfinite(row.gap) and math.isfinite(row.d_best)
+        assert 0.0 < row.d_best < 1.0
+    record = json.loads((tmp_path / "results.json").read_text())["cells"][0]
+    assert len(record["designs"]["oracle"]) == 16 and len(record["trace"]["oracle"]) > 0
+    # The oracle re-simulates: its verdict on the designs equals the task's function.
+    csv = pandas.read_csv(tmp_path / "results.csv")
+    assert list(csv["solver"]) == list(table["solver"]) and "trace" not in csv.columns
+    assert len(list((tmp_path / "cache").glob("*.safetensors"))) == 2, "one surrogate and one ensemble cached"
+
+
+def test_run_target_task_reports_r_t(tmp_path):
+    table = benchmark.run([arm_task()], CONFIGS[:2], [0], out=tmp_path, k=50, n_targets=2, progress=False)
+    for row in table.itertuples():
+        assert row.r_1 >= row.r_10 >= row.r_50 > 0
+        assert math.isnan(row.score_best)
+        assert row.oracle_best <= row.oracle_top1
+
+
+def test_killed_run_resumes_without_recomputing_finished_cells(tmp_path, monkeypatch):
+    task = sphere_task()
+    calls = []
+    real = runner.run_cell
+
+    def crash_on_third(problem, config, *, k):
+        calls.append(config.name)
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # the user's Ctrl-C, mid-suite
+        return real(problem, config, k=k)
+
+    monkeypatch.setattr(runner, "run_cell", crash_on_third)
+    with pytest.raises(KeyboardInterrupt):
+        benchmark.run([task], CONFIGS, 1, out=tmp_path, k=8, progress=False)
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert [c["solver"] for c in saved["cells"]] == ["gd", "random"], "finished cells are on disk, the file intact"
+
+    calls.clear()
+    monkeypatch.setattr(runner, "run_cell", lambda p, c, *, k: (calls.append(c.name), real(p, c, k=k))[1])
+    resumed = benchmark.run([task], CONFIGS, 1, out=tmp_path, k=8, progress=False)
+    assert calls == ["gd+pessimism", "gd+trust"], "only the unfinished cells run"
+    assert resumed.iloc[0]["oracle_best"] == saved["cells"][0]["oracle_best"]
+
+    calls.clear()
+    benchmark.run([task], CONFIGS, 1, out=tmp_path, k=8, progress=False)
+    assert calls == [], "a finished suite recomputes nothing"
+    benchmark.run([task], CONFIGS[:1], 1, out=tmp_path, k=9, progress=False)
+    assert calls == ["gd"], "changed settings recompute the cell"
+
+
+def test_cached_surrogates_are_reused(tmp_path, monkeypatch):
+    task = sphere_task()
+    benchmark.run([task], CONFIGS[:1], 1, out=tmp_path, k=8, progress=False)
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("the cached surrogate should be read, not trained")
+
+    monkeypatch.setattr(SurrogateSpec, "fit", no_training)
+    benchmark.run([task], [SolverConfig(name="gd2", method="gd", max_iter=10)], 1, out=tmp_path, k=8, progress=False)
+
+
+def test_a_corrupt_results_file_is_a_clear_error(tmp_path):
+    (tmp_path / "results.json").write_text("{not json")
+    with pytest.raises(ValueError, match="not a readable results file"):
+        benchmark.run([sphere_task()], CONFIGS[:1], 1, out=tmp_path, progress=False)
+
+
+def test_bad_requests_are_clear_errors():
+    with pytest.raises(ValueError, match="unknown task"):
+        benchmark.run(["no_such_task"], ["gd"], 1, progress=False)
+    with pytest.raises(ValueError, match="unknown solver configuration"):
+        benchmark.run(["branin"], ["no_such_solver"], 1, progress=False)
+    with pytest.raises(ValueError, match="distinct names"):
+        benchmark.run(["branin"], ["gd", "gd"], 1, progress=False)
+    with pytest.raises(ValueError, match="unknown method"):
+        SolverConfig(name="x", method="newton")
+
+
+def test_markdown_bolds_the_best_per_task():
+    table = pandas.DataFrame(
+        [
+            {"task": "t", "solver": "a", "seed": 0, "kind": "minimize", "score_best": 0.5, "evaluations": 10, "seconds": 1.0},
+            {"task": "t", "solver": "b", "seed": 0, "kind": "minimize", "score_best": 0.9, "evaluations": 10, "seconds": 1.0},
+        ]
+    )
+    text = benchmark.markdown(table)
+    assert "| t | b | 1 | **0.900 +- 0.000** |" in text and "**0.500" not in text
+
+
+def test_cli_bench_writes_tables_csv_json_and_plots(tmp_path, monkeypatch, capsys):
+    ivd.tasks.register(sphere_task(), overwrite=True)
+    suite = benchmark.Suite(name="quick", tasks=("sphere3",), solvers=("gd", "random"), seeds=1, settings={"k": 8})
+    monkeypatch.setitem(benchmark.SUITES, "quick", suite)
+    assert main(["bench", "--out", str(tmp_path), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "| sphere3 | gd | 1 |" in out and "| sphere3 | random | 1 |" in out
+    for name in ("results.csv", "results.json", "convergence.png", "scores.png", "exploitation.png"):
+        assert (tmp_path / name).stat().st_size > 0, name
