@@ -57,9 +57,9 @@ def _bench(args: argparse.Namespace) -> int:
     paths = benchmark.save_plots(records, args.out)
     print(
         "\nscore: (y_max - y) / (y_max - y_min) over each task's reference sample, 1 = the best reference design; "
-        "D(best): the best training design's score; exploitation gap: mean over the returned designs of the oracle's "
-        "energy minus the searched model's prediction (normalised like the score for minimize tasks; positive: "
-        "the model was optimistic)."
+        "D(best): the best training design's score; gap: the exploitation gap, mean over the returned designs of the "
+        "oracle's energy minus the searched model's prediction (positive: the model was optimistic; normalised like "
+        "the score for minimize tasks); abs gap: the mean of its absolute value."
     )
     if caught:
         kinds = Counter(f"{w.category.__name__}: {str(w.message).splitlines()[0][:90]}" for w in caught)

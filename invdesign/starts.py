@@ -32,6 +32,9 @@ class FromData:
     - Without ``Y``: the ``n`` designs of lowest energy under the objective (these evaluations
       are counted).
 
+    In data space only designs inside the search box are candidates (a Gaussian prior's data
+    set has some outside it).
+
     With ``encode`` the chosen designs are mapped into the latent space of a decoder objective
     (encode-to-start), and clamped to the latent box.
 
@@ -59,13 +62,17 @@ class FromData:
 
     def __call__(self, objective: Objective, n: int, seed: int | None = None) -> Tensor:
         X = self.X.to(dtype=objective.dtype, device=objective.device)
+        Y = None if self.Y is None else self.Y.to(dtype=objective.dtype, device=objective.device)
+        if self.encode is None and objective.decoder is None:
+            inside = objective.space.contains(X.reshape(X.shape[0], -1))
+            X, Y = X[inside], None if Y is None else Y[inside]
         if n > X.shape[0]:
-            raise ValueError(f"asked for {n} starts but the data set holds only {X.shape[0]} designs")
-        if self.Y is None:
+            where = " inside the box" if self.encode is None and objective.decoder is None else ""
+            raise ValueError(f"asked for {n} starts but the data set holds only {X.shape[0]} designs{where}")
+        if Y is None:
             points = self._to_search_space(objective, X)
             with torch.no_grad():
                 return points[_best(objective(points), n)]
-        Y = self.Y.to(dtype=objective.dtype, device=objective.device)
         score = objective.energy_from_outputs(Y)
         return self._to_search_space(objective, X[_best(score, n)])
 

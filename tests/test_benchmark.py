@@ -75,6 +75,9 @@ def test_exploitation_gap_is_oracle_minus_prediction():
     oracle = torch.tensor([1.0, 2.0, math.nan])
     predicted = torch.tensor([0.5, 1.0, 0.0])
     assert benchmark.exploitation_gap(oracle, predicted) == pytest.approx(0.75)
+    pessimistic = torch.tensor([1.0, 3.0])
+    assert benchmark.exploitation_gap(torch.tensor([2.0, 2.0]), pessimistic) == pytest.approx(0.0)
+    assert benchmark.exploitation_gap(torch.tensor([2.0, 2.0]), pessimistic, absolute=True) == pytest.approx(1.0)
 
 
 def test_design_bench_ascent_takes_plain_steps_on_standardised_designs():

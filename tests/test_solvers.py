@@ -167,6 +167,17 @@ def test_from_data_starts_pick_best_and_nearest_target(box4):
         ivd.minimize(ivd.Objective(quadratic, box4), "gd", n_restarts=101, x0=ivd.FromData(X, y))
 
 
+def test_from_data_starts_skip_designs_outside_the_box(box4):
+    X = box4.sample(20, seed=0)
+    y = quadratic(X)
+    X_out = torch.cat([X, X[:3] + 100.0])  # three designs outside the box, with the best values
+    y_out = torch.cat([y, torch.full((3,), -1.0, dtype=y.dtype)])
+    starts = ivd.FromData(X_out, y_out)(ivd.Objective(quadratic, box4), 5, None)
+    assert torch.equal(starts, X[torch.argsort(y)[:5]])
+    with pytest.raises(ValueError, match="only 20 designs inside the box"):
+        ivd.FromData(X_out, y_out)(ivd.Objective(quadratic, box4), 21, None)
+
+
 @pytest.mark.parametrize("method", sorted(BUDGETS))
 def test_callback_can_stop_the_run(method, box4):
     seen = []

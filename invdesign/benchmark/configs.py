@@ -87,14 +87,20 @@ def _configs() -> dict[str, SolverConfig]:
         SolverConfig(
             name="bo",
             method="bo",
-            options={"max_evals": 40, "n_init": 10, "num_restarts": 4, "raw_samples": 128},
-            description="BoTorch qLogEI, 40 surrogate evaluations",
+            options={"max_evals": 32, "n_init": 8, "num_restarts": 2, "raw_samples": 64},
+            description="BoTorch qLogEI, 32 surrogate evaluations",
         ),
         SolverConfig(
             name="turbo",
             method="turbo",
-            options={"max_evals": 80, "n_init": 16, "n_candidates": 1000},
-            description="TuRBO-1, 80 surrogate evaluations",
+            options={"max_evals": 64, "n_init": 16, "batch": 8, "n_candidates": 500},
+            description="TuRBO-1, 64 surrogate evaluations in batches of 8",
+        ),
+        SolverConfig(
+            name="gd+ensemble",
+            method="gd",
+            ensemble="mean",
+            description="gd on a 5-member deep ensemble, mean of the members",
         ),
         SolverConfig(
             name="gd+pessimism",

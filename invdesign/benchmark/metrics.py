@@ -51,15 +51,22 @@ def r_t(true_errors: Tensor, ts: Sequence[int] = T_VALUES) -> dict[int, float]:
     return out
 
 
-def exploitation_gap(oracle: Tensor, surrogate: Tensor) -> float:
+def exploitation_gap(oracle: Tensor, surrogate: Tensor, *, absolute: bool = False) -> float:
     """Mean of ``oracle - surrogate`` over designs both judge finite: how much worse the designs are than the surrogate said.
 
     Args:
         oracle: The oracle's energies of the designs, shape ``(k,)``.
         surrogate: The surrogate's predicted energies of the same designs, shape ``(k,)``.
+        absolute: Average ``|oracle - surrogate|`` instead: how far the prediction is from the
+            truth either way (a surrogate trained without the best designs is often pessimistic
+            about better ones, which makes the signed gap negative).
 
     Returns:
-        The gap in energy units (positive: the surrogate was optimistic); NaN if no design is finite.
+        The gap in energy units (signed: positive when the surrogate was optimistic); NaN if no
+        design is finite.
     """
     ok = torch.isfinite(oracle) & torch.isfinite(surrogate)
-    return float((oracle[ok] - surrogate[ok]).mean()) if ok.any() else math.nan
+    if not ok.any():
+        return math.nan
+    difference = oracle[ok] - surrogate[ok]
+    return float((difference.abs() if absolute else difference).mean())

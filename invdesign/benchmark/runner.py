@@ -172,7 +172,9 @@ def run_cell(problem: Problem, config: SolverConfig, *, k: int) -> dict[str, Any
             oracle_top1=float(oracle[0]),
             surrogate_top1=float(predicted[0]),
             gap=exploitation_gap(oracle, predicted),
+            gap_abs=exploitation_gap(oracle, predicted, absolute=True),
             gap_normalized=exploitation_gap(oracle, predicted) / (y_max - y_min),
+            gap_abs_normalized=exploitation_gap(oracle, predicted, absolute=True) / (y_max - y_min),
             **{f"r_{t}": math.nan for t in T_VALUES},
             n_designs=int(cell.X.shape[0]),
             n_invalid=int((~torch.isfinite(oracle)).sum()),
@@ -183,7 +185,7 @@ def run_cell(problem: Problem, config: SolverConfig, *, k: int) -> dict[str, Any
         designs = {"oracle": [nan_to_none(float(v)) for v in oracle], "surrogate": [nan_to_none(float(v)) for v in predicted]}
     else:
         assert problem.targets is not None
-        errors, predicted_top, bests, medians, gaps, nfev, seconds, trace, invalid = [], [], [], [], [], 0, 0.0, {}, 0
+        errors, predicted_top, bests, medians, gaps, gaps_abs, nfev, seconds, trace, invalid = [], [], [], [], [], [], 0, 0.0, {}, 0
         for i, target in enumerate(problem.targets):
             cell = _search(problem, config, k, seed * 100_003 + i, target, traced=i == 0)
             oracle = oracle_energy(task, cell.X, target)
@@ -196,6 +198,7 @@ def run_cell(problem: Problem, config: SolverConfig, *, k: int) -> dict[str, Any
             medians.append(median)
             predicted_top.append(float(predicted[0]))
             gaps.append(exploitation_gap(oracle, predicted))
+            gaps_abs.append(exploitation_gap(oracle, predicted, absolute=True))
             invalid += int((~torch.isfinite(oracle)).sum())
             nfev += cell.nfev
             seconds += cell.seconds
@@ -212,7 +215,9 @@ def run_cell(problem: Problem, config: SolverConfig, *, k: int) -> dict[str, Any
             oracle_top1=float(torch.stack([e[0] for e in errors]).mean()),
             surrogate_top1=_mean(predicted_top),
             gap=_mean(gaps),
+            gap_abs=_mean(gaps_abs),
             gap_normalized=math.nan,
+            gap_abs_normalized=math.nan,
             **{f"r_{t}": r[t] for t in T_VALUES},
             n_designs=n_candidates,
             n_invalid=invalid,
@@ -274,7 +279,8 @@ def run(
         model's prediction for the ``oracle_best`` design), ``oracle_top1`` and ``surrogate_top1``
         (both judges on the design the solver ranks first), ``gap`` (mean of oracle minus
         prediction over the ``k`` designs: the exploitation gap, positive when the model was
-        optimistic) and ``gap_normalized`` (divided by ``y_max - y_min``); ``r_1, r_10, r_50``
+        optimistic), ``gap_abs`` (mean of its absolute value: prediction error either way) and
+        ``gap_normalized``, ``gap_abs_normalized`` (divided by ``y_max - y_min``); ``r_1, r_10, r_50``
         (target tasks); ``n_designs, n_invalid, evaluations`` (surrogate evaluations) and
         ``seconds`` (search wall time); ``fingerprint``. ``out/results.json`` also holds, per cell,
         the convergence trace (the oracle's energy of the best design so far against surrogate
