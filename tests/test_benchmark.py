@@ -203,3 +203,29 @@ def test_cli_bench_writes_tables_csv_json_and_plots(tmp_path, monkeypatch, capsy
     assert "| sphere3 | gd | 1 |" in out and "| sphere3 | random | 1 |" in out
     for name in ("results.csv", "results.json", "convergence.png", "scores.png", "exploitation.png"):
         assert (tmp_path / name).stat().st_size > 0, name
+
+
+def test_latent_configurations_run_through_the_task_decoder_and_skip_tasks_without_one(tmp_path):
+    configs = [SolverConfig(name="gd (latent)", method="gd", latent=True, max_iter=30), CONFIGS[0]]
+    table = benchmark.run([sphere_task()], configs, 1, out=tmp_path / "sphere", k=8, progress=False)
+    assert list(table["solver"]) == ["gd"], "a task without a decoder skips latent configurations"
+
+    digits = ivd.tasks.get("digits")
+    table = benchmark.run([digits], configs, 1, out=tmp_path / "digits", k=8, epochs=20, progress=False)
+    assert list(table["solver"]) == ["gd (latent)", "gd"]
+    latent = table.iloc[0]
+    assert latent["n_designs"] == 8 and math.isfinite(latent["oracle_best"]) and latent["distance_to_data"] > 0
+    assert any((tmp_path / "digits" / "cache").glob("digits-seed0-decoder-*.safetensors")), "the decoder is cached"
+
+
+def test_digits_task_oracle_prior_and_decoder():
+    task = ivd.tasks.get("digits")
+    X, Y = task.make_offline_data(seed=0)
+    images, labels = ivd.tasks.digits.load_images(dtype=torch.float64)
+    assert X.shape == (898, 64) and task.space.contains(X).all()
+    threes = images[labels == 3][:20].flatten(1)
+    others = images[labels == 7][:20].flatten(1)
+    assert task.oracle(threes).mean() < -0.8 < -0.2 < task.oracle(others).mean()
+    assert float(task.normalized_score(Y.min().reshape(1))[0]) == pytest.approx(1.0), "score 1 is half A's most 3-like digit"
+    with pytest.raises(ValueError, match="same bounds in every dimension"):
+        task.decoder.fit(X[:, :2], ivd.Box([0.0, 0.0], [1.0, 2.0]), seed=0)

@@ -34,6 +34,9 @@ class SolverConfig:
         data_radius: Its free radius, in unit-cube coordinates.
         diversity: Trade-off used to pick the ``k`` returned designs (`invdesign.select_designs`);
             0 picks the ``k`` lowest energies.
+        latent: Search the latent box of the task's decoder (a VAE trained on the offline designs,
+            `invdesign.tasks.DecoderSpec`) instead of the data space; the designs are decoded
+            before the oracle sees them. Tasks without a decoder skip latent configurations.
         description: One line for tables and plots.
     """
 
@@ -48,11 +51,14 @@ class SolverConfig:
     data_weight: float = 0.0
     data_radius: float = 0.0
     diversity: float = 0.0
+    latent: bool = False
     description: str = ""
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise ValueError(f"SolverConfig name must be a non-empty string, got {self.name!r}")
+        if self.latent and self.method == REFERENCE_METHOD:
+            raise ValueError(f"SolverConfig {self.name!r}: the Design-Bench baseline runs in data space only")
         if self.method != REFERENCE_METHOD and self.method not in available():
             raise ValueError(
                 f"SolverConfig {self.name!r}: unknown method {self.method!r}; "
@@ -123,6 +129,15 @@ def _configs() -> dict[str, SolverConfig]:
             description="gd with a distance-to-nearest-training-design penalty",
         ),
         SolverConfig(name="gd+diverse", method="gd", diversity=1.0, description="gd, the k returned designs picked for diversity too"),
+        SolverConfig(name="gd (latent)", method="gd", latent=True, description="gd in the decoder's latent box from the encoded best designs"),
+        SolverConfig(name="lbfgs (latent)", method="lbfgs", latent=True, description="L-BFGS-B in the decoder's latent box"),
+        SolverConfig(
+            name="bo (latent)",
+            method="bo",
+            latent=True,
+            options={"max_evals": 32, "n_init": 8, "num_restarts": 2, "raw_samples": 64},
+            description="BoTorch qLogEI in the decoder's latent box, 32 surrogate evaluations",
+        ),
         SolverConfig(
             name="ga (Design-Bench)",
             method=REFERENCE_METHOD,

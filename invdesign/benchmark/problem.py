@@ -8,11 +8,12 @@ import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
 
-from invdesign.models import Ensemble, load, save
+from invdesign.models import VAE, Ensemble, load, save
 from invdesign.tasks import Task
 
 
@@ -47,15 +48,31 @@ class Problem:
     epochs: int | None
     device: torch.device | None
     _ensemble: Ensemble | None = field(default=None, repr=False)
+    _decoder: VAE | None = field(default=None, repr=False)
 
     @property
     def ensemble(self) -> Ensemble:
         """The task's recommended deep ensemble on ``(X, Y)``, trained (or read from the cache) on first use."""
         if self._ensemble is None:
-            model = _cached_fit(self.task, self.X, self.Y, self.seed, True, self.epochs, self.cache, self.device)
+            model = _cached_fit(self.task, self.X, self.Y, self.seed, "ensemble", self.epochs, self.cache, self.device)
             assert isinstance(model, Ensemble)
             self._ensemble = model
         return self._ensemble
+
+    @property
+    def decoder(self) -> VAE:
+        """The task's recommended decoder (a VAE) on the designs ``X``, trained (or read from the cache) on first use.
+
+        Raises:
+            ValueError: if the task recommends no decoder.
+        """
+        if self.task.decoder is None:
+            raise ValueError(f"task {self.task.name!r} has no decoder for latent-space search")
+        if self._decoder is None:
+            model = _cached_fit(self.task, self.X, self.Y, self.seed, "decoder", None, self.cache, self.device)
+            assert isinstance(model, VAE)
+            self._decoder = model
+        return self._decoder
 
 
 def prepare(
@@ -82,7 +99,7 @@ def prepare(
     device = None if device is None else torch.device(device)
     X, Y = task.make_offline_data(seed=seed, n=n_train, device=device)
     cache_path = None if cache is None else Path(cache)
-    surrogate = _cached_fit(task, X, Y, seed, False, epochs, cache_path, device)
+    surrogate = _cached_fit(task, X, Y, seed, "surrogate", epochs, cache_path, device)
     targets, reference, d_best = None, None, math.nan
     if task.kind == "target":
         targets = task.sample_targets(n_targets, seed=seed, device=device)
@@ -93,19 +110,33 @@ def prepare(
 
 
 def _cached_fit(
-    task: Task, X: Tensor, Y: Tensor, seed: int, ensemble: bool, epochs: int | None, cache: Path | None, device: torch.device | None
+    task: Task,
+    X: Tensor,
+    Y: Tensor,
+    seed: int,
+    kind: Literal["surrogate", "ensemble", "decoder"],
+    epochs: int | None,
+    cache: Path | None,
+    device: torch.device | None,
 ) -> nn.Module:
-    """The task's recommended surrogate (or ensemble) on ``(X, Y)``: read from ``cache`` when it was trained before."""
+    """The task's recommended surrogate, ensemble or decoder on ``(X, Y)``: read from ``cache`` when it was trained before.
+
+    ``epochs`` overrides the surrogate's and ensemble's training epochs (the decoder keeps its own).
+    """
+    spec = task.decoder if kind == "decoder" else task.surrogate
     path = None
     if cache is not None:
-        description = {"task": task.name, "seed": seed, "ensemble": ensemble, "epochs": epochs, "spec": asdict(task.surrogate)}
+        description = {"task": task.name, "seed": seed, "kind": kind, "epochs": epochs, "spec": asdict(spec)}
         digest = hashlib.sha256(json.dumps(description, sort_keys=True, default=str).encode())
         digest.update(X.detach().cpu().numpy().tobytes())
         digest.update(Y.detach().cpu().numpy().tobytes())
-        path = cache / f"{task.name}-seed{seed}-{'ensemble' if ensemble else 'mlp'}-{digest.hexdigest()[:12]}.safetensors"
+        path = cache / f"{task.name}-seed{seed}-{kind}-{digest.hexdigest()[:12]}.safetensors"
         if path.exists():
             return load(path, device=device)
-    model, _ = task.surrogate.fit(X, Y, seed=seed, ensemble=ensemble, epochs=epochs, device=device, progress=False)
+    if kind == "decoder":
+        model = task.decoder.fit(X, task.space.to(X.dtype, X.device), seed=seed, device=device)
+    else:
+        model, _ = task.surrogate.fit(X, Y, seed=seed, ensemble=kind == "ensemble", epochs=epochs, device=device, progress=False)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         save(model, path)

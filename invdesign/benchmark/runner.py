@@ -90,14 +90,20 @@ def oracle_energy(task: Task, X: Tensor, target: Tensor | None = None) -> Tensor
 
 
 def _objective(problem: Problem, config: SolverConfig, target: Tensor | None) -> Objective:
-    """The energy ``config`` searches on ``problem``: surrogate or ensemble, with its guards."""
+    """The energy ``config`` searches on ``problem``: surrogate or ensemble, in data or latent space, with its guards."""
+    space, decoder, data = problem.task.space, None, problem.X
+    if config.latent:
+        decoder = problem.decoder
+        space = problem.task.decoder.latent_box(dtype=problem.X.dtype, device=problem.X.device)
+        with torch.no_grad():
+            data = space.clamp(decoder.encode(problem.X)[0])
     penalties = []
     if config.data_weight > 0:
-        penalties.append(DataDistance(problem.X, weight=config.data_weight, radius=config.data_radius, space=problem.task.space))
-    if config.ensemble is None:
-        return Objective(problem.surrogate, problem.task.space, target=target, penalties=penalties)
-    beta = config.beta if config.ensemble == "pessimistic" else None
-    return Objective(problem.ensemble, problem.task.space, target=target, penalties=penalties, ensemble=config.ensemble, beta=beta)
+        penalties.append(DataDistance(data, weight=config.data_weight, radius=config.data_radius, space=space))
+    model, rule = (problem.surrogate, {}) if config.ensemble is None else (problem.ensemble, {"ensemble": config.ensemble})
+    if config.ensemble == "pessimistic":
+        rule["beta"] = config.beta
+    return Objective(model, space, target=target, decoder=decoder, penalties=penalties, **rule)
 
 
 def _predicted_energy(problem: Problem, config: SolverConfig, X: Tensor, target: Tensor | None) -> Tensor:
@@ -131,7 +137,7 @@ def _search(problem: Problem, config: SolverConfig, k: int, seed: int, target: T
     n_restarts = (config.n_restarts or k) if restart else config.n_restarts
     x0 = None
     if config.starts == "data" and restart:
-        x0 = FromData(problem.X, problem.Y)
+        x0 = FromData(problem.X, problem.Y, encode=problem.decoder.encode if config.latent else None)
     result = minimize(
         objective,
         config.method,
@@ -143,8 +149,9 @@ def _search(problem: Problem, config: SolverConfig, k: int, seed: int, target: T
         **config.options,
     )
     pick = select_designs(result.X, result.F, min(k, result.X.shape[0]), diversity=config.diversity, space=task.space)
+    X = result.X[pick].to(problem.X.dtype)  # decoded designs for a latent search
     seconds = result.runtime - (tracer.overhead if tracer else 0.0)
-    return Cell(result.X[pick], result.nfev, seconds, tracer.as_dict() if tracer else {})
+    return Cell(X, result.nfev, seconds, tracer.as_dict() if tracer else {})
 
 
 def run_cell(problem: Problem, config: SolverConfig, *, k: int) -> dict[str, Any]:
@@ -176,6 +183,7 @@ def run_cell(problem: Problem, config: SolverConfig, *, k: int) -> dict[str, Any
             gap_normalized=exploitation_gap(oracle, predicted) / (y_max - y_min),
             gap_abs_normalized=exploitation_gap(oracle, predicted, absolute=True) / (y_max - y_min),
             **{f"r_{t}": math.nan for t in T_VALUES},
+            distance_to_data=_distance_to_data(problem, cell.X),
             n_designs=int(cell.X.shape[0]),
             n_invalid=int((~torch.isfinite(oracle)).sum()),
             evaluations=cell.nfev,
@@ -185,7 +193,8 @@ def run_cell(problem: Problem, config: SolverConfig, *, k: int) -> dict[str, Any
         designs = {"oracle": [nan_to_none(float(v)) for v in oracle], "surrogate": [nan_to_none(float(v)) for v in predicted]}
     else:
         assert problem.targets is not None
-        errors, predicted_top, bests, medians, gaps, gaps_abs, nfev, seconds, trace, invalid = [], [], [], [], [], [], 0, 0.0, {}, 0
+        errors, predicted_top, bests, medians, gaps, gaps_abs, distances = [], [], [], [], [], [], []
+        nfev, seconds, trace, invalid = 0, 0.0, {}, 0
         for i, target in enumerate(problem.targets):
             cell = _search(problem, config, k, seed * 100_003 + i, target, traced=i == 0)
             oracle = oracle_energy(task, cell.X, target)
@@ -200,6 +209,7 @@ def run_cell(problem: Problem, config: SolverConfig, *, k: int) -> dict[str, Any
             gaps.append(exploitation_gap(oracle, predicted))
             gaps_abs.append(exploitation_gap(oracle, predicted, absolute=True))
             invalid += int((~torch.isfinite(oracle)).sum())
+            distances.append(_distance_to_data(problem, cell.X))
             nfev += cell.nfev
             seconds += cell.seconds
             trace = trace or cell.trace
@@ -219,6 +229,7 @@ def run_cell(problem: Problem, config: SolverConfig, *, k: int) -> dict[str, Any
             gap_normalized=math.nan,
             gap_abs_normalized=math.nan,
             **{f"r_{t}": r[t] for t in T_VALUES},
+            distance_to_data=_mean(distances),
             n_designs=n_candidates,
             n_invalid=invalid,
             evaluations=nfev,
@@ -227,6 +238,12 @@ def run_cell(problem: Problem, config: SolverConfig, *, k: int) -> dict[str, Any
     record = {key: nan_to_none(value) for key, value in record.items()}
     record["trace"], record["designs"] = trace, designs
     return record
+
+
+def _distance_to_data(problem: Problem, X: Tensor) -> float:
+    """Mean distance from designs ``X`` ``(k, d)`` to their nearest training design, in the box's unit-cube coordinates."""
+    with torch.no_grad():
+        return float(DataDistance(problem.X, space=problem.task.space).distance(X.to(problem.X.dtype)).mean())
 
 
 def _mean(values: list[float]) -> float:
@@ -251,7 +268,9 @@ def run(
 
     For each task and seed the offline data set is drawn (`Task.make_offline_data`: for minimize
     tasks the best designs are hidden) and the task's recommended surrogate is trained on it, once,
-    and cached under ``out/cache`` (safetensors). Each configuration then searches the surrogate
+    and cached under ``out/cache`` (safetensors), as are the deep ensemble and the decoder when a
+    configuration needs them. Latent configurations run only on tasks with a decoder, the
+    Design-Bench reference only on minimize tasks. Each configuration then searches the surrogate
     (minimize tasks: once; target tasks: once per test target) and returns ``k`` designs, which
     the oracle re-simulates. With ``out``, every finished cell is written to ``out/results.json``
     and ``out/results.csv`` at once (atomically), and a rerun with the same ``out`` skips the cells
@@ -281,7 +300,9 @@ def run(
         prediction over the ``k`` designs: the exploitation gap, positive when the model was
         optimistic), ``gap_abs`` (mean of its absolute value: prediction error either way) and
         ``gap_normalized``, ``gap_abs_normalized`` (divided by ``y_max - y_min``); ``r_1, r_10, r_50``
-        (target tasks); ``n_designs, n_invalid, evaluations`` (surrogate evaluations) and
+        (target tasks); ``distance_to_data`` (mean distance from a returned design to its nearest
+        training design, unit-cube coordinates: how far the search left the data); ``n_designs,
+        n_invalid, evaluations`` (surrogate evaluations) and
         ``seconds`` (search wall time); ``fingerprint``. ``out/results.json`` also holds, per cell,
         the convergence trace (the oracle's energy of the best design so far against surrogate
         evaluations and seconds) and both judges' energies of every returned design (for target
@@ -307,7 +328,7 @@ def run(
         for task in task_list
         for seed in seed_list
         for config in configs
-        if not (config.method == REFERENCE_METHOD and task.kind == "target")
+        if not (config.method == REFERENCE_METHOD and task.kind == "target") and not (config.latent and task.decoder is None)
     ]
     records: dict[str, dict[str, Any]] = {}
     problems: dict[tuple[str, int], Problem] = {}

@@ -2,7 +2,8 @@
 
 Built-in tasks, by name: ``"sine"``, ``"robot_arm"`` and ``"ballistics"`` (target matching,
 Ren et al., NeurIPS 2020); ``"branin"``, ``"hartmann6"``, ``"ackley10"``, ``"ackley20"``,
-``"rosenbrock10"`` and ``"styblinski_tang10"`` (minimization, BoTorch test functions).
+``"rosenbrock10"`` and ``"styblinski_tang10"`` (minimization, BoTorch test functions);
+``"digits"`` (minimization on real handwritten digits, with a decoder for latent search).
 Every task recommends an offline data size, a surrogate (:class:`SurrogateSpec`) and a
 black-box query budget. `invdesign.tasks.digits` builds the latent-space demonstration on
 real handwritten digits.
@@ -29,10 +30,11 @@ from invdesign.tasks.botorch_functions import (
     styblinski_tang10,
 )
 from invdesign.tasks.registry import get, names, register
-from invdesign.tasks.surrogate import DEFAULT_SURROGATE, SurrogateSpec
+from invdesign.tasks.surrogate import DEFAULT_SURROGATE, DecoderSpec, SurrogateSpec
 
 __all__ = [
     "DEFAULT_SURROGATE",
+    "DecoderSpec",
     "SurrogateSpec",
     "Task",
     "ackley10",

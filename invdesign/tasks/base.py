@@ -12,7 +12,7 @@ from torch import Tensor
 
 from invdesign.objective import Objective
 from invdesign.space import Box
-from invdesign.tasks.surrogate import DEFAULT_SURROGATE, SurrogateSpec
+from invdesign.tasks.surrogate import DEFAULT_SURROGATE, DecoderSpec, SurrogateSpec
 
 Kind = Literal["target", "minimize"]
 OracleFn = Callable[[Tensor], Tensor]
@@ -63,10 +63,12 @@ class Task:
         budget: The recommended number of oracle evaluations for black-box runs on
             :meth:`objective`.
         n_reference: The size of the prior sample behind :meth:`reference_range` (minimize tasks).
+        decoder: For tasks searched in a latent space too: how to train the decoder on the
+            offline designs (:class:`~invdesign.tasks.DecoderSpec`); ``None`` for data space only.
 
     Attributes:
         name, space, kind, output_dim, optimum, reference, n_train, hidden_fraction, surrogate,
-        budget, n_reference: As given (``hidden_fraction`` and ``surrogate`` with the defaults
+        budget, n_reference, decoder: As given (``hidden_fraction`` and ``surrogate`` with the defaults
         filled in).
 
     Raises:
@@ -75,7 +77,8 @@ class Task:
             ``hidden_fraction`` lies outside ``[0, 1)``, or ``n_train``, ``budget`` or
             ``n_reference`` is not a positive int.
         TypeError: if ``space`` is not a ``Box``, ``oracle`` or ``prior`` is not callable, or
-            ``surrogate`` is not a :class:`~invdesign.tasks.SurrogateSpec`.
+            ``surrogate`` is not a :class:`~invdesign.tasks.SurrogateSpec` (or ``decoder`` not a
+            :class:`~invdesign.tasks.DecoderSpec`).
 
     Example:
         >>> task = Task(
@@ -106,6 +109,7 @@ class Task:
         surrogate: SurrogateSpec | None = None,
         budget: int = 100,
         n_reference: int = 100_000,
+        decoder: DecoderSpec | None = None,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise ValueError(f"Task name must be a non-empty string, got {name!r}")
@@ -139,6 +143,8 @@ class Task:
             surrogate = DEFAULT_SURROGATE
         if not isinstance(surrogate, SurrogateSpec):
             raise TypeError(f"Task {name!r}: surrogate must be a SurrogateSpec or None, got {type(surrogate).__name__}")
+        if decoder is not None and not isinstance(decoder, DecoderSpec):
+            raise TypeError(f"Task {name!r}: decoder must be a DecoderSpec or None, got {type(decoder).__name__}")
         set_ = object.__setattr__
         set_(self, "name", name)
         set_(self, "space", space.to(dtype=torch.float64))
@@ -151,6 +157,7 @@ class Task:
         set_(self, "surrogate", surrogate)
         set_(self, "budget", budget)
         set_(self, "n_reference", n_reference)
+        set_(self, "decoder", decoder)
         set_(self, "_oracle", oracle)
         set_(self, "_prior", prior)
         set_(self, "_reference_range", None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from invdesign.tasks.analytic import robot_arm, sine
 from invdesign.tasks.ballistics import ballistics
 from invdesign.tasks.base import Task
+from invdesign.tasks.digits import digits_task
 from invdesign.tasks.botorch_functions import (
     ackley10,
     ackley20,
@@ -59,5 +60,6 @@ for _task in (
     ackley20(),
     rosenbrock10(),
     styblinski_tang10(),
+    digits_task(),
 ):
     register(_task)

@@ -1,4 +1,5 @@
-"""A task's recommended surrogate: an MLP recipe that :func:`invdesign.models.fit_mlp` trains."""
+"""A task's recommended models: the surrogate (an MLP recipe for :func:`invdesign.models.fit_mlp`) and,
+for latent-space search, the decoder (a VAE recipe for :func:`invdesign.models.fit_vae`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from torch import Tensor
 from invdesign.models.ensemble import Ensemble
 from invdesign.models.fit import FitReport, fit_ensemble, fit_mlp
 from invdesign.models.mlp import ACTIVATIONS, MLP
+from invdesign.models.vae import VAE, fit_vae
+from invdesign.space import Box
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -133,3 +136,63 @@ class SurrogateSpec:
 
 DEFAULT_SURROGATE = SurrogateSpec(hidden=(128, 128, 128), activation="silu", epochs=200, batch_size=128, lr=3e-3)
 """The surrogate of a :class:`~invdesign.tasks.Task` built without one: three hidden layers of 128."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class DecoderSpec:
+    """How to train a decoder for latent-space search on a task: a VAE over the offline designs.
+
+    Attributes:
+        latent_dim: Latent dimension ``d_z``.
+        epochs: Training epochs (:func:`invdesign.models.fit_vae`, best validation epoch kept).
+        bound: The latent box is ``[-bound, bound]^d_z`` (the VAE's prior is a standard normal).
+        beta: Weight of the VAE's KL term.
+
+    Raises:
+        ValueError: for a non-positive size, epoch count or bound, or a negative ``beta``.
+    """
+
+    latent_dim: int = 8
+    epochs: int = 100
+    bound: float = 3.0
+    beta: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name in ("latent_dim", "epochs"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"DecoderSpec {name} must be a positive int, got {value!r}")
+        if not self.bound > 0:
+            raise ValueError(f"DecoderSpec bound must be positive, got {self.bound!r}")
+        if not self.beta >= 0:
+            raise ValueError(f"DecoderSpec beta must be non-negative, got {self.beta!r}")
+
+    def latent_box(self, *, dtype: torch.dtype = torch.float64, device: torch.device | str | None = None) -> Box:
+        """The latent search box ``[-bound, bound]^latent_dim``."""
+        return Box(-self.bound, self.bound, dim=self.latent_dim, dtype=dtype, device=device)
+
+    def fit(
+        self,
+        X: Tensor,
+        space: Box,
+        *,
+        seed: int,
+        epochs: int | None = None,
+        device: torch.device | str | None = None,
+        progress: bool = False,
+    ) -> VAE:
+        """Train the VAE on designs ``X`` ``(n, d)`` of a box with the same bounds in every dimension.
+
+        Decoded designs lie in the box, since the VAE's outputs lie in its data range.
+
+        Raises:
+            ValueError: if the box's bounds differ between dimensions (one data range per VAE).
+        """
+        low, high = float(space.lower.min()), float(space.upper.max())
+        if float(space.lower.max()) != low or float(space.upper.min()) != high:
+            raise ValueError(
+                f"DecoderSpec.fit needs a box with the same bounds in every dimension (one VAE data range), got {space!r}"
+            )
+        vae = VAE((X.shape[1],), self.latent_dim, beta=self.beta, data_range=(low, high), seed=seed)
+        fit_vae(vae, X, epochs=self.epochs if epochs is None else epochs, seed=seed, progress=progress, device=device)
+        return vae
