@@ -179,6 +179,8 @@ def test_bad_requests_are_clear_errors():
         benchmark.run(["branin"], ["no_such_solver"], 1, progress=False)
     with pytest.raises(ValueError, match="distinct names"):
         benchmark.run(["branin"], ["gd", "gd"], 1, progress=False)
+    with pytest.raises(ValueError, match="seeds must be"):
+        benchmark.run(["branin"], ["gd"], 0, progress=False)
     with pytest.raises(ValueError, match="unknown method"):
         SolverConfig(name="x", method="newton")
 
@@ -229,3 +231,19 @@ def test_digits_task_oracle_prior_and_decoder():
     assert float(task.normalized_score(Y.min().reshape(1))[0]) == pytest.approx(1.0), "score 1 is half A's most 3-like digit"
     with pytest.raises(ValueError, match="same bounds in every dimension"):
         task.decoder.fit(X[:, :2], ivd.Box([0.0, 0.0], [1.0, 2.0]), seed=0)
+
+
+def test_a_crash_while_writing_leaves_the_previous_results_file_whole(tmp_path, monkeypatch):
+    store = benchmark.ResultStore(tmp_path)
+    store.add({"task": "t", "solver": "a", "seed": 0, "kind": "minimize", "score_best": 0.5})
+    before = (tmp_path / "results.json").read_text()
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # the process dies between writing the new file and moving it into place
+
+    monkeypatch.setattr(benchmark.store.os, "replace", killed)
+    with pytest.raises(KeyboardInterrupt):
+        store.add({"task": "t", "solver": "b", "seed": 0, "kind": "minimize", "score_best": 0.7})
+    monkeypatch.undo()
+    assert (tmp_path / "results.json").read_text() == before
+    assert list(benchmark.ResultStore(tmp_path).records) == ["t|a|0"]

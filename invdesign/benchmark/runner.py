@@ -309,8 +309,8 @@ def run(
         tasks: of the first target's run).
 
     Raises:
-        ValueError: for an unknown task or configuration, duplicate configuration names, or a
-            ``k`` below 1.
+        ValueError: for an unknown task or configuration, duplicate configuration names, no
+            seeds (or repeated ones), or a ``k`` below 1.
     """
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
@@ -320,6 +320,10 @@ def run(
     if len(set(names)) != len(names):
         raise ValueError(f"solver configurations must have distinct names, got {names}")
     seed_list = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
+    if not seed_list or len(set(seed_list)) != len(seed_list):
+        raise ValueError(f"seeds must be a positive number or distinct seeds, got {seeds!r}")
+    if not task_list or not configs:
+        raise ValueError("run needs at least one task and one solver configuration")
     store = ResultStore(out) if out is not None else None
     settings = {"k": k, "n_targets": n_targets, "n_train": n_train, "epochs": epochs}
 
