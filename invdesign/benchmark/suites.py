@@ -40,11 +40,12 @@ SUITES: dict[str, Suite] = {
         name="full",
         tasks=(
             "sine", "robot_arm", "ballistics", "branin", "hartmann6",
-            "ackley10", "ackley20", "rosenbrock10", "styblinski_tang10",
+            "ackley10", "ackley20", "rosenbrock10", "styblinski_tang10", "digits",
         ),
         solvers=(
             "gd", "lbfgs", "cmaes", "random", "bo", "turbo",
-            "gd+pessimism", "gd+worst", "gd+trust", "gd+diverse", "ga (Design-Bench)",
+            "gd+ensemble", "gd+pessimism", "gd+worst", "gd+trust", "gd+diverse",
+            "gd (latent)", "lbfgs (latent)", "bo (latent)", "ga (Design-Bench)",
         ),
         seeds=5,
         settings={"k": 128, "n_targets": 20},
