@@ -247,3 +247,12 @@ def test_a_crash_while_writing_leaves_the_previous_results_file_whole(tmp_path, 
     monkeypatch.undo()
     assert (tmp_path / "results.json").read_text() == before
     assert list(benchmark.ResultStore(tmp_path).records) == ["t|a|0"]
+
+
+def test_data_spacing_and_energy_scale_make_the_trust_region_scale_free():
+    box = ivd.Box(0.0, 10.0, dim=1, dtype=torch.float64)
+    X = torch.tensor([[0.0], [1.0], [3.0], [6.0]], dtype=torch.float64)
+    assert runner.data_spacing(X, box) == pytest.approx(sorted([0.1, 0.1, 0.2, 0.3])[1])
+    Y = torch.tensor([[1.0], [3.0]], dtype=torch.float64)
+    assert runner.energy_scale(Y, None) == pytest.approx(2**0.5)
+    assert runner.energy_scale(torch.tensor([[0.0, 1.0], [2.0, 1.0]]), torch.zeros(2)) == pytest.approx(1.0)

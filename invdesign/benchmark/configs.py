@@ -30,8 +30,11 @@ class SolverConfig:
             ``"worst"`` search a deep ensemble with that rule (`invdesign.Objective`'s ``ensemble``).
         beta: The pessimism weight of ``ensemble="pessimistic"``.
         data_weight: Weight of the distance-to-nearest-training-design penalty
-            (`invdesign.penalties.DataDistance`); 0 for none.
-        data_radius: Its free radius, in unit-cube coordinates.
+            (`invdesign.penalties.DataDistance`), scale-free: in units of the training energies'
+            spread per squared data spacing (see `data_radius`), so one weight fits every task;
+            0 for none.
+        data_radius: Its free radius, in units of the data spacing: the median distance from a
+            training design to its nearest neighbour, in unit-cube coordinates of the search box.
         diversity: Trade-off used to pick the ``k`` returned designs (`invdesign.select_designs`);
             0 picks the ``k`` lowest energies.
         latent: Search the latent box of the task's decoder (a VAE trained on the offline designs,
@@ -125,8 +128,8 @@ def _configs() -> dict[str, SolverConfig]:
             name="gd+trust",
             method="gd",
             data_weight=10.0,
-            data_radius=0.05,
-            description="gd with a distance-to-nearest-training-design penalty",
+            data_radius=0.5,
+            description="gd with a distance-to-nearest-training-design penalty beyond half the data spacing",
         ),
         SolverConfig(name="gd+diverse", method="gd", diversity=1.0, description="gd, the k returned designs picked for diversity too"),
         SolverConfig(name="gd (latent)", method="gd", latent=True, description="gd in the decoder's latent box from the encoded best designs"),

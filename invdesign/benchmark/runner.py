@@ -25,6 +25,7 @@ from invdesign.penalties import DataDistance
 from invdesign.result import Progress
 from invdesign.selection import select_designs
 from invdesign.solvers import RestartSolver, get
+from invdesign.space import Box
 from invdesign.starts import FromData
 from invdesign.tasks import Task
 from invdesign.tasks import get as get_task
@@ -99,11 +100,31 @@ def _objective(problem: Problem, config: SolverConfig, target: Tensor | None) ->
             data = space.clamp(decoder.encode(problem.X)[0])
     penalties = []
     if config.data_weight > 0:
-        penalties.append(DataDistance(data, weight=config.data_weight, radius=config.data_radius, space=space))
+        spacing = data_spacing(data, space)
+        weight = config.data_weight * energy_scale(problem.Y, target) / spacing**2
+        penalties.append(DataDistance(data, weight=weight, radius=config.data_radius * spacing, space=space))
     model, rule = (problem.surrogate, {}) if config.ensemble is None else (problem.ensemble, {"ensemble": config.ensemble})
     if config.ensemble == "pessimistic":
         rule["beta"] = config.beta
     return Objective(model, space, target=target, decoder=decoder, penalties=penalties, **rule)
+
+
+def data_spacing(X: Tensor, space: Box, *, n_probe: int = 1000) -> float:
+    """The median distance from a design of ``X`` ``(n, d)`` to its nearest other design, in ``space``'s unit-cube coordinates.
+
+    Measured on ``n_probe`` designs picked with a fixed seed (all of them if fewer).
+    """
+    probe = torch.randperm(X.shape[0], generator=torch.Generator().manual_seed(0))[:n_probe]
+    U = space.to_unit(X.to(space.dtype))
+    with torch.no_grad():
+        D = torch.cdist(U[probe], U)
+        D[torch.arange(probe.numel()), probe] = math.inf
+        return float(D.min(dim=1).values.median())
+
+
+def energy_scale(Y: Tensor, target: Tensor | None) -> float:
+    """The spread of the training energies: the std of ``Y`` ``(n, 1)``, or for a target task the mean variance of the outputs ``(n, k)``."""
+    return float(Y.var(dim=0).mean()) if target is not None else float(Y.std())
 
 
 def _predicted_energy(problem: Problem, config: SolverConfig, X: Tensor, target: Tensor | None) -> Tensor:
