@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from invdesign.selection import select_designs
 
@@ -129,6 +129,9 @@ class Result:
         z: Best point in the search space when the objective has a decoder
             (then ``x == decoder(z)``), shape ``(d_z,)``; else ``None``.
         Z: All final search points, best first, shape ``(n, d_z)``; else ``None``.
+        generator: For ``method="amortized"``, the trained generator: ``generator.sample(n)``
+            draws ``n`` more search points in one forward pass, shape ``(n, d)`` (latent codes for
+            an objective with a decoder: decode them with ``objective.decode``); else ``None``.
     """
 
     x: Tensor
@@ -146,6 +149,7 @@ class Result:
     options: dict[str, Any]
     z: Tensor | None = None
     Z: Tensor | None = None
+    generator: nn.Module | None = None
 
     def top(self, k: int, *, diversity: float = 0.0, space: Box | None = None) -> tuple[Tensor, Tensor]:
         """The ``k`` designs to keep, chosen by `invdesign.selection.select_designs`.

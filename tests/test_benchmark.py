@@ -109,6 +109,7 @@ def test_run_minimize_task_reports_oracle_and_surrogate_side_by_side(tmp_path):
         assert row.n_designs == 16 and row.evaluations > 0 and row.seconds > 0
         assert math.isfinite(row.gap) and math.isfinite(row.d_best)
         assert 0.0 < row.d_best < 1.0
+        assert 1 <= row.n_modes <= 16 and row.pairwise_distance >= 0.0
     record = json.loads((tmp_path / "results.json").read_text())["cells"][0]
     assert len(record["designs"]["oracle"]) == 16 and len(record["trace"]["oracle"]) > 0
     # The oracle re-simulates: its verdict on the designs equals the task's function.

@@ -19,6 +19,7 @@ from invdesign.benchmark.metrics import T_VALUES, exploitation_gap, percentiles,
 from invdesign.benchmark.problem import Problem, prepare
 from invdesign.benchmark.reference import design_bench_gradient_ascent
 from invdesign.benchmark.store import ResultStore, cell_key, frame, nan_to_none
+from invdesign.diversity import count_modes, mean_pairwise_distance
 from invdesign.objective import Objective
 from invdesign.optimize import minimize
 from invdesign.penalties import DataDistance
@@ -205,6 +206,8 @@ def run_cell(problem: Problem, config: SolverConfig, *, k: int) -> dict[str, Any
             gap_abs_normalized=exploitation_gap(oracle, predicted, absolute=True) / (y_max - y_min),
             **{f"r_{t}": math.nan for t in T_VALUES},
             distance_to_data=_distance_to_data(problem, cell.X),
+            pairwise_distance=mean_pairwise_distance(cell.X, task.space),
+            n_modes=count_modes(cell.X, task.space),
             n_designs=int(cell.X.shape[0]),
             n_invalid=int((~torch.isfinite(oracle)).sum()),
             evaluations=cell.nfev,
@@ -214,7 +217,7 @@ def run_cell(problem: Problem, config: SolverConfig, *, k: int) -> dict[str, Any
         designs = {"oracle": [nan_to_none(float(v)) for v in oracle], "surrogate": [nan_to_none(float(v)) for v in predicted]}
     else:
         assert problem.targets is not None
-        errors, predicted_top, bests, medians, gaps, gaps_abs, distances = [], [], [], [], [], [], []
+        errors, predicted_top, bests, medians, gaps, gaps_abs, distances, spreads, modes = [], [], [], [], [], [], [], [], []
         nfev, seconds, trace, invalid = 0, 0.0, {}, 0
         for i, target in enumerate(problem.targets):
             cell = _search(problem, config, k, seed * 100_003 + i, target, traced=i == 0)
@@ -231,6 +234,8 @@ def run_cell(problem: Problem, config: SolverConfig, *, k: int) -> dict[str, Any
             gaps_abs.append(exploitation_gap(oracle, predicted, absolute=True))
             invalid += int((~torch.isfinite(oracle)).sum())
             distances.append(_distance_to_data(problem, cell.X))
+            spreads.append(mean_pairwise_distance(cell.X, task.space))
+            modes.append(count_modes(cell.X, task.space))
             nfev += cell.nfev
             seconds += cell.seconds
             trace = trace or cell.trace
@@ -251,6 +256,8 @@ def run_cell(problem: Problem, config: SolverConfig, *, k: int) -> dict[str, Any
             gap_abs_normalized=math.nan,
             **{f"r_{t}": r[t] for t in T_VALUES},
             distance_to_data=_mean(distances),
+            pairwise_distance=_mean(spreads),
+            n_modes=_mean(modes),
             n_designs=n_candidates,
             n_invalid=invalid,
             evaluations=nfev,
@@ -322,7 +329,9 @@ def run(
         optimistic), ``gap_abs`` (mean of its absolute value: prediction error either way) and
         ``gap_normalized``, ``gap_abs_normalized`` (divided by ``y_max - y_min``); ``r_1, r_10, r_50``
         (target tasks); ``distance_to_data`` (mean distance from a returned design to its nearest
-        training design, unit-cube coordinates: how far the search left the data); ``n_designs,
+        training design, unit-cube coordinates: how far the search left the data);
+        ``pairwise_distance`` and ``n_modes`` (`invdesign.diversity`: the designs' mean pairwise
+        distance and number of distinct clusters, per target averaged on target tasks); ``n_designs,
         n_invalid, evaluations`` (surrogate evaluations) and
         ``seconds`` (search wall time); ``fingerprint``. ``out/results.json`` also holds, per cell,
         the convergence trace (the oracle's energy of the best design so far against surrogate

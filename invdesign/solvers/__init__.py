@@ -7,6 +7,7 @@ from invdesign.solvers import random_search
 from invdesign.solvers.cmaes import CMAES
 from invdesign.solvers.bo import BayesianOptimization
 from invdesign.solvers.turbo import TuRBO
+from invdesign.solvers.amortized import Amortized, ConditionalGenerator, Generator, InverseModelReport, fit_inverse_model
 from invdesign.solvers.ask_tell import AskTell, SampleSolver, load_optimizer
 from invdesign.solvers.base import RestartSolver, Solver, available, get, make, register
 from invdesign.solvers.gd import GradientDescent
@@ -14,19 +15,25 @@ from invdesign.solvers.lbfgs import LBFGSB
 from invdesign.solvers.random_search import RandomSearch
 
 __all__ = [
+    "Amortized",
     "AskTell",
     "BayesianOptimization",
     "CMAES",
+    "ConditionalGenerator",
+    "Generator",
     "GradientDescent",
+    "InverseModelReport",
     "LBFGSB",
     "RandomSearch",
     "RestartSolver",
     "SampleSolver",
     "Solver",
     "TuRBO",
+    "amortized",
     "available",
     "bo",
     "cmaes",
+    "fit_inverse_model",
     "get",
     "gd",
     "lbfgs",

@@ -1,0 +1,236 @@
+"""The amortized solver (a generator trained on the surrogate) and conditional inverse models."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import invdesign as ivd
+from invdesign.diversity import count_modes, mean_pairwise_distance
+from invdesign.solvers import ConditionalGenerator, Generator, fit_inverse_model
+
+from conftest import quadratic
+
+BRANIN_MINIMA = ((-math.pi, 12.275), (math.pi, 2.275), (9.42478, 2.475))
+
+
+def minima_near(X: torch.Tensor, space: ivd.Box, radius: float = 0.05) -> int:
+    """How many of Branin's three minima have a design within ``radius`` (unit-cube distance)."""
+    minima = space.to_unit(torch.tensor(BRANIN_MINIMA, dtype=X.dtype))
+    return int((torch.cdist(minima, space.to_unit(X)) < radius).any(dim=1).sum())
+
+
+@pytest.fixture(scope="module")
+def arm() -> tuple[ivd.tasks.Task, torch.Tensor]:
+    """The robot arm task and the outputs of 512 prior designs (the oracle serves as the model)."""
+    task = ivd.tasks.get("robot_arm")
+    _, Y = task.make_data(512, seed=0)
+    return task, Y
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
+def test_generators_stay_inside_the_box_even_when_saturated(dtype):
+    box = ivd.Box([-0.3, 1e3, 7.0], [0.1, 1e3 + 1e-3, 9.5], dtype=dtype)
+    generator = Generator(box, noise_dim=3)
+    assert generator.space == box and generator.sample(2).dtype == dtype
+    noise = torch.randn(2000, 3, generator=torch.Generator().manual_seed(0), dtype=dtype) * 1e4
+    assert box.contains(generator(noise)).all()
+    assert box.contains(generator.sample(500, seed=0)).all()
+    conditional = ConditionalGenerator(box, 2, noise_dim=2)
+    designs = conditional(noise[:, :2], noise[:, 1:] * 10)
+    assert designs.shape == (2000, 3) and box.contains(designs).all()
+
+
+def test_amortized_designs_are_inside_the_box_in_data_and_latent_space():
+    box = ivd.Box(-1.0, 1.0, dim=3)
+    corner = ivd.Objective(lambda x: x.sum(-1), box)  # the minimum is the corner (-1, -1, -1)
+    res = ivd.minimize(corner, "amortized", n_restarts=32, max_iter=200, seed=0)
+    assert box.contains(res.X).all() and res.fun < -2.9
+    assert box.contains(res.generator.sample(1000, seed=1)).all()
+
+    latent = ivd.Box(-2.0, 2.0, dim=2)
+    decoder = nn.Linear(2, 5).double()
+    obj = ivd.Objective(lambda x: x.square().sum(-1), latent, decoder=decoder)
+    res = ivd.minimize(obj, "amortized", n_restarts=16, max_iter=100, seed=0)
+    assert res.Z.shape == (16, 2) and res.X.shape == (16, 5)
+    assert latent.contains(res.Z).all() and latent.contains(res.generator.sample(1000)).all()
+    with torch.no_grad():
+        assert torch.equal(res.X, decoder(res.Z))
+
+
+def test_diversity_bonus_spreads_the_designs_over_several_minima():
+    task = ivd.tasks.get("branin")
+    objective = task.objective()  # three minima of equal depth
+    runs = {w: ivd.minimize(objective, "amortized", n_restarts=64, max_iter=300, seed=0, diversity=w) for w in (0.0, 1.0)}
+    without, with_ = runs[0.0].X, runs[1.0].X
+    assert minima_near(without, task.space) == 1, "without the bonus the generator collapses onto one minimum"
+    assert minima_near(with_, task.space) >= 2
+    assert mean_pairwise_distance(with_, task.space) > 10 * mean_pairwise_distance(without, task.space)
+    assert count_modes(with_, task.space) > count_modes(without, task.space) == 1
+
+
+def test_seeded_runs_repeat_and_seeds_differ(trained_mlp):
+    model, task = trained_mlp
+    obj = ivd.Objective(model, task.space)
+    a, b, c = (ivd.minimize(obj, "amortized", n_restarts=16, max_iter=50, seed=s) for s in (3, 3, 4))
+    assert torch.equal(a.X, b.X) and torch.equal(a.F, b.F) and a.history.best == b.history.best
+    assert all(torch.equal(p, q) for p, q in zip(a.generator.state_dict().values(), b.generator.state_dict().values()))
+    assert torch.equal(a.generator.sample(8, seed=1), b.generator.sample(8, seed=1))
+    assert not torch.equal(a.generator.sample(8, seed=1), a.generator.sample(8, seed=2))
+    assert not torch.equal(a.X, c.X)
+
+
+def test_history_counts_every_generated_design(box4):
+    obj = ivd.Objective(quadratic, box4)
+    res = ivd.minimize(obj, "amortized", n_restarts=10, max_iter=20, seed=0)
+    assert res.nit == 20 and res.status is ivd.Status.MAX_ITER
+    assert res.history.iteration == list(range(21)), "row 0 is the untrained generator's batch"
+    assert res.history.n_active == [10] * 21
+    probe = res.nfev - 21 * 10  # the Sobol points that set the energy scale
+    assert res.history.nfev == [probe + 10 * (i + 1) for i in range(21)]
+    assert res.history.best[-1] == res.fun
+    assert res.options["n_restarts"] == 10 and res.options["diversity"] == 1.0
+
+
+def test_the_designs_are_one_batch_of_the_generator(box4):
+    obj = ivd.Objective(quadratic, box4)
+    res = ivd.minimize(obj, "amortized", n_restarts=5, max_iter=0, seed=0)
+    assert res.nit == 0 and res.status is ivd.Status.MAX_ITER
+    batch = res.generator.sample(5, seed=0)  # the noise stream of seed 0 starts with this batch
+    assert torch.equal(res.X, batch[torch.argsort(quadratic(batch))])
+
+
+def test_callback_stop_returns_the_batch_it_saw(box4):
+    seen = []
+
+    def stop_at_five(progress: ivd.Progress) -> None:
+        seen.append((progress.x, progress.fun))
+        if len(seen) == 5:
+            raise StopIteration
+
+    res = ivd.minimize(ivd.Objective(quadratic, box4), "amortized", n_restarts=8, max_iter=100, seed=0, callback=stop_at_five)
+    assert res.status is ivd.Status.STOPPED and res.nit == 4
+    assert torch.equal(res.x, seen[-1][0]) and res.fun == seen[-1][1]
+
+
+def test_nan_energies_are_left_out_of_training_and_ranked_last():
+    box = ivd.Box(-1.0, 1.0, dim=2)
+    holey = ivd.Objective(lambda x: torch.where(x[:, 0] > 0, torch.nan, (x[:, 0] + 0.5).square() + x[:, 1].square()), box)
+    start = ivd.minimize(holey, "amortized", n_restarts=32, max_iter=0, seed=0)
+    n_bad = int(torch.isnan(start.F).sum())
+    assert 0 < n_bad < 32 and f"{n_bad} of 32 generated designs have a NaN or infinite energy" in start.message
+    assert torch.isnan(start.F[-n_bad:]).all(), "NaN energies come last"
+    trained = ivd.minimize(holey, "amortized", n_restarts=32, max_iter=200, seed=0)
+    assert trained.success and all(math.isfinite(b) for b in trained.history.best)
+    assert trained.fun < 0.01 and trained.fun < start.fun
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "match"),
+    [
+        ({"noise_dim": 0}, ValueError, "noise_dim must be at least 1"),
+        ({"hidden": (64, 0)}, ValueError, "hidden must be positive integer widths"),
+        ({"activation": "swish"}, ValueError, "activation='swish' is not one of"),
+        ({"lr": 0.0}, ValueError, "lr must be positive"),
+        ({"diversity": -1.0}, ValueError, "diversity must be finite and non-negative"),
+        ({"radius": math.inf}, ValueError, "radius must be positive and finite"),
+        ({"diverstiy": 1.0}, TypeError, "unknown option 'diverstiy' for method 'amortized'"),
+    ],
+)
+def test_bad_options_fail_clearly(box4, options, error, match):
+    with pytest.raises(error, match=match):
+        ivd.minimize(ivd.Objective(quadratic, box4), "amortized", **options)
+
+
+def test_bad_run_arguments_fail_clearly(box4, tmp_path):
+    obj = ivd.Objective(quadratic, box4)
+    with pytest.raises(ValueError, match="x0= gives starting points, but method 'amortized' has none"):
+        ivd.minimize(obj, "amortized", x0=torch.zeros(1, 4))
+    with pytest.raises(ValueError, match="checkpoint= is for the sample-based methods"):
+        ivd.minimize(obj, "amortized", checkpoint=tmp_path / "run.safetensors")
+    with pytest.raises(ValueError, match="n_restarts must be at least 1, got 0"):
+        ivd.minimize(obj, "amortized", n_restarts=0)
+    with pytest.raises(ValueError, match="max_iter must be at least 0, got -1"):
+        ivd.minimize(obj, "amortized", max_iter=-1)
+
+
+def test_a_model_without_gradients_is_refused(box4):
+    obj = ivd.Objective(lambda x: np.square(x.detach().numpy() - 0.3).sum(-1), box4)
+    with pytest.raises(TypeError, match="method 'amortized' needs gradients.*random"):
+        ivd.minimize(obj, "amortized")
+
+
+def test_inverse_model_serves_targets_in_the_box_and_learns(arm):
+    task, Y = arm
+    targets = Y[:20]
+
+    def target_error(generator: ConditionalGenerator) -> float:
+        designs = generator.sample(targets, 4, seed=0)
+        return float((task.oracle(designs.reshape(-1, 4)).reshape(20, 4, 2) - targets[:, None]).square().mean())
+
+    untrained, _ = fit_inverse_model(task.oracle, task.space, Y, steps=1, seed=0)
+    trained, report = fit_inverse_model(task.oracle, task.space, Y, steps=400, seed=0)
+    designs = trained.sample(targets, 7, seed=1)
+    assert designs.shape == (20, 7, 4) and designs.dtype == Y.dtype
+    assert task.space.contains(designs.reshape(-1, 4)).all()
+    assert trained.sample(targets[0], 3).shape == (3, 4)
+    assert len(report.loss) == 400 and report.loss[-1] < report.loss[0]
+    assert target_error(trained) < 0.1 * target_error(untrained)
+
+
+def test_tandem_and_diversity_variants(arm):
+    task, Y = arm
+    tandem, _ = fit_inverse_model(task.oracle, task.space, Y, noise_dim=0, steps=50, seed=0)
+    copies = tandem.sample(Y[:3], 5, seed=0)
+    assert torch.equal(copies, copies[:, :1].expand(-1, 5, -1)), "without noise every design of a target is the same"
+
+    spread = {}
+    for w in (0.0, 1.0):
+        generator, _ = fit_inverse_model(task.oracle, task.space, Y, steps=300, seed=0, diversity=w)
+        designs = generator.sample(Y[:10], 16, seed=0)
+        spread[w] = sum(mean_pairwise_distance(d, task.space) for d in designs) / 10
+    assert spread[1.0] > 2 * spread[0.0]
+
+
+def test_inverse_model_is_seeded(arm):
+    task, Y = arm
+    a, _ = fit_inverse_model(task.oracle, task.space, Y, steps=20, seed=5)
+    b, _ = fit_inverse_model(task.oracle, task.space, Y, steps=20, seed=5)
+    c, _ = fit_inverse_model(task.oracle, task.space, Y, steps=20, seed=6)
+    assert torch.equal(a.sample(Y[:4], 3, seed=0), b.sample(Y[:4], 3, seed=0))
+    assert not torch.equal(a.sample(Y[:4], 3, seed=0), c.sample(Y[:4], 3, seed=0))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"noise_dim": 0, "diversity": 1.0}, ValueError, "without noise"),
+        ({"noise_dim": 0, "samples_per_target": 4}, ValueError, "without noise"),
+        ({"samples_per_target": 1}, ValueError, "needs samples_per_target >= 2"),
+        ({"samples_per_target": 8, "batch_size": 4}, ValueError, "batch_size must be at least 8"),
+        ({"radius": 0.0}, ValueError, "radius must be positive"),
+        ({"steps": 0}, ValueError, "steps must be at least 1"),
+    ],
+)
+def test_inverse_model_options_are_checked(arm, kwargs, error, match):
+    task, Y = arm
+    with pytest.raises(error, match=match):
+        fit_inverse_model(task.oracle, task.space, Y, **kwargs)
+
+
+def test_inverse_model_data_and_model_are_checked(arm):
+    task, Y = arm
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        fit_inverse_model(task.oracle, task.space, torch.cat([Y, torch.full((1, 2), math.nan, dtype=Y.dtype)]))
+    with pytest.raises(ValueError, match=r"Y has 3 outputs, so expected \(2, 3\)"):
+        fit_inverse_model(task.oracle, task.space, torch.zeros(10, 3, dtype=Y.dtype))
+    with pytest.raises(ValueError, match="no gradient reaches the designs"):
+        fit_inverse_model(lambda x: task.oracle(x).detach(), task.space, Y)
+    with pytest.raises(TypeError, match="Y must be floating point"):
+        fit_inverse_model(task.oracle, task.space, torch.zeros(10, 2, dtype=torch.long))
+    with pytest.raises(TypeError, match="space must be an invdesign.Box"):
+        fit_inverse_model(task.oracle, [(-1, 1)] * 4, Y)
