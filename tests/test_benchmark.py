@@ -257,3 +257,15 @@ def test_data_spacing_and_energy_scale_make_the_trust_region_scale_free():
     Y = torch.tensor([[1.0], [3.0]], dtype=torch.float64)
     assert runner.energy_scale(Y, None) == pytest.approx(2**0.5)
     assert runner.energy_scale(torch.tensor([[0.0, 1.0], [2.0, 1.0]]), torch.zeros(2)) == pytest.approx(1.0)
+
+
+def test_amortized_serves_every_target_from_one_conditional_generator(tmp_path, monkeypatch):
+    calls = []
+    real = runner.fit_inverse_model
+    monkeypatch.setattr(runner, "fit_inverse_model", lambda *a, **kw: (calls.append(kw), real(*a, **kw))[1])
+    config = SolverConfig(name="amortized", method="amortized", max_iter=50)
+    table = benchmark.run([arm_task(), sphere_task()], [config], 1, out=tmp_path, k=50, n_targets=3, progress=False)
+    assert len(calls) == 1 and calls[0]["steps"] == 50, "trained once for the three targets"
+    arm, sphere = table.iloc[0], table.iloc[1]
+    assert arm["r_1"] >= arm["r_10"] >= arm["r_50"] > 0 and arm["n_designs"] == 50
+    assert sphere["n_designs"] == 50 and math.isfinite(sphere["score_best"])

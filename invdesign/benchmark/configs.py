@@ -106,6 +106,13 @@ def _configs() -> dict[str, SolverConfig]:
             description="TuRBO-1, 64 surrogate evaluations in batches of 8",
         ),
         SolverConfig(
+            name="amortized",
+            method="amortized",
+            max_iter=500,
+            description="a generator trained against the surrogate with a diversity bonus, 500 steps "
+            "(target tasks: one conditional generator for every target)",
+        ),
+        SolverConfig(
             name="gd+ensemble",
             method="gd",
             ensemble="mean",

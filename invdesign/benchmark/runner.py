@@ -26,6 +26,7 @@ from invdesign.penalties import DataDistance
 from invdesign.result import Progress
 from invdesign.selection import select_designs
 from invdesign.solvers import RestartSolver, get
+from invdesign.solvers.amortized import fit_inverse_model
 from invdesign.space import Box
 from invdesign.starts import FromData
 from invdesign.tasks import Task
@@ -176,6 +177,33 @@ def _search(problem: Problem, config: SolverConfig, k: int, seed: int, target: T
     return Cell(X, result.nfev, seconds, tracer.as_dict() if tracer else {})
 
 
+def _serve_inverse_model(problem: Problem, config: SolverConfig, k: int) -> list[Cell]:
+    """``method="amortized"`` on a target task: one conditional generator for every target.
+
+    `invdesign.solvers.amortized.fit_inverse_model` is trained once on the offline outputs (its
+    ``steps`` from the config's ``max_iter``, its options from the config's ``options``), then
+    serves ``k`` designs per test target in one forward pass, ranked by the surrogate's error.
+    The training time is shared out over the targets.
+    """
+    task, targets = problem.task, problem.targets
+    assert targets is not None
+    options = dict(config.options)
+    if config.max_iter is not None:
+        options["steps"] = config.max_iter
+    t0 = time.perf_counter()
+    generator, report = fit_inverse_model(problem.surrogate, task.space, problem.Y, seed=problem.seed, **options)
+    with torch.no_grad():
+        designs = generator.sample(targets.to(problem.Y), k, seed=problem.seed)
+        ranked = []
+        for target, X in zip(targets, designs):
+            energy = Objective(problem.surrogate, task.space, target=target)(X)
+            ranked.append(X[torch.argsort(energy)])
+    seconds = (time.perf_counter() - t0) / len(targets)
+    steps = len(report.loss)
+    batch = options.get("batch_size", 256)
+    return [Cell(X, steps * batch // len(targets) + k, seconds, {}) for X in ranked]
+
+
 def run_cell(problem: Problem, config: SolverConfig, *, k: int) -> dict[str, Any]:
     """Run one configuration on one prepared problem and measure its designs with the oracle.
 
@@ -219,8 +247,9 @@ def run_cell(problem: Problem, config: SolverConfig, *, k: int) -> dict[str, Any
         assert problem.targets is not None
         errors, predicted_top, bests, medians, gaps, gaps_abs, distances, spreads, modes = [], [], [], [], [], [], [], [], []
         nfev, seconds, trace, invalid = 0, 0.0, {}, 0
+        served = _serve_inverse_model(problem, config, k) if config.method == "amortized" else None
         for i, target in enumerate(problem.targets):
-            cell = _search(problem, config, k, seed * 100_003 + i, target, traced=i == 0)
+            cell = served[i] if served is not None else _search(problem, config, k, seed * 100_003 + i, target, traced=i == 0)
             oracle = oracle_energy(task, cell.X, target)
             predicted = _predicted_energy(problem, config, cell.X, target)
             if i == 0:

@@ -31,7 +31,7 @@ SUITES: dict[str, Suite] = {
     "quick": Suite(
         name="quick",
         tasks=("branin", "hartmann6", "ackley10", "robot_arm"),
-        solvers=("gd", "lbfgs", "cmaes", "random", "bo", "turbo", "gd+pessimism", "gd+trust", "ga (Design-Bench)"),
+        solvers=("gd", "lbfgs", "cmaes", "random", "bo", "turbo", "amortized", "gd+pessimism", "gd+trust", "ga (Design-Bench)"),
         seeds=3,
         settings={"k": 128, "n_targets": 3, "n_train": 2000, "epochs": 100},
         description="every solver on four tasks, 3 seeds, 2,000 offline designs, 3 targets for robot_arm (minutes on 2 CPU cores)",
@@ -43,7 +43,7 @@ SUITES: dict[str, Suite] = {
             "ackley10", "ackley20", "rosenbrock10", "styblinski_tang10", "digits",
         ),
         solvers=(
-            "gd", "lbfgs", "cmaes", "random", "bo", "turbo",
+            "gd", "lbfgs", "cmaes", "random", "bo", "turbo", "amortized",
             "gd+ensemble", "gd+pessimism", "gd+worst", "gd+trust", "gd+diverse",
             "gd (latent)", "lbfgs (latent)", "bo (latent)", "ga (Design-Bench)",
         ),
