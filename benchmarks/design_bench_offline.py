@@ -35,7 +35,7 @@ import invdesign as ivd
 from invdesign import benchmark
 
 TASKS = ("branin", "hartmann6", "ackley10", "ackley20", "rosenbrock10", "styblinski_tang10")
-SOLVERS = ("gd", "lbfgs", "cmaes", "random", "turbo", "gd+ensemble", "gd+pessimism", "gd+worst", "gd+trust", "gd+diverse", "ga (Design-Bench)")
+SOLVERS = ("gd", "lbfgs", "cmaes", "random", "turbo", "amortized", "gd+ensemble", "gd+pessimism", "gd+worst", "gd+trust", "gd+diverse", "ga (Design-Bench)")
 REFERENCE = "ga (Design-Bench)"
 GUARDED = ("gd+pessimism", "gd+worst", "gd+trust")
 
