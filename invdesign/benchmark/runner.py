@@ -38,8 +38,8 @@ class Cell:
     """What one configuration returned on one problem, before the metrics.
 
     Attributes:
-        X: The returned designs, best first by the searched energy, shape ``(k, d)``; per target
-            for target tasks, shape ``(n_targets, k, d)``.
+        X: The returned designs, best first by the searched energy, shape ``(k, d)`` (of one
+            target's search on target tasks).
         nfev: Surrogate evaluations.
         seconds: Search wall time, the tracing oracle calls left out.
         trace: ``{"nfev": [...], "seconds": [...], "oracle": [...]}``: the oracle's verdict on the
