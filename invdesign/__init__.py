@@ -5,7 +5,7 @@ solvers that are batched, seeded and comparable, and judge the designs with the 
 oracle.
 """
 
-from invdesign import diversity, models, penalties, selection, solvers, starts, tasks
+from invdesign import benchmark, diversity, models, penalties, selection, solvers, starts, tasks
 from invdesign.objective import Objective
 from invdesign.optimize import minimize
 from invdesign.result import History, Progress, Result, Status
@@ -21,6 +21,7 @@ __all__ = [
     "Progress",
     "Result",
     "Status",
+    "benchmark",
     "diversity",
     "minimize",
     "models",
