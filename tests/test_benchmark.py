@@ -269,3 +269,55 @@ def test_amortized_serves_every_target_from_one_conditional_generator(tmp_path, 
     arm, sphere = table.iloc[0], table.iloc[1]
     assert arm["r_1"] >= arm["r_10"] >= arm["r_50"] > 0 and arm["n_designs"] == 50
     assert sphere["n_designs"] == 50 and math.isfinite(sphere["score_best"])
+
+
+def test_target_tasks_count_their_real_candidates_and_drop_invalid_targets(tmp_path):
+    arm = arm_task()
+
+    def holey(x):  # designs with x1 > 0.5 are invalid (NaN), as a shot that never lands
+        y = arm.oracle(x)
+        return torch.where((x[:, :1] > 0.5), torch.full_like(y, math.nan), y)
+
+    task = Task(name="holey_arm", oracle=holey, space=arm.space, kind="target", output_dim=2, n_train=500, surrogate=SMALL)
+    table = benchmark.run([task], [SolverConfig(name="gd", method="gd", max_iter=30)], 1, k=10, n_targets=20, progress=False)
+    row = table.iloc[0]
+    assert row["n_designs"] == 10 and math.isnan(row["r_50"]), "r_50 is undefined with 10 candidates"
+    assert row["r_10"] > 0 and not row["r_1"] < row["r_10"], "an invalid top design counts as an infinite error"
+
+
+def test_few_offline_designs_mean_fewer_data_starts_not_a_crash(tmp_path):
+    task = sphere_task()
+    table = benchmark.run([task], CONFIGS[:1], 1, k=128, n_train=40, progress=False)
+    assert table.iloc[0]["n_designs"] == 20, "40 drawn, the best half hidden: 20 starts"
+
+
+def test_a_changed_task_recipe_recomputes_its_cells(tmp_path):
+    benchmark.run([sphere_task()], CONFIGS[:1], 1, out=tmp_path, k=8, progress=False)
+    calls = []
+    real = runner.run_cell
+    try:
+        runner.run_cell = lambda p, c, *, k: (calls.append(c.name), real(p, c, k=k))[1]
+        benchmark.run([sphere_task()], CONFIGS[:1], 1, out=tmp_path, k=8, progress=False)
+        assert calls == []
+        changed = Task(name="sphere3", oracle=lambda x: (x - 0.2).square().sum(-1), space=ivd.Box(-1.0, 1.0, dim=3),
+                       kind="minimize", n_train=200, surrogate=SMALL, n_reference=5_000)
+        benchmark.run([changed], CONFIGS[:1], 1, out=tmp_path, k=8, progress=False)
+        assert calls == ["gd"], "another n_train is another cell"
+    finally:
+        runner.run_cell = real
+
+
+def test_no_applicable_cell_is_a_clear_error():
+    with pytest.raises(ValueError, match="no cell to run"):
+        benchmark.run([arm_task()], ["ga (Design-Bench)"], 1, progress=False)
+    with pytest.raises(ValueError, match="Design-Bench baseline is fixed"):
+        SolverConfig(name="ga+", method="design_bench_ga", ensemble="mean")
+
+
+def test_importing_invdesign_leaves_the_matplotlib_backend_alone():
+    import subprocess
+    import sys
+
+    code = "import matplotlib; matplotlib.use('svg'); import invdesign; print(matplotlib.get_backend())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "svg"

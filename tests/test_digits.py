@@ -59,3 +59,16 @@ def test_scores_energy_and_realism(digits):
 def test_target_energy_is_an_objective_model(digits):
     obj = ivd.Objective(TargetEnergy(digits.surrogate), digits.space)
     assert obj.differentiable and obj.dim == 64
+
+
+def test_the_digits_task_oracle_does_not_depend_on_the_global_generator():
+    from invdesign.tasks.digits import _DigitsOracle
+
+    images, _ = load_images()
+    x = images[:5].flatten(1)
+    torch.manual_seed(1)
+    with torch.no_grad():
+        first = _DigitsOracle()(x)
+    torch.manual_seed(2)
+    second = _DigitsOracle()(x)
+    assert torch.equal(first, second.detach())

@@ -60,8 +60,13 @@ class SolverConfig:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise ValueError(f"SolverConfig name must be a non-empty string, got {self.name!r}")
-        if self.latent and self.method == REFERENCE_METHOD:
-            raise ValueError(f"SolverConfig {self.name!r}: the Design-Bench baseline runs in data space only")
+        if self.method == REFERENCE_METHOD and (
+            self.latent or self.ensemble is not None or self.data_weight > 0 or self.diversity > 0 or self.starts != "data"
+        ):
+            raise ValueError(
+                f"SolverConfig {self.name!r}: the Design-Bench baseline is fixed (data space, the single surrogate, "
+                "data starts, no penalties or diversity)"
+            )
         if self.method != REFERENCE_METHOD and self.method not in available():
             raise ValueError(
                 f"SolverConfig {self.name!r}: unknown method {self.method!r}; "
@@ -76,11 +81,6 @@ class SolverConfig:
         for attr in ("beta", "data_weight", "data_radius", "diversity"):
             if getattr(self, attr) < 0:
                 raise ValueError(f"SolverConfig {self.name!r}: {attr} must be non-negative, got {getattr(self, attr)}")
-
-    @property
-    def guarded(self) -> bool:
-        """Whether the config searches something other than the single surrogate's prediction."""
-        return self.ensemble is not None or self.data_weight > 0
 
     def fingerprint(self) -> str:
         """A short hash of every field: a finished cell is reused only for an identical config."""

@@ -9,11 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from invdesign.benchmark.report import summarize  # noqa: E402
-from invdesign.benchmark.store import frame  # noqa: E402
+from invdesign.benchmark.report import summarize
+from invdesign.benchmark.store import frame
 
 
 def save_all(records: Sequence[dict[str, Any]], folder: str | os.PathLike[str]) -> list[Path]:
@@ -38,7 +37,7 @@ def save_all(records: Sequence[dict[str, Any]], folder: str | os.PathLike[str]) 
 def _tasks_and_colors(records: Sequence[dict[str, Any]]) -> tuple[list[str], dict[str, Any]]:
     tasks = list(dict.fromkeys(r["task"] for r in records))
     solvers = list(dict.fromkeys(r["solver"] for r in records))
-    cmap = plt.get_cmap("tab10" if len(solvers) <= 10 else "tab20")
+    cmap = matplotlib.colormaps["tab10" if len(solvers) <= 10 else "tab20"]
     return tasks, {s: cmap(i % cmap.N) for i, s in enumerate(solvers)}
 
 
@@ -48,7 +47,8 @@ def convergence(records: Sequence[dict[str, Any]], path: str | os.PathLike[str])
     Every seed is a thin line; target tasks show the first target's run (true squared error, log scale).
     """
     tasks, colors = _tasks_and_colors(records)
-    fig, axes = plt.subplots(2, len(tasks), figsize=(4.2 * len(tasks), 7), squeeze=False)
+    fig = Figure(figsize=(4.2 * len(tasks), 7))
+    axes = fig.subplots(2, len(tasks), squeeze=False)
     for col, task in enumerate(tasks):
         cells = [r for r in records if r["task"] == task]
         for row, x_key in enumerate(("nfev", "seconds")):
@@ -75,14 +75,14 @@ def convergence(records: Sequence[dict[str, Any]], path: str | os.PathLike[str])
     fig.suptitle("Convergence, judged by the oracle (lower is better)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def scores(records: Sequence[dict[str, Any]], path: str | os.PathLike[str]) -> None:
     """Bars per task: the normalised 100th-percentile score (minimize tasks; dashed line: D(best)) or r_1 (target tasks), mean +- std over seeds."""
     tasks, colors = _tasks_and_colors(records)
     summary = summarize(frame(records))
-    fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 4), squeeze=False)
+    fig = Figure(figsize=(4.2 * len(tasks), 4))
+    axes = fig.subplots(1, len(tasks), squeeze=False)
     for ax, task in zip(axes[0], tasks):
         rows = summary[summary["task"] == task]
         target = rows["kind"].iloc[0] == "target"
@@ -107,7 +107,6 @@ def scores(records: Sequence[dict[str, Any]], path: str | os.PathLike[str]) -> N
         ax.set_title(task)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def exploitation(records: Sequence[dict[str, Any]], path: str | os.PathLike[str]) -> None:
@@ -116,7 +115,8 @@ def exploitation(records: Sequence[dict[str, Any]], path: str | os.PathLike[str]
     Points above the diagonal are designs the model was optimistic about: exploitation.
     """
     tasks, colors = _tasks_and_colors(records)
-    fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 4), squeeze=False)
+    fig = Figure(figsize=(4.2 * len(tasks), 4))
+    axes = fig.subplots(1, len(tasks), squeeze=False)
     for ax, task in zip(axes[0], tasks):
         lo, hi, labelled = math.inf, -math.inf, set()
         for r in (r for r in records if r["task"] == task):
@@ -144,4 +144,3 @@ def exploitation(records: Sequence[dict[str, Any]], path: str | os.PathLike[str]
     fig.suptitle("Exploitation: above the diagonal, the model promised more than the oracle gives")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)

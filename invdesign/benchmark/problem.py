@@ -28,7 +28,8 @@ class Problem:
             `Task.make_offline_data`).
         Y: Their oracle values, shape ``(n, k)``.
         surrogate: The task's recommended surrogate, trained on ``(X, Y)``.
-        targets: Test targets of a target task, shape ``(n_targets, k)``; ``None`` for minimize tasks.
+        targets: Test targets of a target task, shape ``(n_targets', k)`` (those of invalid
+            designs dropped); ``None`` for minimize tasks.
         reference: ``(y_min, y_max)`` of the oracle's reference sample (minimize tasks).
         d_best: Normalised score of the best training design (minimize tasks); NaN otherwise.
         cache: Folder the trained surrogates are cached in, or ``None``.
@@ -103,6 +104,9 @@ def prepare(
     targets, reference, d_best = None, None, math.nan
     if task.kind == "target":
         targets = task.sample_targets(n_targets, seed=seed, device=device)
+        targets = targets[torch.isfinite(targets).all(dim=1)]  # an invalid design has no output to match
+        if targets.shape[0] == 0:
+            raise ValueError(f"task {task.name!r}: every sampled target is NaN (invalid designs)")
     else:
         reference = task.reference_range()
         d_best = float(task.normalized_score(Y.min().reshape(1))[0])
@@ -132,7 +136,10 @@ def _cached_fit(
         digest.update(Y.detach().cpu().numpy().tobytes())
         path = cache / f"{task.name}-seed{seed}-{kind}-{digest.hexdigest()[:12]}.safetensors"
         if path.exists():
-            return load(path, device=device)
+            try:
+                return load(path, device=device)
+            except ValueError:
+                path.unlink()  # a damaged cache file: train again
     if kind == "decoder":
         model = task.decoder.fit(X, task.space.to(X.dtype, X.device), seed=seed, device=device)
     else:

@@ -6,7 +6,7 @@ the training set's mean and standard deviation (and the scores likewise), and ta
 gradient steps of size ``0.01 * sqrt(d)`` on the standardised designs following the surrogate's
 gradient. invdesign minimizes, so the steps go down the surrogate's prediction. Design-Bench does
 not bound the designs; the oracles here are defined on the task's box only, so the final designs
-are projected onto it (the number that had to be is reported).
+are projected onto it (`AscentResult.n_projected` counts those that had left it).
 """
 
 from __future__ import annotations

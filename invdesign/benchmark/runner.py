@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import pandas
@@ -114,14 +116,19 @@ def _objective(problem: Problem, config: SolverConfig, target: Tensor | None) ->
 def data_spacing(X: Tensor, space: Box, *, n_probe: int = 1000) -> float:
     """The median distance from a design of ``X`` ``(n, d)`` to its nearest other design, in ``space``'s unit-cube coordinates.
 
-    Measured on ``n_probe`` designs picked with a fixed seed (all of them if fewer).
+    Measured on ``n_probe`` designs picked with a fixed seed (all of them if fewer); exact
+    duplicates do not count as neighbours.
     """
     probe = torch.randperm(X.shape[0], generator=torch.Generator().manual_seed(0))[:n_probe]
     U = space.to_unit(X.to(space.dtype))
     with torch.no_grad():
         D = torch.cdist(U[probe], U)
-        D[torch.arange(probe.numel()), probe] = math.inf
-        return float(D.min(dim=1).values.median())
+        D[D == 0] = math.inf  # the design itself, and exact duplicates
+        nearest = D.min(dim=1).values
+        nearest = nearest[torch.isfinite(nearest)]
+    if nearest.numel() == 0:
+        raise ValueError("the training designs are all identical: no data spacing to scale a trust region by")
+    return float(nearest.median())
 
 
 def energy_scale(Y: Tensor, target: Tensor | None) -> float:
@@ -161,6 +168,8 @@ def _search(problem: Problem, config: SolverConfig, k: int, seed: int, target: T
     x0 = None
     if config.starts == "data" and restart:
         x0 = FromData(problem.X, problem.Y, encode=problem.decoder.encode if config.latent else None)
+        n_inside = problem.X.shape[0] if config.latent else int(task.space.contains(problem.X).sum())
+        n_restarts = min(n_restarts, n_inside)
     result = minimize(
         objective,
         config.method,
@@ -187,16 +196,22 @@ def _serve_inverse_model(problem: Problem, config: SolverConfig, k: int) -> list
     """
     task, targets = problem.task, problem.targets
     assert targets is not None
+    if config.latent or config.data_weight > 0:
+        raise ValueError(
+            f"{config.name!r}: the conditional generator of a target task runs in data space without penalties; "
+            "drop latent= and data_weight= for target tasks"
+        )
     options = dict(config.options)
     if config.max_iter is not None:
         options["steps"] = config.max_iter
     t0 = time.perf_counter()
-    generator, report = fit_inverse_model(problem.surrogate, task.space, problem.Y, seed=problem.seed, **options)
+    model = problem.surrogate if config.ensemble is None else problem.ensemble
+    generator, report = fit_inverse_model(model, task.space, problem.Y, seed=problem.seed, **options)
     with torch.no_grad():
         designs = generator.sample(targets.to(problem.Y), k, seed=problem.seed)
         ranked = []
         for target, X in zip(targets, designs):
-            energy = Objective(problem.surrogate, task.space, target=target)(X)
+            energy = Objective(model, task.space, target=target)(X)
             ranked.append(X[torch.argsort(energy)])
     seconds = (time.perf_counter() - t0) / len(targets)
     steps = len(report.loss)
@@ -254,7 +269,7 @@ def run_cell(problem: Problem, config: SolverConfig, *, k: int) -> dict[str, Any
             predicted = _predicted_energy(problem, config, cell.X, target)
             if i == 0:
                 designs = {"oracle": [nan_to_none(float(v)) for v in oracle], "surrogate": [nan_to_none(float(v)) for v in predicted]}
-            errors.append(torch.cat([oracle, oracle.new_full((max(0, max(T_VALUES) - oracle.numel()),), math.nan)]))
+            errors.append(oracle)
             best, median = percentiles(oracle)
             bests.append(best)
             medians.append(median)
@@ -374,6 +389,8 @@ def run(
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
     task_list = [t if isinstance(t, Task) else _task(t) for t in tasks]
+    if len({t.name for t in task_list}) != len(task_list):
+        raise ValueError(f"tasks must have distinct names, got {[t.name for t in task_list]}")
     configs = [get_config(s) for s in solvers]
     names = [c.name for c in configs]
     if len(set(names)) != len(names):
@@ -393,6 +410,11 @@ def run(
         for config in configs
         if not (config.method == REFERENCE_METHOD and task.kind == "target") and not (config.latent and task.decoder is None)
     ]
+    if not cells:
+        raise ValueError(
+            "no cell to run: the Design-Bench reference runs on minimize tasks only and latent "
+            f"configurations on tasks with a decoder (tasks {[t.name for t in task_list]}, solvers {names})"
+        )
     records: dict[str, dict[str, Any]] = {}
     problems: dict[tuple[str, int], Problem] = {}
     with tqdm(total=len(cells), desc="benchmark cells", unit="cell", disable=not progress) as bar:
@@ -423,6 +445,21 @@ def _task(name: str) -> Task:
         raise ValueError(err.args[0]) from None
 
 
+HARNESS_VERSION = 2
+"""Bumped when the harness measures cells differently, so older finished cells are recomputed."""
+
+
 def _fingerprint(task: Task, config: SolverConfig, settings: dict[str, Any]) -> str:
-    """A cell's settings: the config's fields, the run settings that change its numbers, and the task's definition."""
-    return f"{config.fingerprint()}-{task.name}-{task.input_dim}-" + "-".join(f"{k}={v}" for k, v in sorted(settings.items()))
+    """A cell's settings: the config's fields, the run settings and the task's recipe (data, surrogate, decoder).
+
+    The oracle itself cannot be hashed: after changing a task's oracle, use a fresh output folder.
+    """
+    recipe = {
+        "version": HARNESS_VERSION,
+        "task": [task.name, task.kind, task.input_dim, task.n_train, task.hidden_fraction, task.n_reference],
+        "surrogate": asdict(task.surrogate),
+        "decoder": None if task.decoder is None else asdict(task.decoder),
+        "settings": settings,
+    }
+    digest = hashlib.sha256(json.dumps(recipe, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return f"{config.fingerprint()}-{digest}"

@@ -97,5 +97,5 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 def nan_to_none(value: float) -> float | None:
-    """JSON has no NaN: store it as null."""
-    return None if isinstance(value, float) and math.isnan(value) else value
+    """JSON has no NaN or infinity: store them as null (read back as NaN)."""
+    return None if isinstance(value, float) and not math.isfinite(value) else value

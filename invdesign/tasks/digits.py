@@ -206,17 +206,23 @@ def train_oracle(
     progress: bool = False,
     device: torch.device | str | None = None,
 ) -> tuple[ConvClassifier, ClassifierReport]:
-    """The digits oracle: a convolutional classifier trained on ``images`` ``(n, 1, 8, 8)`` and ``labels`` ``(n,)``."""
-    oracle = ConvClassifier((8, 8), 10, data_range=(0.0, PIXEL_MAX))
-    report = fit_classifier(oracle, images, labels, epochs=epochs, seed=seed, progress=progress, device=device)
+    """The digits oracle: a convolutional classifier trained on ``images`` ``(n, 1, 8, 8)`` and ``labels`` ``(n,)``.
+
+    ``seed`` fixes the initial weights as well as the training, whatever torch's global generator
+    holds, and training runs with gradients on even when called under ``torch.no_grad()``.
+    """
+    with torch.random.fork_rng(devices=[]), torch.enable_grad():
+        torch.manual_seed(seed)
+        oracle = ConvClassifier((8, 8), 10, data_range=(0.0, PIXEL_MAX))
+        report = fit_classifier(oracle, images, labels, epochs=epochs, seed=seed, progress=progress, device=device)
     return oracle, report
 
 
 class _DigitsOracle:
     """The oracle of the ``"digits"`` task, trained on first use: ``-target_score`` of a conv classifier.
 
-    The classifier is the one `make_digits` trains as its oracle for split seed 0 (half B of
-    the images); copies for other dtypes and devices are cached.
+    The classifier is `train_oracle`'s on half B of split seed 0 (the oracle `make_digits(0)`
+    trains); copies for other dtypes and devices are cached.
     """
 
     def __init__(self) -> None:
@@ -242,7 +248,7 @@ DIGITS_SPLIT_SEED = 0
 
 
 def _half_a_prior(n: int, generator: torch.Generator) -> Tensor:
-    """``n`` real digits of half A (without replacement while they last), flattened, float64 ``(n, 64)``."""
+    """``n`` real digits of half A, flattened, float64 ``(n, 64)``: without replacement, or with it when ``n`` exceeds half A."""
     images, _ = load_images(dtype=torch.float64)
     half_a = split_halves(images.shape[0], DIGITS_SPLIT_SEED)[0]
     if n <= half_a.numel():
