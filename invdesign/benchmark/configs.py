@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from invdesign.benchmark.store import digest
 from invdesign.solvers import available
 
 REFERENCE_METHOD = "design_bench_ga"
@@ -84,7 +83,7 @@ class SolverConfig:
 
     def fingerprint(self) -> str:
         """A short hash of every field: a finished cell is reused only for an identical config."""
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True, default=str).encode()).hexdigest()[:16]
+        return digest(asdict(self))
 
 
 def _configs() -> dict[str, SolverConfig]:

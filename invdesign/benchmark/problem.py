@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import os
 from dataclasses import asdict, dataclass, field
@@ -13,6 +11,7 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
+from invdesign.benchmark.store import digest
 from invdesign.models import VAE, Ensemble, load, save
 from invdesign.tasks import Task
 
@@ -131,10 +130,8 @@ def _cached_fit(
     path = None
     if cache is not None:
         description = {"task": task.name, "seed": seed, "kind": kind, "epochs": epochs, "spec": asdict(spec)}
-        digest = hashlib.sha256(json.dumps(description, sort_keys=True, default=str).encode())
-        digest.update(X.detach().cpu().numpy().tobytes())
-        digest.update(Y.detach().cpu().numpy().tobytes())
-        path = cache / f"{task.name}-seed{seed}-{kind}-{digest.hexdigest()[:12]}.safetensors"
+        key = digest(description, X.detach().cpu().numpy().tobytes(), Y.detach().cpu().numpy().tobytes(), length=12)
+        path = cache / f"{task.name}-seed{seed}-{kind}-{key}.safetensors"
         if path.exists():
             try:
                 return load(path, device=device)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import os
 import time
@@ -13,14 +11,14 @@ from typing import Any
 
 import pandas
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 from tqdm import tqdm
 
 from invdesign.benchmark.configs import REFERENCE_METHOD, SolverConfig, get_config
 from invdesign.benchmark.metrics import T_VALUES, exploitation_gap, percentiles, r_t
 from invdesign.benchmark.problem import Problem, prepare
 from invdesign.benchmark.reference import design_bench_gradient_ascent
-from invdesign.benchmark.store import ResultStore, cell_key, frame, nan_to_none
+from invdesign.benchmark.store import ResultStore, cell_key, digest, frame, nan_to_none
 from invdesign.diversity import count_modes, mean_pairwise_distance
 from invdesign.objective import Objective
 from invdesign.optimize import minimize
@@ -107,10 +105,15 @@ def _objective(problem: Problem, config: SolverConfig, target: Tensor | None) ->
         spacing = data_spacing(data, space)
         weight = config.data_weight * energy_scale(problem.Y, target) / spacing**2
         penalties.append(DataDistance(data, weight=weight, radius=config.data_radius * spacing, space=space))
-    model, rule = (problem.surrogate, {}) if config.ensemble is None else (problem.ensemble, {"ensemble": config.ensemble})
+    rule = {} if config.ensemble is None else {"ensemble": config.ensemble}
     if config.ensemble == "pessimistic":
         rule["beta"] = config.beta
-    return Objective(model, space, target=target, decoder=decoder, penalties=penalties, **rule)
+    return Objective(_searched_model(problem, config), space, target=target, decoder=decoder, penalties=penalties, **rule)
+
+
+def _searched_model(problem: Problem, config: SolverConfig) -> nn.Module:
+    """The model ``config`` searches (and whose predictions its gap is measured against): the surrogate or the ensemble."""
+    return problem.surrogate if config.ensemble is None else problem.ensemble
 
 
 def data_spacing(X: Tensor, space: Box, *, n_probe: int = 1000) -> float:
@@ -138,9 +141,8 @@ def energy_scale(Y: Tensor, target: Tensor | None) -> float:
 
 def _predicted_energy(problem: Problem, config: SolverConfig, X: Tensor, target: Tensor | None) -> Tensor:
     """The prediction of the model ``config`` trusted (the surrogate, or the ensemble's mean), as an energy, ``(k,)``; no guards."""
-    model = problem.surrogate if config.ensemble is None else problem.ensemble
     with torch.no_grad():
-        plain = Objective(model, problem.task.space, target=target)
+        plain = Objective(_searched_model(problem, config), problem.task.space, target=target)
         return plain(X.to(plain.dtype)).to(torch.float64)
 
 
@@ -205,7 +207,7 @@ def _serve_inverse_model(problem: Problem, config: SolverConfig, k: int) -> list
     if config.max_iter is not None:
         options["steps"] = config.max_iter
     t0 = time.perf_counter()
-    model = problem.surrogate if config.ensemble is None else problem.ensemble
+    model = _searched_model(problem, config)
     generator, report = fit_inverse_model(model, task.space, problem.Y, seed=problem.seed, **options)
     with torch.no_grad():
         designs = generator.sample(targets.to(problem.Y), k, seed=problem.seed)
@@ -257,7 +259,7 @@ def run_cell(problem: Problem, config: SolverConfig, *, k: int) -> dict[str, Any
             seconds=cell.seconds,
         )
         trace = cell.trace
-        designs = {"oracle": [nan_to_none(float(v)) for v in oracle], "surrogate": [nan_to_none(float(v)) for v in predicted]}
+        designs = _both_judges(oracle, predicted)
     else:
         assert problem.targets is not None
         errors, predicted_top, bests, medians, gaps, gaps_abs, distances, spreads, modes = [], [], [], [], [], [], [], [], []
@@ -268,7 +270,7 @@ def run_cell(problem: Problem, config: SolverConfig, *, k: int) -> dict[str, Any
             oracle = oracle_energy(task, cell.X, target)
             predicted = _predicted_energy(problem, config, cell.X, target)
             if i == 0:
-                designs = {"oracle": [nan_to_none(float(v)) for v in oracle], "surrogate": [nan_to_none(float(v)) for v in predicted]}
+                designs = _both_judges(oracle, predicted)
             errors.append(oracle)
             best, median = percentiles(oracle)
             bests.append(best)
@@ -310,6 +312,11 @@ def run_cell(problem: Problem, config: SolverConfig, *, k: int) -> dict[str, Any
     record = {key: nan_to_none(value) for key, value in record.items()}
     record["trace"], record["designs"] = trace, designs
     return record
+
+
+def _both_judges(oracle: Tensor, predicted: Tensor) -> dict[str, list[float | None]]:
+    """Each returned design's oracle energy and predicted energy (both ``(k,)``), as stored in ``results.json``."""
+    return {"oracle": [nan_to_none(float(v)) for v in oracle], "surrogate": [nan_to_none(float(v)) for v in predicted]}
 
 
 def _distance_to_data(problem: Problem, X: Tensor) -> float:
@@ -461,5 +468,4 @@ def _fingerprint(task: Task, config: SolverConfig, settings: dict[str, Any]) -> 
         "decoder": None if task.decoder is None else asdict(task.decoder),
         "settings": settings,
     }
-    digest = hashlib.sha256(json.dumps(recipe, sort_keys=True, default=str).encode()).hexdigest()[:16]
-    return f"{config.fingerprint()}-{digest}"
+    return f"{config.fingerprint()}-{digest(recipe)}"

@@ -9,6 +9,7 @@ whose settings are unchanged. ``results.csv`` is the same table without the trac
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -21,6 +22,17 @@ import pandas
 FORMAT = 1
 JSON_ONLY = ("trace", "designs")
 """Record fields left out of the CSV: the convergence trace, and both judges' energies of each returned design."""
+
+
+def digest(description: Any, *data: bytes, length: int = 16) -> str:
+    """The first ``length`` hex digits of a SHA-256 of a JSON-able ``description`` and raw ``data``.
+
+    The fingerprint of a finished cell or of a cached model: equal only for equal inputs.
+    """
+    sha = hashlib.sha256(json.dumps(description, sort_keys=True, default=str).encode())
+    for chunk in data:
+        sha.update(chunk)
+    return sha.hexdigest()[:length]
 
 
 def cell_key(task: str, solver: str, seed: int) -> str:

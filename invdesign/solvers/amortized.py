@@ -281,7 +281,7 @@ class Amortized(Solver):
         run = Run(objective, callback)
         self.check(objective)
         k = self.default_restarts if n_restarts is None else count("n_restarts", n_restarts, minimum=1)
-        max_iter = self.default_max_iter if max_iter is None else count("max_iter", max_iter, minimum=0)
+        max_iter = self.iteration_budget(max_iter)
         run_seed = int(torch.randint(0, 2**62, ())) if seed is None else int(seed)
         space = objective.space
         with torch.random.fork_rng(devices=[]):

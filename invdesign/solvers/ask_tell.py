@@ -213,7 +213,7 @@ class SampleSolver(Solver):
         run = Run(objective, callback)
         self.check(objective)
         count("max_evals", self.max_evals, minimum=1)
-        max_iter = self.default_max_iter if max_iter is None else count("max_iter", max_iter, minimum=0)
+        max_iter = self.iteration_budget(max_iter)
         opt = self._resume(checkpoint, objective, seed) if checkpoint and os.path.exists(checkpoint) else None
         if opt is None:
             opt = self.optimizer(objective.space, seed=seed)

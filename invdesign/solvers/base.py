@@ -130,6 +130,10 @@ class Solver(ABC):
         """The solver's options as a plain dict."""
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
 
+    def iteration_budget(self, max_iter: int | None) -> int:
+        """``max_iter`` checked (a non-negative integer), or the solver's default when ``None``."""
+        return self.default_max_iter if max_iter is None else count("max_iter", max_iter, minimum=0)
+
     def check(self, objective: Objective) -> None:
         """Raise if this solver cannot run on ``objective``."""
         if self.requires_gradients and not objective.differentiable:
@@ -165,7 +169,7 @@ class RestartSolver(Solver):
             )
         run = Run(objective, callback)
         self.check(objective)
-        max_iter = self.default_max_iter if max_iter is None else count("max_iter", max_iter, minimum=0)
+        max_iter = self.iteration_budget(max_iter)
         starts = initial_points(objective, n_restarts, x0, seed, default_n=self.default_restarts)
         starts, f0, dropped = _drop_failed_starts(objective, starts)
         run.record(0, float(f0.min()), starts.shape[0])
