@@ -10,13 +10,20 @@ percentile) and of the median one (50th); D(best) is the best training design's 
 exploitation gap is the oracle's energy minus the searched model's prediction, averaged over the
 128 designs, normalised like the score; "abs gap" averages its absolute value.
 
+``gd+selected`` searches the surrogate recipe that best predicts the best 20% of the training
+designs from the rest (``invdesign.tasks.select_surrogate`` over ``architecture_grid``: the
+task's recipe, and its activation and schedule with two or three hidden layers of 64 or 256),
+retrained on all of them; the rule was fixed on seeds 100-104 of Ackley-20, not on the seeds
+reported here.
+
 The reference row is a re-implementation of Design-Bench's gradient-ascent baseline
 (``invdesign.benchmark.design_bench_gradient_ascent``: the best 128 training designs, 200 plain
 gradient steps of size 0.01 sqrt(d) on standardised designs).
 
 Claims, checked at the end (the process exits with status 1 if one fails):
 1. on every task the best invdesign configuration beats the reference row on the mean normalised
-   100th-percentile score;
+   100th-percentile score (the best of a dozen rows against one reference row: the table also
+   says on how many seeds that configuration beat the reference);
 2. on every task at least one guarded configuration (ensemble pessimism, worst member, or the
    data trust region) has a smaller absolute exploitation gap than plain ``gd``.
 
@@ -35,7 +42,10 @@ import invdesign as ivd
 from invdesign import benchmark
 
 TASKS = ("branin", "hartmann6", "ackley10", "ackley20", "rosenbrock10", "styblinski_tang10")
-SOLVERS = ("gd", "lbfgs", "cmaes", "random", "turbo", "amortized", "gd+ensemble", "gd+pessimism", "gd+worst", "gd+trust", "gd+diverse", "ga (Design-Bench)")
+SOLVERS = (
+    "gd", "lbfgs", "cmaes", "random", "turbo", "amortized", "gd+ensemble", "gd+pessimism", "gd+worst", "gd+trust",
+    "gd+diverse", "gd+selected", "ga (Design-Bench)",
+)
 REFERENCE = "ga (Design-Bench)"
 GUARDED = ("gd+pessimism", "gd+worst", "gd+trust")
 
@@ -53,24 +63,36 @@ def main() -> int:
     print(benchmark.markdown(table))
     summary = benchmark.summarize(table)
 
-    print("\n| task | best invdesign configuration | its score 100th | reference (Design-Bench GA) | beats it | "
-          "plain gd abs gap | smallest guarded abs gap | smaller |")
-    print("|---|---|---:|---:|---|---:|---:|---|")
+    if "gd+selected" in args.solvers:
+        print("\nSurrogate recipe chosen by gd+selected, per seed (the task's own recipe is the first candidate):")
+        for task in args.tasks:
+            rows = table[(table["task"] == task) & (table["solver"] == "gd+selected")].sort_values("seed")
+            print(f"- {task}: " + ", ".join(f"seed {r.seed}: {r.model}" for r in rows.itertuples()))
+    if REFERENCE not in args.solvers or "gd" not in args.solvers:
+        print("\nthe claims need the reference row and plain gd among --solvers; not checked")
+        return 0
+
+    print("\n| task | best invdesign configuration | its score 100th | seeds it beats the reference | "
+          "reference (Design-Bench GA) | beats it | plain gd abs gap | smallest guarded abs gap | smaller |")
+    print("|---|---|---:|---:|---:|---|---:|---:|---|")
     holds = True
     for task in args.tasks:
         rows = summary[summary["task"] == task].set_index("solver")
         ours = rows.drop(index=REFERENCE)
         best = ours["score_best_mean"].idxmax()
         beats = ours.loc[best, "score_best_mean"] > rows.loc[REFERENCE, "score_best_mean"]
+        per_seed = table[table["task"] == task].pivot(index="seed", columns="solver", values="score_best")
+        wins = int((per_seed[best] > per_seed[REFERENCE]).sum())
         guarded = rows.loc[[g for g in GUARDED if g in rows.index], "gap_abs_normalized_mean"]
         plain = rows.loc["gd", "gap_abs_normalized_mean"]
-        smaller = guarded.min() < plain
+        smaller = bool(len(guarded)) and guarded.min() < plain
         holds &= bool(beats and smaller)
+        guard_text = f"{guarded.min():.3g} ({guarded.idxmin()})" if len(guarded) else "-"
         print(
             f"| {task} | {best} | {ours.loc[best, 'score_best_mean']:.3f} +- {ours.loc[best, 'score_best_std']:.3f} | "
+            f"{wins} of {len(per_seed)} | "
             f"{rows.loc[REFERENCE, 'score_best_mean']:.3f} +- {rows.loc[REFERENCE, 'score_best_std']:.3f} | "
-            f"{'PASS' if beats else 'FAIL'} | {plain:.3g} | {guarded.min():.3g} ({guarded.idxmin()}) | "
-            f"{'PASS' if smaller else 'FAIL'} |"
+            f"{'PASS' if beats else 'FAIL'} | {plain:.3g} | {guard_text} | {'PASS' if smaller else 'FAIL'} |"
         )
     print(f"\n{'PASS' if holds else 'FAIL'}  on every task the best configuration beats the reference row, and a "
           "guarded configuration has a smaller absolute exploitation gap than plain gd")

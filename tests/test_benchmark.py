@@ -314,6 +314,35 @@ def test_no_applicable_cell_is_a_clear_error():
         SolverConfig(name="ga+", method="design_bench_ga", ensemble="mean")
 
 
+def test_selected_surrogate_rows_search_the_chosen_recipe_on_minimize_tasks_only(tmp_path):
+    selected = SolverConfig(name="gd+selected", method="gd", max_iter=60, surrogate="selected")
+    table = benchmark.run([sphere_task()], [CONFIGS[0], selected], 1, out=tmp_path, k=8, progress=False)
+    gd, chosen = table.set_index("solver").loc["gd"], table.set_index("solver").loc["gd+selected"]
+    assert gd["model"] == "MLP 32x32 silu"
+    assert chosen["model"] in {"MLP 32x32 silu", "MLP 64x64 silu", "MLP 256x256 silu", "MLP 64x64x64 silu", "MLP 256x256x256 silu"}
+    assert math.isfinite(chosen["score_best"]) and math.isfinite(chosen["gap"])
+    assert any((tmp_path / "cache").glob("sphere3-seed0-selected-*.safetensors")), "the selected surrogate is cached"
+
+    table = benchmark.run([arm_task()], [CONFIGS[0], selected], [0], k=50, n_targets=1, progress=False)
+    assert list(table["solver"]) == ["gd"], "target tasks skip surrogate selection"
+    with pytest.raises(ValueError, match="leave ensemble=None"):
+        SolverConfig(name="x", method="gd", surrogate="selected", ensemble="mean")
+    with pytest.raises(ValueError, match="Design-Bench baseline is fixed"):
+        SolverConfig(name="ga+", method="design_bench_ga", surrogate="selected")
+    with pytest.raises(ValueError, match="surrogate must be"):
+        SolverConfig(name="x", method="gd", surrogate="best")
+
+
+def test_ensemble_rows_name_their_members():
+    members = [ivd.models.MLP(2, hidden=(8, 8)) for _ in range(3)]
+    assert runner.model_label(ivd.models.Ensemble(members)) == "3 x MLP 8x8 silu"
+
+
+def test_gd_diverse_picks_its_k_designs_from_more_restarts():
+    config = benchmark.get_config("gd+diverse")
+    assert config.diversity > 0 and config.n_restarts > 128, "picking 128 of 128 restarts would change nothing"
+
+
 def test_importing_invdesign_leaves_the_matplotlib_backend_alone():
     import subprocess
     import sys

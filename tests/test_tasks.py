@@ -375,6 +375,73 @@ def test_surrogate_spec_validates_its_fields() -> None:
 # --- user tasks and registry -------------------------------------------------------------
 
 
+def test_architecture_grid_keeps_the_recipe_first_and_varies_only_the_layers() -> None:
+    spec = SurrogateSpec(hidden=(64, 64), activation="tanh", epochs=7, batch_size=16, lr=1e-2, n_members=3)
+    grid = tasks.architecture_grid(spec, widths=(64, 8), depths=(2, 1))
+    assert [s.hidden for s in grid] == [(64, 64), (8, 8), (64,), (8,)], "the recipe's own layers are not repeated"
+    assert all(s.activation == "tanh" and s.epochs == 7 and s.lr == 1e-2 and s.n_members == 3 for s in grid)
+
+
+class _Constant(torch.nn.Module):
+    def __init__(self, value: float) -> None:
+        super().__init__()
+        self.value = torch.nn.Parameter(torch.tensor(value, dtype=torch.float64))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.value.expand(x.shape[0], 1)
+
+
+def test_select_surrogate_holds_out_the_best_designs_and_keeps_the_lowest_error(monkeypatch) -> None:
+    X = torch.linspace(0, 1, 10, dtype=torch.float64).unsqueeze(1)
+    Y = torch.tensor([5.0, 3.0, 9.0, 1.0, 7.0, 8.0, 2.0, 6.0, 4.0, 0.0], dtype=torch.float64)
+    seen = []
+
+    def fit(self, X_fit, Y_fit, *, seed, epochs=None, device=None, **_):
+        seen.append((X_fit.clone(), Y_fit.clone(), seed, epochs))
+        return _Constant(self.lr), None  # each candidate predicts its lr everywhere
+
+    monkeypatch.setattr(SurrogateSpec, "fit", fit)
+    base = dict(hidden=(4,), activation="silu", epochs=5, batch_size=4)
+    candidates = [SurrogateSpec(**base, lr=lr) for lr in (3.0, 0.4, 1.0)]
+    choice = tasks.select_surrogate(candidates, X, Y, seed=11, holdout=0.2, epochs=2)
+
+    held = torch.tensor([0.0, 1.0], dtype=torch.float64)  # the two lowest of ten energies
+    kept_var = Y[Y > 1.0].var()
+    expected = [float((lr - held).pow(2).mean() / kept_var) for lr in (3.0, 0.4, 1.0)]
+    assert choice.holdout_mse == pytest.approx(expected)
+    assert choice.chosen is candidates[1] and choice.candidates == tuple(candidates)
+    for X_fit, Y_fit, seed, epochs in seen:
+        assert sorted(Y_fit.flatten().tolist()) == [2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0], "trained without the best"
+        assert Y_fit.shape == (8, 1) and X_fit.shape == (8, 1) and seed == 11 and epochs == 2
+
+
+def test_select_surrogate_trains_real_candidates() -> None:
+    X = torch.rand(200, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    Y = X.sum(-1, keepdim=True)
+    spec = SurrogateSpec(hidden=(16,), activation="silu", epochs=20, batch_size=32, lr=1e-2)
+    choice = tasks.select_surrogate(tasks.architecture_grid(spec, widths=(16,), depths=(1, 2)), X, Y, seed=0)
+    assert len(choice.holdout_mse) == 2 and all(math.isfinite(e) and e >= 0 for e in choice.holdout_mse)
+    assert choice.chosen in choice.candidates
+
+
+def test_select_surrogate_rejects_bad_input() -> None:
+    X, Y = torch.rand(20, 2), torch.rand(20, 1)
+    spec = SurrogateSpec(hidden=(4,), activation="silu", epochs=1, batch_size=4, lr=1e-2)
+    with pytest.raises(ValueError, match="at least one candidate"):
+        tasks.select_surrogate([], X, Y, seed=0)
+    with pytest.raises(TypeError, match="must be SurrogateSpec"):
+        tasks.select_surrogate([(4,)], X, Y, seed=0)
+    with pytest.raises(ValueError, match="one energy"):
+        tasks.select_surrogate([spec], X, torch.rand(20, 2), seed=0)
+    with pytest.raises(ValueError, match="one energy"):
+        tasks.select_surrogate([spec], X, torch.rand(19, 1), seed=0)
+    with pytest.raises(ValueError, match="finite"):
+        tasks.select_surrogate([spec], X, torch.cat([Y[:-1], torch.tensor([[math.nan]])]), seed=0)
+    for holdout in (0.0, 1.0, 0.05, 0.95):
+        with pytest.raises(ValueError, match="holdout"):
+            tasks.select_surrogate([spec], X, Y, seed=0, holdout=holdout)
+
+
 def test_registry_lists_the_builtins() -> None:
     assert set(BUILTINS) <= set(tasks.names())
     assert tasks.names() == sorted(tasks.names())

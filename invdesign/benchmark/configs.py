@@ -25,8 +25,13 @@ class SolverConfig:
         max_iter: Iteration budget; ``None`` for the solver's default.
         starts: ``"data"``: restart solvers start from the best training designs (the offline
             setting, `invdesign.FromData`); ``"sobol"``: from Sobol points of the box.
-        ensemble: ``None`` searches the single surrogate; ``"mean"``, ``"pessimistic"`` or
-            ``"worst"`` search a deep ensemble with that rule (`invdesign.Objective`'s ``ensemble``).
+        surrogate: ``"task"`` searches the task's recommended surrogate; ``"selected"`` the
+            recipe of `invdesign.tasks.architecture_grid` that best predicts the best 20% of the
+            training designs from the rest (`invdesign.tasks.select_surrogate`), retrained on all
+            of them; minimize tasks only (target tasks skip such a configuration).
+        ensemble: ``None`` searches a single surrogate; ``"mean"``, ``"pessimistic"`` or
+            ``"worst"`` search a deep ensemble of the task's recipe with that rule
+            (`invdesign.Objective`'s ``ensemble``).
         beta: The pessimism weight of ``ensemble="pessimistic"``.
         data_weight: Weight of the distance-to-nearest-training-design penalty
             (`invdesign.penalties.DataDistance`), scale-free: in units of the training energies'
@@ -48,6 +53,7 @@ class SolverConfig:
     n_restarts: int | None = None
     max_iter: int | None = None
     starts: Literal["data", "sobol"] = "data"
+    surrogate: Literal["task", "selected"] = "task"
     ensemble: Literal["mean", "pessimistic", "worst"] | None = None
     beta: float = 1.0
     data_weight: float = 0.0
@@ -60,10 +66,15 @@ class SolverConfig:
         if not isinstance(self.name, str) or not self.name:
             raise ValueError(f"SolverConfig name must be a non-empty string, got {self.name!r}")
         if self.method == REFERENCE_METHOD and (
-            self.latent or self.ensemble is not None or self.data_weight > 0 or self.diversity > 0 or self.starts != "data"
+            self.latent
+            or self.ensemble is not None
+            or self.surrogate != "task"
+            or self.data_weight > 0
+            or self.diversity > 0
+            or self.starts != "data"
         ):
             raise ValueError(
-                f"SolverConfig {self.name!r}: the Design-Bench baseline is fixed (data space, the single surrogate, "
+                f"SolverConfig {self.name!r}: the Design-Bench baseline is fixed (data space, the task's surrogate, "
                 "data starts, no penalties or diversity)"
             )
         if self.method != REFERENCE_METHOD and self.method not in available():
@@ -73,6 +84,13 @@ class SolverConfig:
             )
         if self.starts not in ("data", "sobol"):
             raise ValueError(f"SolverConfig {self.name!r}: starts must be 'data' or 'sobol', got {self.starts!r}")
+        if self.surrogate not in ("task", "selected"):
+            raise ValueError(f"SolverConfig {self.name!r}: surrogate must be 'task' or 'selected', got {self.surrogate!r}")
+        if self.surrogate == "selected" and self.ensemble is not None:
+            raise ValueError(
+                f"SolverConfig {self.name!r}: the deep ensemble is built from the task's recipe; "
+                "surrogate='selected' searches one selected surrogate, so leave ensemble=None"
+            )
         if self.ensemble not in (None, "mean", "pessimistic", "worst"):
             raise ValueError(
                 f"SolverConfig {self.name!r}: ensemble must be None, 'mean', 'pessimistic' or 'worst', got {self.ensemble!r}"
@@ -137,7 +155,19 @@ def _configs() -> dict[str, SolverConfig]:
             data_radius=0.5,
             description="gd with a distance-to-nearest-training-design penalty beyond half the data spacing",
         ),
-        SolverConfig(name="gd+diverse", method="gd", diversity=1.0, description="gd, the k returned designs picked for diversity too"),
+        SolverConfig(
+            name="gd+diverse",
+            method="gd",
+            n_restarts=512,
+            diversity=1.0,
+            description="gd from 512 training designs, the k returned designs picked for diversity too",
+        ),
+        SolverConfig(
+            name="gd+selected",
+            method="gd",
+            surrogate="selected",
+            description="gd on the surrogate recipe that best predicts the best 20% of the training designs from the rest",
+        ),
         SolverConfig(name="gd (latent)", method="gd", latent=True, description="gd in the decoder's latent box from the encoded best designs"),
         SolverConfig(name="lbfgs (latent)", method="lbfgs", latent=True, description="L-BFGS-B in the decoder's latent box"),
         SolverConfig(

@@ -13,7 +13,10 @@ from torch import Tensor, nn
 
 from invdesign.benchmark.store import digest
 from invdesign.models import VAE, Ensemble, load, save
-from invdesign.tasks import Task
+from invdesign.tasks import Task, architecture_grid, select_surrogate
+
+SELECTION_HOLDOUT = 0.2
+"""Share of the training designs, the best ones, that `Problem.selected` holds out to compare surrogate recipes."""
 
 
 @dataclass
@@ -48,6 +51,7 @@ class Problem:
     epochs: int | None
     device: torch.device | None
     _ensemble: Ensemble | None = field(default=None, repr=False)
+    _selected: nn.Module | None = field(default=None, repr=False)
     _decoder: VAE | None = field(default=None, repr=False)
 
     @property
@@ -58,6 +62,23 @@ class Problem:
             assert isinstance(model, Ensemble)
             self._ensemble = model
         return self._ensemble
+
+    @property
+    def selected(self) -> nn.Module:
+        """The surrogate chosen by extrapolation, trained (or read from the cache) on first use.
+
+        `invdesign.tasks.select_surrogate` compares `invdesign.tasks.architecture_grid` of the
+        task's recipe on how well each predicts the best 20% of ``(X, Y)`` from the rest; the
+        winner is then trained on all of ``(X, Y)``. Minimize tasks only.
+
+        Raises:
+            ValueError: for a target task (its designs have no single energy to rank).
+        """
+        if self.task.kind != "minimize":
+            raise ValueError(f"task {self.task.name!r}: surrogate selection ranks designs by energy, so minimize tasks only")
+        if self._selected is None:
+            self._selected = _cached_fit(self.task, self.X, self.Y, self.seed, "selected", self.epochs, self.cache, self.device)
+        return self._selected
 
     @property
     def decoder(self) -> VAE:
@@ -117,19 +138,22 @@ def _cached_fit(
     X: Tensor,
     Y: Tensor,
     seed: int,
-    kind: Literal["surrogate", "ensemble", "decoder"],
+    kind: Literal["surrogate", "ensemble", "selected", "decoder"],
     epochs: int | None,
     cache: Path | None,
     device: torch.device | None,
 ) -> nn.Module:
-    """The task's recommended surrogate, ensemble or decoder on ``(X, Y)``: read from ``cache`` when it was trained before.
+    """The task's recommended surrogate, ensemble or decoder, or the selected surrogate, on ``(X, Y)``.
 
-    ``epochs`` overrides the surrogate's and ensemble's training epochs (the decoder keeps its own).
+    Read from ``cache`` when it was trained before. ``epochs`` overrides the surrogates' and the
+    ensemble's training epochs (the decoder keeps its own).
     """
     spec = task.decoder if kind == "decoder" else task.surrogate
     path = None
     if cache is not None:
         description = {"task": task.name, "seed": seed, "kind": kind, "epochs": epochs, "spec": asdict(spec)}
+        if kind == "selected":
+            description["holdout"] = SELECTION_HOLDOUT
         key = digest(description, X.detach().cpu().numpy().tobytes(), Y.detach().cpu().numpy().tobytes(), length=12)
         path = cache / f"{task.name}-seed{seed}-{kind}-{key}.safetensors"
         if path.exists():
@@ -139,6 +163,10 @@ def _cached_fit(
                 path.unlink()  # a damaged cache file: train again
     if kind == "decoder":
         model = task.decoder.fit(X, task.space.to(X.dtype, X.device), seed=seed, device=device)
+    elif kind == "selected":
+        grid = architecture_grid(task.surrogate)
+        choice = select_surrogate(grid, X, Y, seed=seed, holdout=SELECTION_HOLDOUT, epochs=epochs, device=device)
+        model, _ = choice.chosen.fit(X, Y, seed=seed, epochs=epochs, device=device)
     else:
         model, _ = task.surrogate.fit(X, Y, seed=seed, ensemble=kind == "ensemble", epochs=epochs, device=device, progress=False)
     if path is not None:

@@ -47,7 +47,7 @@ def summarize(table: pandas.DataFrame) -> pandas.DataFrame:
         One row per ``(task, solver)`` in the order they first appear, with ``<column>_mean``,
         ``<column>_std`` and ``n_seeds``.
     """
-    numeric = [c for c in table.columns if c not in ("task", "solver", "seed", "kind", "method", "fingerprint")]
+    numeric = [c for c in table.columns if c not in ("task", "solver", "seed", "kind", "method", "model", "fingerprint")]
     rows = []
     for (task, solver), group in table.groupby(["task", "solver"], sort=False):
         row = {"task": task, "solver": solver, "kind": group["kind"].iloc[0], "n_seeds": len(group)}

@@ -20,6 +20,7 @@ from invdesign.benchmark.problem import Problem, prepare
 from invdesign.benchmark.reference import design_bench_gradient_ascent
 from invdesign.benchmark.store import ResultStore, cell_key, digest, frame, nan_to_none
 from invdesign.diversity import count_modes, mean_pairwise_distance
+from invdesign.models import MLP, Ensemble
 from invdesign.objective import Objective
 from invdesign.optimize import minimize
 from invdesign.penalties import DataDistance
@@ -112,8 +113,20 @@ def _objective(problem: Problem, config: SolverConfig, target: Tensor | None) ->
 
 
 def _searched_model(problem: Problem, config: SolverConfig) -> nn.Module:
-    """The model ``config`` searches (and whose predictions its gap is measured against): the surrogate or the ensemble."""
-    return problem.surrogate if config.ensemble is None else problem.ensemble
+    """The model ``config`` searches (and whose predictions its gap is measured against): a surrogate or the ensemble."""
+    if config.ensemble is not None:
+        return problem.ensemble
+    return problem.selected if config.surrogate == "selected" else problem.surrogate
+
+
+def model_label(model: nn.Module) -> str:
+    """A short name for the searched model, e.g. ``"MLP 64x64 silu"`` or ``"5 x MLP 64x64x64 silu"`` for an ensemble."""
+    if isinstance(model, Ensemble):
+        labels = {model_label(member) for member in model.members}
+        return f"{len(model.members)} x {labels.pop()}" if len(labels) == 1 else f"ensemble of {len(model.members)}"
+    if isinstance(model, MLP):
+        return f"MLP {'x'.join(str(w) for w in model.hidden)} {model.activation}"
+    return type(model).__name__
 
 
 def data_spacing(X: Tensor, space: Box, *, n_probe: int = 1000) -> float:
@@ -228,7 +241,14 @@ def run_cell(problem: Problem, config: SolverConfig, *, k: int) -> dict[str, Any
         The cell's record: identifiers, metrics (see `run`) and the convergence trace.
     """
     task, seed = problem.task, problem.seed
-    record: dict[str, Any] = {"task": task.name, "solver": config.name, "seed": seed, "kind": task.kind, "method": config.method}
+    record: dict[str, Any] = {
+        "task": task.name,
+        "solver": config.name,
+        "seed": seed,
+        "kind": task.kind,
+        "method": config.method,
+        "model": model_label(_searched_model(problem, config)),
+    }
     if task.kind == "minimize":
         cell = _search(problem, config, k, seed, None, traced=True)
         oracle = oracle_energy(task, cell.X)
@@ -347,10 +367,11 @@ def run(
 
     For each task and seed the offline data set is drawn (`Task.make_offline_data`: for minimize
     tasks the best designs are hidden) and the task's recommended surrogate is trained on it, once,
-    and cached under ``out/cache`` (safetensors), as are the deep ensemble and the decoder when a
-    configuration needs them. Latent configurations run only on tasks with a decoder, the
-    Design-Bench reference only on minimize tasks. Each configuration then searches the surrogate
-    (minimize tasks: once; target tasks: once per test target) and returns ``k`` designs, which
+    and cached under ``out/cache`` (safetensors), as are the deep ensemble, the selected surrogate
+    and the decoder when a configuration needs them. Latent configurations run only on tasks with a
+    decoder, the Design-Bench reference and selected-surrogate configurations only on minimize
+    tasks. Each configuration then searches its model (minimize tasks: once; target tasks: once
+    per test target) and returns ``k`` designs, which
     the oracle re-simulates. With ``out``, every finished cell is written to ``out/results.json``
     and ``out/results.csv`` at once (atomically), and a rerun with the same ``out`` skips the cells
     already finished with the same settings, so a killed run resumes where it stopped.
@@ -368,7 +389,8 @@ def run(
         progress: Show a progress bar over the cells.
 
     Returns:
-        A DataFrame with one row per task x solver x seed: ``task, solver, seed, kind, method``;
+        A DataFrame with one row per task x solver x seed: ``task, solver, seed, kind, method``,
+        ``model`` (the searched model, `model_label`);
         ``oracle_best`` and ``oracle_median`` (the oracle's energy of the best and the median of
         the ``k`` designs, 100th and 50th percentile; for target tasks the true squared error to
         the target, averaged over targets); ``score_best``, ``score_median`` (normalised scores,
@@ -410,17 +432,12 @@ def run(
     store = ResultStore(out) if out is not None else None
     settings = {"k": k, "n_targets": n_targets, "n_train": n_train, "epochs": epochs}
 
-    cells = [
-        (task, seed, config)
-        for task in task_list
-        for seed in seed_list
-        for config in configs
-        if not (config.method == REFERENCE_METHOD and task.kind == "target") and not (config.latent and task.decoder is None)
-    ]
+    cells = [(task, seed, config) for task in task_list for seed in seed_list for config in configs if _applies(config, task)]
     if not cells:
         raise ValueError(
-            "no cell to run: the Design-Bench reference runs on minimize tasks only and latent "
-            f"configurations on tasks with a decoder (tasks {[t.name for t in task_list]}, solvers {names})"
+            "no cell to run: the Design-Bench reference and selected-surrogate configurations run on minimize "
+            "tasks only and latent configurations on tasks with a decoder "
+            f"(tasks {[t.name for t in task_list]}, solvers {names})"
         )
     records: dict[str, dict[str, Any]] = {}
     problems: dict[tuple[str, int], Problem] = {}
@@ -443,6 +460,13 @@ def run(
             records[key] = record
             bar.update()
     return frame(records.values())
+
+
+def _applies(config: SolverConfig, task: Task) -> bool:
+    """Whether ``config`` runs on ``task``: the reference and surrogate selection need a minimize task, latent search a decoder."""
+    if task.kind == "target" and (config.method == REFERENCE_METHOD or config.surrogate == "selected"):
+        return False
+    return not (config.latent and task.decoder is None)
 
 
 def _task(name: str) -> Task:

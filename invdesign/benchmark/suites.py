@@ -44,7 +44,7 @@ SUITES: dict[str, Suite] = {
         ),
         solvers=(
             "gd", "lbfgs", "cmaes", "random", "bo", "turbo", "amortized",
-            "gd+ensemble", "gd+pessimism", "gd+worst", "gd+trust", "gd+diverse",
+            "gd+ensemble", "gd+pessimism", "gd+worst", "gd+trust", "gd+diverse", "gd+selected",
             "gd (latent)", "lbfgs (latent)", "bo (latent)", "ga (Design-Bench)",
         ),
         seeds=5,

@@ -5,8 +5,9 @@ Ren et al., NeurIPS 2020); ``"branin"``, ``"hartmann6"``, ``"ackley10"``, ``"ack
 ``"rosenbrock10"`` and ``"styblinski_tang10"`` (minimization, BoTorch test functions);
 ``"digits"`` (minimization on real handwritten digits, with a decoder for latent search).
 Every task recommends an offline data size, a surrogate (:class:`SurrogateSpec`) and a
-black-box query budget. `invdesign.tasks.digits` builds the latent-space demonstration on
-real handwritten digits.
+black-box query budget; :func:`select_surrogate` picks, among recipes such as
+:func:`architecture_grid`, the one that best predicts the best designs from the rest.
+`invdesign.tasks.digits` builds the latent-space demonstration on real handwritten digits.
 
 Example:
     >>> from invdesign import tasks
@@ -30,15 +31,24 @@ from invdesign.tasks.botorch_functions import (
     styblinski_tang10,
 )
 from invdesign.tasks.registry import get, names, register
-from invdesign.tasks.surrogate import DEFAULT_SURROGATE, DecoderSpec, SurrogateSpec
+from invdesign.tasks.surrogate import (
+    DEFAULT_SURROGATE,
+    DecoderSpec,
+    SurrogateSelection,
+    SurrogateSpec,
+    architecture_grid,
+    select_surrogate,
+)
 
 __all__ = [
     "DEFAULT_SURROGATE",
     "DecoderSpec",
+    "SurrogateSelection",
     "SurrogateSpec",
     "Task",
     "ackley10",
     "ackley20",
+    "architecture_grid",
     "ballistics",
     "ballistics_forward",
     "botorch_task",
@@ -51,6 +61,7 @@ __all__ = [
     "robot_arm",
     "robot_arm_forward",
     "rosenbrock10",
+    "select_surrogate",
     "sine",
     "sine_forward",
     "styblinski_tang10",

@@ -3,6 +3,7 @@ for latent-space search, the decoder (a VAE recipe for :func:`invdesign.models.f
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, overload
@@ -132,6 +133,119 @@ class SurrogateSpec:
         if ensemble:
             return fit_ensemble(X, Y, n_members=self.n_members, **options)
         return fit_mlp(X, Y, **options)
+
+
+@dataclass(frozen=True)
+class SurrogateSelection:
+    """What :func:`select_surrogate` compared.
+
+    Attributes:
+        candidates: The recipes compared, in the order given.
+        holdout_mse: Each candidate's mean squared error on the held-out best designs, in units
+            of the variance of the training rows' ``Y`` (so ``1.0`` is as bad as predicting
+            their mean), shape ``(len(candidates),)``.
+        chosen: The candidate with the lowest ``holdout_mse`` (the first among ties).
+    """
+
+    candidates: tuple[SurrogateSpec, ...]
+    holdout_mse: tuple[float, ...]
+    chosen: SurrogateSpec
+
+
+def architecture_grid(
+    spec: SurrogateSpec, *, widths: Sequence[int] = (64, 256), depths: Sequence[int] = (2, 3)
+) -> tuple[SurrogateSpec, ...]:
+    """``spec`` first, then its activation and schedule with every ``depth`` hidden layers of every ``width``.
+
+    Example:
+        >>> [s.hidden for s in architecture_grid(SurrogateSpec(hidden=(64, 64, 64), activation="silu",
+        ...     epochs=200, batch_size=128, lr=3e-3))]
+        [(64, 64, 64), (64, 64), (256, 256), (256, 256, 256)]
+    """
+    grid = [spec]
+    for depth in depths:
+        for width in widths:
+            candidate = dataclasses.replace(spec, hidden=(width,) * depth)
+            if candidate not in grid:
+                grid.append(candidate)
+    return tuple(grid)
+
+
+def select_surrogate(
+    candidates: Sequence[SurrogateSpec],
+    X: Tensor,
+    Y: Tensor,
+    *,
+    seed: int,
+    holdout: float = 0.2,
+    epochs: int | None = None,
+    device: torch.device | str | None = None,
+) -> SurrogateSelection:
+    """Choose the surrogate recipe that best predicts the best designs from the others (minimization data).
+
+    An offline optimizer needs its surrogate where the data is thin: beyond the best designs.
+    Recipes that fit a random validation split equally well can extrapolate very differently
+    there, so this holds out the ``holdout`` fraction of rows with the lowest ``Y``, trains every
+    candidate on the rest (seeded with ``seed``, early-stopped on its own random split as
+    :meth:`SurrogateSpec.fit` does), and keeps the one with the lowest mean squared error on the
+    held-out rows. Refit the chosen recipe on all rows to use it.
+
+    Args:
+        candidates: Recipes to compare, e.g. :func:`architecture_grid` of a task's surrogate.
+        X: Designs, shape ``(n, d)``, floating point, finite.
+        Y: Their energies (lower is better), shape ``(n,)`` or ``(n, 1)``, finite.
+        seed: Seeds every candidate's training.
+        holdout: Fraction of rows held out, the best ones; ``0 < holdout < 1``, leaving at least
+            two rows on each side.
+        epochs: Override every candidate's training epochs.
+        device: Where to train.
+
+    Returns:
+        A :class:`SurrogateSelection`.
+
+    Raises:
+        ValueError: for no candidates, several outputs, non-finite data, mismatched rows or a
+            holdout that leaves fewer than two rows on a side.
+        TypeError: for a candidate that is not a :class:`SurrogateSpec`.
+
+    Example:
+        >>> task = tasks.get("ackley20")  # doctest: +SKIP
+        >>> X, Y = task.make_offline_data(seed=0)  # doctest: +SKIP
+        >>> choice = select_surrogate(architecture_grid(task.surrogate), X, Y, seed=0)  # doctest: +SKIP
+        >>> model, _ = choice.chosen.fit(X, Y, seed=0)  # doctest: +SKIP
+    """
+    candidates = tuple(candidates)
+    if not candidates:
+        raise ValueError("select_surrogate needs at least one candidate recipe")
+    for spec in candidates:
+        if not isinstance(spec, SurrogateSpec):
+            raise TypeError(f"select_surrogate candidates must be SurrogateSpec, got {type(spec).__name__}")
+    if not isinstance(X, Tensor) or not isinstance(Y, Tensor) or X.ndim != 2:
+        raise ValueError(f"select_surrogate needs designs X of shape (n, d) as a tensor, got {getattr(X, 'shape', X)!r}")
+    y = Y.reshape(-1) if Y.ndim == 2 and Y.shape[1] == 1 else Y
+    if y.ndim != 1 or y.shape[0] != X.shape[0]:
+        raise ValueError(
+            f"select_surrogate ranks designs by one energy: Y must be ({X.shape[0]},) or ({X.shape[0]}, 1), "
+            f"got {tuple(Y.shape)}"
+        )
+    if not (torch.isfinite(X).all() and torch.isfinite(y).all()):
+        raise ValueError("select_surrogate needs finite X and Y (drop the NaN or infinite rows first)")
+    n_held = int(round(holdout * X.shape[0])) if 0 < holdout < 1 else 0
+    if n_held < 2 or X.shape[0] - n_held < 2:
+        raise ValueError(
+            f"holdout must lie in (0, 1) and leave at least two rows on each side of {X.shape[0]}, got {holdout!r}"
+        )
+    order = torch.argsort(y, stable=True)
+    held, kept = order[:n_held], order[n_held:]
+    scale = y[kept].var()
+    errors = []
+    for spec in candidates:
+        model, _ = spec.fit(X[kept], y[kept].unsqueeze(1), seed=seed, epochs=epochs, device=device)
+        with torch.no_grad():
+            predicted = model(X[held].to(device=next(model.parameters()).device)).detach().reshape(-1).to(y)
+        errors.append(float((predicted - y[held]).pow(2).mean() / scale))
+    best = min(range(len(candidates)), key=errors.__getitem__)
+    return SurrogateSelection(candidates, tuple(errors), candidates[best])
 
 
 DEFAULT_SURROGATE = SurrogateSpec(hidden=(128, 128, 128), activation="silu", epochs=200, batch_size=128, lr=3e-3)
