@@ -314,14 +314,30 @@ def test_no_applicable_cell_is_a_clear_error():
         SolverConfig(name="ga+", method="design_bench_ga", ensemble="mean")
 
 
-def test_selected_surrogate_rows_search_the_chosen_recipe_on_minimize_tasks_only(tmp_path):
+def test_selected_surrogate_rows_search_the_chosen_recipe_on_minimize_tasks_only(tmp_path, monkeypatch):
+    from invdesign.benchmark import problem as problem_module
+    from invdesign.tasks import SurrogateSelection
+
+    compared = []
+
+    def pick_wide(candidates, X, Y, *, seed, holdout, epochs, device):
+        compared.append([c.hidden for c in candidates])
+        wide = next(c for c in candidates if c.hidden == (64, 64, 64))
+        return SurrogateSelection(tuple(candidates), (0.0,) * len(candidates), wide)
+
+    monkeypatch.setattr(problem_module, "select_surrogate", pick_wide)
     selected = SolverConfig(name="gd+selected", method="gd", max_iter=60, surrogate="selected")
     table = benchmark.run([sphere_task()], [CONFIGS[0], selected], 1, out=tmp_path, k=8, progress=False)
-    gd, chosen = table.set_index("solver").loc["gd"], table.set_index("solver").loc["gd+selected"]
-    assert gd["model"] == "MLP 32x32 silu"
-    assert chosen["model"] in {"MLP 32x32 silu", "MLP 64x64 silu", "MLP 256x256 silu", "MLP 64x64x64 silu", "MLP 256x256x256 silu"}
-    assert math.isfinite(chosen["score_best"]) and math.isfinite(chosen["gap"])
+    rows = table.set_index("solver")
+    assert rows.loc["gd", "model"] == "MLP 32x32 silu"
+    assert rows.loc["gd+selected", "model"] == "MLP 64x64x64 silu", "the row searched the chosen recipe"
+    assert compared == [[(32, 32), (64, 64), (256, 256), (64, 64, 64), (256, 256, 256)]]
+    assert rows.loc["gd+selected", "oracle_best"] != rows.loc["gd", "oracle_best"]
     assert any((tmp_path / "cache").glob("sphere3-seed0-selected-*.safetensors")), "the selected surrogate is cached"
+    benchmark.run([sphere_task()], [CONFIGS[0], selected], 1, out=tmp_path / "again", k=8, progress=False)
+    assert len(compared) == 2
+    benchmark.run([sphere_task()], [CONFIGS[0], selected], 1, out=tmp_path, k=8, progress=False)
+    assert len(compared) == 2, "a finished cell with the same selection recipe is not recomputed"
 
     table = benchmark.run([arm_task()], [CONFIGS[0], selected], [0], k=50, n_targets=1, progress=False)
     assert list(table["solver"]) == ["gd"], "target tasks skip surrogate selection"

@@ -391,28 +391,43 @@ class _Constant(torch.nn.Module):
         return self.value.expand(x.shape[0], 1)
 
 
-def test_select_surrogate_holds_out_the_best_designs_and_keeps_the_lowest_error(monkeypatch) -> None:
-    X = torch.linspace(0, 1, 10, dtype=torch.float64).unsqueeze(1)
-    Y = torch.tensor([5.0, 3.0, 9.0, 1.0, 7.0, 8.0, 2.0, 6.0, 4.0, 0.0], dtype=torch.float64)
+def _constant_fits(monkeypatch, *values: float) -> tuple[list[SurrogateSpec], list]:
+    """Recipes that 'train' into models predicting ``values[i]`` everywhere; and a record of what each was trained on."""
     seen = []
 
     def fit(self, X_fit, Y_fit, *, seed, epochs=None, device=None, **_):
         seen.append((X_fit.clone(), Y_fit.clone(), seed, epochs))
-        return _Constant(self.lr), None  # each candidate predicts its lr everywhere
+        return _Constant(values[self.batch_size - 1]), None
 
     monkeypatch.setattr(SurrogateSpec, "fit", fit)
-    base = dict(hidden=(4,), activation="silu", epochs=5, batch_size=4)
-    candidates = [SurrogateSpec(**base, lr=lr) for lr in (3.0, 0.4, 1.0)]
+    recipes = [SurrogateSpec(hidden=(4,), activation="silu", epochs=5, batch_size=i + 1, lr=1e-2) for i in range(len(values))]
+    return recipes, seen
+
+
+def test_select_surrogate_holds_out_the_best_designs_and_keeps_the_lowest_error(monkeypatch) -> None:
+    candidates, seen = _constant_fits(monkeypatch, 3.0, 0.4, 1.0)
+    Y = torch.randperm(15, generator=torch.Generator().manual_seed(0)).to(torch.float64)
+    X = torch.linspace(0, 1, 15, dtype=torch.float64).unsqueeze(1)
     choice = tasks.select_surrogate(candidates, X, Y, seed=11, holdout=0.2, epochs=2)
 
-    held = torch.tensor([0.0, 1.0], dtype=torch.float64)  # the two lowest of ten energies
-    kept_var = Y[Y > 1.0].var()
-    expected = [float((lr - held).pow(2).mean() / kept_var) for lr in (3.0, 0.4, 1.0)]
+    held = torch.tensor([0.0, 1.0, 2.0], dtype=torch.float64)  # the three lowest of fifteen energies
+    kept_var = Y[Y > 2.0].var()
+    expected = [float((value - held).pow(2).mean() / kept_var) for value in (3.0, 0.4, 1.0)]
     assert choice.holdout_mse == pytest.approx(expected)
-    assert choice.chosen is candidates[1] and choice.candidates == tuple(candidates)
+    assert choice.chosen is candidates[2] and choice.candidates == tuple(candidates)
     for X_fit, Y_fit, seed, epochs in seen:
-        assert sorted(Y_fit.flatten().tolist()) == [2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0], "trained without the best"
-        assert Y_fit.shape == (8, 1) and X_fit.shape == (8, 1) and seed == 11 and epochs == 2
+        assert sorted(Y_fit.flatten().tolist()) == [float(v) for v in range(3, 15)], "trained without the best"
+        assert Y_fit.shape == (12, 1) and X_fit.shape == (12, 1) and seed == 11 and epochs == 2
+
+
+def test_select_surrogate_ranks_a_diverged_candidate_last(monkeypatch) -> None:
+    X, Y = torch.rand(20, 2, dtype=torch.float64), torch.rand(20, dtype=torch.float64)
+    candidates, _ = _constant_fits(monkeypatch, math.nan, 0.5)
+    choice = tasks.select_surrogate(candidates, X, Y, seed=0)
+    assert choice.holdout_mse[0] == math.inf and choice.chosen is candidates[1]
+    candidates, _ = _constant_fits(monkeypatch, math.nan, math.inf)
+    with pytest.raises(ValueError, match="every candidate predicted NaN"):
+        tasks.select_surrogate(candidates, X, Y, seed=0)
 
 
 def test_select_surrogate_trains_real_candidates() -> None:
@@ -437,9 +452,17 @@ def test_select_surrogate_rejects_bad_input() -> None:
         tasks.select_surrogate([spec], X, torch.rand(19, 1), seed=0)
     with pytest.raises(ValueError, match="finite"):
         tasks.select_surrogate([spec], X, torch.cat([Y[:-1], torch.tensor([[math.nan]])]), seed=0)
-    for holdout in (0.0, 1.0, 0.05, 0.95):
-        with pytest.raises(ValueError, match="holdout"):
+    with pytest.raises(TypeError, match="Y as a floating-point tensor"):
+        tasks.select_surrogate([spec], X, Y.tolist(), seed=0)
+    with pytest.raises(TypeError, match="X as a floating-point tensor"):
+        tasks.select_surrogate([spec], torch.ones(20, 2, dtype=torch.long), Y, seed=0)
+    with pytest.raises(ValueError, match="all equal"):
+        tasks.select_surrogate([spec], X, torch.ones(20, 1), seed=0)
+    for holdout in (0.0, 1.0, 0.05, 0.6):
+        with pytest.raises(ValueError, match=f"holdout={holdout}"):
             tasks.select_surrogate([spec], X, Y, seed=0, holdout=holdout)
+    with pytest.raises(ValueError, match="depths must be positive"):
+        tasks.architecture_grid(spec, depths=(0,))
 
 
 def test_registry_lists_the_builtins() -> None:

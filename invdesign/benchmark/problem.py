@@ -6,17 +6,14 @@ import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
 
 from invdesign.benchmark.store import digest
-from invdesign.models import VAE, Ensemble, load, save
-from invdesign.tasks import Task, architecture_grid, select_surrogate
-
-SELECTION_HOLDOUT = 0.2
-"""Share of the training designs, the best ones, that `Problem.selected` holds out to compare surrogate recipes."""
+from invdesign.models import MLP, VAE, Ensemble, load, save
+from invdesign.tasks import SELECTION_HOLDOUT, Task, architecture_grid, select_surrogate
 
 
 @dataclass
@@ -51,7 +48,7 @@ class Problem:
     epochs: int | None
     device: torch.device | None
     _ensemble: Ensemble | None = field(default=None, repr=False)
-    _selected: nn.Module | None = field(default=None, repr=False)
+    _selected: MLP | None = field(default=None, repr=False)
     _decoder: VAE | None = field(default=None, repr=False)
 
     @property
@@ -64,12 +61,13 @@ class Problem:
         return self._ensemble
 
     @property
-    def selected(self) -> nn.Module:
+    def selected(self) -> MLP:
         """The surrogate chosen by extrapolation, trained (or read from the cache) on first use.
 
-        `invdesign.tasks.select_surrogate` compares `invdesign.tasks.architecture_grid` of the
-        task's recipe on how well each predicts the best 20% of ``(X, Y)`` from the rest; the
-        winner is then trained on all of ``(X, Y)``. Minimize tasks only.
+        `invdesign.tasks.select_surrogate` compares the recipes of `selection_recipe` on how well
+        each predicts the best ``SELECTION_HOLDOUT`` share of ``(X, Y)`` from the rest; the
+        winner is then trained on all of ``(X, Y)`` (when it is the task's own recipe, that is
+        :attr:`surrogate`). Minimize tasks only.
 
         Raises:
             ValueError: for a target task (its designs have no single energy to rank).
@@ -77,7 +75,9 @@ class Problem:
         if self.task.kind != "minimize":
             raise ValueError(f"task {self.task.name!r}: surrogate selection ranks designs by energy, so minimize tasks only")
         if self._selected is None:
-            self._selected = _cached_fit(self.task, self.X, self.Y, self.seed, "selected", self.epochs, self.cache, self.device)
+            model = _cached_fit(self.task, self.X, self.Y, self.seed, "selected", self.epochs, self.cache, self.device)
+            assert isinstance(model, MLP)
+            self._selected = model
         return self._selected
 
     @property
@@ -133,6 +133,11 @@ def prepare(
     return Problem(task, seed, X, Y, surrogate, targets, reference, d_best, cache_path, epochs, device)
 
 
+def selection_recipe(task: Task) -> dict[str, Any]:
+    """What `Problem.selected` compares for ``task``: the held-out share and every candidate recipe (JSON-ready)."""
+    return {"holdout": SELECTION_HOLDOUT, "candidates": [asdict(spec) for spec in architecture_grid(task.surrogate)]}
+
+
 def _cached_fit(
     task: Task,
     X: Tensor,
@@ -153,7 +158,7 @@ def _cached_fit(
     if cache is not None:
         description = {"task": task.name, "seed": seed, "kind": kind, "epochs": epochs, "spec": asdict(spec)}
         if kind == "selected":
-            description["holdout"] = SELECTION_HOLDOUT
+            description["selection"] = selection_recipe(task)
         key = digest(description, X.detach().cpu().numpy().tobytes(), Y.detach().cpu().numpy().tobytes(), length=12)
         path = cache / f"{task.name}-seed{seed}-{kind}-{key}.safetensors"
         if path.exists():
@@ -166,6 +171,8 @@ def _cached_fit(
     elif kind == "selected":
         grid = architecture_grid(task.surrogate)
         choice = select_surrogate(grid, X, Y, seed=seed, holdout=SELECTION_HOLDOUT, epochs=epochs, device=device)
+        if choice.chosen == task.surrogate:
+            return _cached_fit(task, X, Y, seed, "surrogate", epochs, cache, device)
         model, _ = choice.chosen.fit(X, Y, seed=seed, epochs=epochs, device=device)
     else:
         model, _ = task.surrogate.fit(X, Y, seed=seed, ensemble=kind == "ensemble", epochs=epochs, device=device, progress=False)

@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from invdesign.benchmark.configs import REFERENCE_METHOD, SolverConfig, get_config
 from invdesign.benchmark.metrics import T_VALUES, exploitation_gap, percentiles, r_t
-from invdesign.benchmark.problem import Problem, prepare
+from invdesign.benchmark.problem import Problem, prepare, selection_recipe
 from invdesign.benchmark.reference import design_bench_gradient_ascent
 from invdesign.benchmark.store import ResultStore, cell_key, digest, frame, nan_to_none
 from invdesign.diversity import count_modes, mean_pairwise_distance
@@ -464,7 +464,7 @@ def run(
 
 def _applies(config: SolverConfig, task: Task) -> bool:
     """Whether ``config`` runs on ``task``: the reference and surrogate selection need a minimize task, latent search a decoder."""
-    if task.kind == "target" and (config.method == REFERENCE_METHOD or config.surrogate == "selected"):
+    if task.kind != "minimize" and (config.method == REFERENCE_METHOD or config.surrogate == "selected"):
         return False
     return not (config.latent and task.decoder is None)
 
@@ -476,12 +476,13 @@ def _task(name: str) -> Task:
         raise ValueError(err.args[0]) from None
 
 
-HARNESS_VERSION = 2
+HARNESS_VERSION = 3
 """Bumped when the harness measures cells differently, so older finished cells are recomputed."""
 
 
 def _fingerprint(task: Task, config: SolverConfig, settings: dict[str, Any]) -> str:
-    """A cell's settings: the config's fields, the run settings and the task's recipe (data, surrogate, decoder).
+    """A cell's settings: the config's fields, the run settings and the task's recipe (data, surrogate, decoder,
+    and for a selected-surrogate configuration the recipes it chooses between).
 
     The oracle itself cannot be hashed: after changing a task's oracle, use a fresh output folder.
     """
@@ -492,4 +493,6 @@ def _fingerprint(task: Task, config: SolverConfig, settings: dict[str, Any]) -> 
         "decoder": None if task.decoder is None else asdict(task.decoder),
         "settings": settings,
     }
+    if config.surrogate == "selected":
+        recipe["selection"] = selection_recipe(task)
     return f"{config.fingerprint()}-{digest(recipe)}"

@@ -33,6 +33,7 @@ from invdesign.tasks.botorch_functions import (
 from invdesign.tasks.registry import get, names, register
 from invdesign.tasks.surrogate import (
     DEFAULT_SURROGATE,
+    SELECTION_HOLDOUT,
     DecoderSpec,
     SurrogateSelection,
     SurrogateSpec,
@@ -42,6 +43,7 @@ from invdesign.tasks.surrogate import (
 
 __all__ = [
     "DEFAULT_SURROGATE",
+    "SELECTION_HOLDOUT",
     "DecoderSpec",
     "SurrogateSelection",
     "SurrogateSpec",

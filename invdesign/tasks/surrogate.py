@@ -1,9 +1,11 @@
 """A task's recommended models: the surrogate (an MLP recipe for :func:`invdesign.models.fit_mlp`) and,
-for latent-space search, the decoder (a VAE recipe for :func:`invdesign.models.fit_vae`)."""
+for latent-space search, the decoder (a VAE recipe for :func:`invdesign.models.fit_vae`); and the choice
+between surrogate recipes by how well they extrapolate to the best designs (:func:`select_surrogate`)."""
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, overload
@@ -135,15 +137,22 @@ class SurrogateSpec:
         return fit_mlp(X, Y, **options)
 
 
+SELECTION_HOLDOUT = 0.2
+"""Default share of the designs, the best ones, that :func:`select_surrogate` holds out."""
+
+_MIN_KEPT = 10
+"""Fewest rows :func:`select_surrogate` trains a candidate on (its fit still splits off 10% to validate)."""
+
+
 @dataclass(frozen=True)
 class SurrogateSelection:
     """What :func:`select_surrogate` compared.
 
     Attributes:
         candidates: The recipes compared, in the order given.
-        holdout_mse: Each candidate's mean squared error on the held-out best designs, in units
-            of the variance of the training rows' ``Y`` (so ``1.0`` is as bad as predicting
-            their mean), shape ``(len(candidates),)``.
+        holdout_mse: Each candidate's mean squared error on the held-out best designs divided by
+            the sample variance of the rows it was trained on, shape ``(len(candidates),)``;
+            ``inf`` for a candidate whose predictions were not finite.
         chosen: The candidate with the lowest ``holdout_mse`` (the first among ties).
     """
 
@@ -157,11 +166,26 @@ def architecture_grid(
 ) -> tuple[SurrogateSpec, ...]:
     """``spec`` first, then its activation and schedule with every ``depth`` hidden layers of every ``width``.
 
+    Args:
+        spec: The recipe whose activation, epochs, batch size, learning rate and ensemble size
+            every candidate keeps.
+        widths: Widths of the hidden layers, positive.
+        depths: Numbers of hidden layers, positive.
+
+    Returns:
+        The distinct recipes, ``spec`` first.
+
+    Raises:
+        ValueError: for a width or depth below 1.
+
     Example:
         >>> [s.hidden for s in architecture_grid(SurrogateSpec(hidden=(64, 64, 64), activation="silu",
         ...     epochs=200, batch_size=128, lr=3e-3))]
         [(64, 64, 64), (64, 64), (256, 256), (256, 256, 256)]
     """
+    for name, values in (("widths", widths), ("depths", depths)):
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in values):
+            raise ValueError(f"architecture_grid {name} must be positive ints, got {values!r}")
     grid = [spec]
     for depth in depths:
         for width in widths:
@@ -177,7 +201,7 @@ def select_surrogate(
     Y: Tensor,
     *,
     seed: int,
-    holdout: float = 0.2,
+    holdout: float = SELECTION_HOLDOUT,
     epochs: int | None = None,
     device: torch.device | str | None = None,
 ) -> SurrogateSelection:
@@ -185,18 +209,19 @@ def select_surrogate(
 
     An offline optimizer needs its surrogate where the data is thin: beyond the best designs.
     Recipes that fit a random validation split equally well can extrapolate very differently
-    there, so this holds out the ``holdout`` fraction of rows with the lowest ``Y``, trains every
-    candidate on the rest (seeded with ``seed``, early-stopped on its own random split as
-    :meth:`SurrogateSpec.fit` does), and keeps the one with the lowest mean squared error on the
-    held-out rows. Refit the chosen recipe on all rows to use it.
+    there, so this holds out the ``holdout`` fraction of rows with the lowest ``Y`` (rounded
+    down), trains every candidate on the rest (seeded with ``seed``, keeping the weights of its
+    best epoch on its own random validation split, as :meth:`SurrogateSpec.fit` does), and keeps
+    the one with the lowest mean squared error on the held-out rows. Refit the chosen recipe on
+    all rows to use it.
 
     Args:
         candidates: Recipes to compare, e.g. :func:`architecture_grid` of a task's surrogate.
         X: Designs, shape ``(n, d)``, floating point, finite.
         Y: Their energies (lower is better), shape ``(n,)`` or ``(n, 1)``, finite.
         seed: Seeds every candidate's training.
-        holdout: Fraction of rows held out, the best ones; ``0 < holdout < 1``, leaving at least
-            two rows on each side.
+        holdout: Fraction of rows held out, the best ones; ``0 < holdout < 1``, holding out at
+            least two rows and training on at least ten.
         epochs: Override every candidate's training epochs.
         device: Where to train.
 
@@ -204,9 +229,11 @@ def select_surrogate(
         A :class:`SurrogateSelection`.
 
     Raises:
-        ValueError: for no candidates, several outputs, non-finite data, mismatched rows or a
-            holdout that leaves fewer than two rows on a side.
-        TypeError: for a candidate that is not a :class:`SurrogateSpec`.
+        TypeError: for a candidate that is not a :class:`SurrogateSpec`, or data that is not a
+            floating-point tensor.
+        ValueError: for no candidates, several outputs, non-finite data, mismatched rows, a
+            holdout that leaves too few rows on a side, training energies that are all equal, or
+            candidates that all predict non-finite values.
 
     Example:
         >>> task = tasks.get("ackley20")  # doctest: +SKIP
@@ -220,30 +247,38 @@ def select_surrogate(
     for spec in candidates:
         if not isinstance(spec, SurrogateSpec):
             raise TypeError(f"select_surrogate candidates must be SurrogateSpec, got {type(spec).__name__}")
-    if not isinstance(X, Tensor) or not isinstance(Y, Tensor) or X.ndim != 2:
-        raise ValueError(f"select_surrogate needs designs X of shape (n, d) as a tensor, got {getattr(X, 'shape', X)!r}")
+    for T, name in ((X, "X"), (Y, "Y")):
+        if not isinstance(T, Tensor) or not T.dtype.is_floating_point:
+            raise TypeError(f"select_surrogate needs {name} as a floating-point tensor, got {type(T).__name__}")
     y = Y.reshape(-1) if Y.ndim == 2 and Y.shape[1] == 1 else Y
-    if y.ndim != 1 or y.shape[0] != X.shape[0]:
+    if X.ndim != 2 or y.ndim != 1 or y.shape[0] != X.shape[0]:
         raise ValueError(
-            f"select_surrogate ranks designs by one energy: Y must be ({X.shape[0]},) or ({X.shape[0]}, 1), "
-            f"got {tuple(Y.shape)}"
+            "select_surrogate ranks designs by one energy: it needs X of shape (n, d) and Y of shape (n,) or (n, 1), "
+            f"got {tuple(X.shape)} and {tuple(Y.shape)}"
         )
     if not (torch.isfinite(X).all() and torch.isfinite(y).all()):
         raise ValueError("select_surrogate needs finite X and Y (drop the NaN or infinite rows first)")
-    n_held = int(round(holdout * X.shape[0])) if 0 < holdout < 1 else 0
-    if n_held < 2 or X.shape[0] - n_held < 2:
+    n = X.shape[0]
+    n_held = int(holdout * n) if 0 < holdout < 1 else 0
+    if n_held < 2 or n - n_held < _MIN_KEPT:
         raise ValueError(
-            f"holdout must lie in (0, 1) and leave at least two rows on each side of {X.shape[0]}, got {holdout!r}"
+            f"holdout={holdout!r} of {n} rows holds out {n_held} and trains on {n - n_held}: it must lie in (0, 1), "
+            f"hold out at least 2 rows and train on at least {_MIN_KEPT}"
         )
     order = torch.argsort(y, stable=True)
     held, kept = order[:n_held], order[n_held:]
-    scale = y[kept].var()
+    scale = float(y[kept].var())
+    if not scale > 0:
+        raise ValueError("select_surrogate: the training energies are all equal, so no recipe can be told apart")
     errors = []
     for spec in candidates:
         model, _ = spec.fit(X[kept], y[kept].unsqueeze(1), seed=seed, epochs=epochs, device=device)
         with torch.no_grad():
             predicted = model(X[held].to(device=next(model.parameters()).device)).detach().reshape(-1).to(y)
-        errors.append(float((predicted - y[held]).pow(2).mean() / scale))
+        error = float((predicted - y[held]).pow(2).mean() / scale)
+        errors.append(error if math.isfinite(error) else math.inf)
+    if all(e == math.inf for e in errors):
+        raise ValueError("select_surrogate: every candidate predicted NaN or infinite values on the held-out designs")
     best = min(range(len(candidates)), key=errors.__getitem__)
     return SurrogateSelection(candidates, tuple(errors), candidates[best])
 
