@@ -339,6 +339,15 @@ def test_selected_surrogate_rows_search_the_chosen_recipe_on_minimize_tasks_only
     benchmark.run([sphere_task()], [CONFIGS[0], selected], 1, out=tmp_path, k=8, progress=False)
     assert len(compared) == 2, "a finished cell with the same selection recipe is not recomputed"
 
+    def pick_own(candidates, X, Y, *, seed, holdout, epochs, device):
+        compared.append("own")
+        return SurrogateSelection(tuple(candidates), (0.0,) * len(candidates), candidates[0])
+
+    monkeypatch.setattr(problem_module, "select_surrogate", pick_own)
+    own = benchmark.run([sphere_task()], [CONFIGS[0], selected], 1, out=tmp_path / "own", k=8, progress=False)
+    assert own.loc[0, "oracle_best"] == own.loc[1, "oracle_best"], "the task's own recipe is the task's surrogate"
+    assert any((tmp_path / "own" / "cache").glob("sphere3-seed0-selected-*.safetensors"))
+
     table = benchmark.run([arm_task()], [CONFIGS[0], selected], [0], k=50, n_targets=1, progress=False)
     assert list(table["solver"]) == ["gd"], "target tasks skip surrogate selection"
     with pytest.raises(ValueError, match="leave ensemble=None"):

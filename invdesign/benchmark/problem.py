@@ -171,9 +171,10 @@ def _cached_fit(
     elif kind == "selected":
         grid = architecture_grid(task.surrogate)
         choice = select_surrogate(grid, X, Y, seed=seed, holdout=SELECTION_HOLDOUT, epochs=epochs, device=device)
-        if choice.chosen == task.surrogate:
-            return _cached_fit(task, X, Y, seed, "surrogate", epochs, cache, device)
-        model, _ = choice.chosen.fit(X, Y, seed=seed, epochs=epochs, device=device)
+        if choice.chosen == task.surrogate:  # the same recipe, data and seed: the task's surrogate
+            model = _cached_fit(task, X, Y, seed, "surrogate", epochs, cache, device)
+        else:
+            model, _ = choice.chosen.fit(X, Y, seed=seed, epochs=epochs, device=device)
     else:
         model, _ = task.surrogate.fit(X, Y, seed=seed, ensemble=kind == "ensemble", epochs=epochs, device=device, progress=False)
     if path is not None:
