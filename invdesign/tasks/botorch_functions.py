@@ -145,15 +145,7 @@ def ackley10() -> Task:
     BoTorch's ``Ackley(dim=10)`` with its bounds widened from the default ``[-32.768, 32.768]``.
     Recommendations: 5,000 offline designs (the best half hidden), 200 oracle queries.
     """
-    return botorch_task(
-        Ackley(dim=10, bounds=[(-5.0, 10.0)] * 10),
-        name="ackley10",
-        reference="Ackley function on [-5, 10]^10 (Eriksson et al., 'Scalable global optimization via local "
-        "Bayesian optimization', NeurIPS 2019), via botorch.test_functions.Ackley",
-        n_train=5000,
-        surrogate=SurrogateSpec(hidden=(64, 64, 64), activation="silu", epochs=200, batch_size=128, lr=3e-3),
-        budget=200,
-    )
+    return _ackley(10, n_train=5000, budget=200)
 
 
 def ackley20() -> Task:
@@ -163,14 +155,19 @@ def ackley20() -> Task:
     Recommendations: 10,000 offline designs (the best half hidden), 400 oracle queries (the
     tutorial's TuRBO reaches 1.15 after 396).
     """
+    return _ackley(20, n_train=10_000, budget=400)
+
+
+def _ackley(dim: int, *, n_train: int, budget: int) -> Task:
+    """BoTorch's ``Ackley(dim)`` on ``[-5, 10]^dim`` with the recommended surrogate of both Ackley tasks."""
     return botorch_task(
-        Ackley(dim=20, bounds=[(-5.0, 10.0)] * 20),
-        name="ackley20",
-        reference="Ackley function on [-5, 10]^20 (Eriksson et al., 'Scalable global optimization via local "
+        Ackley(dim=dim, bounds=[(-5.0, 10.0)] * dim),
+        name=f"ackley{dim}",
+        reference=f"Ackley function on [-5, 10]^{dim} (Eriksson et al., 'Scalable global optimization via local "
         "Bayesian optimization', NeurIPS 2019), via botorch.test_functions.Ackley",
-        n_train=10_000,
+        n_train=n_train,
         surrogate=SurrogateSpec(hidden=(64, 64, 64), activation="silu", epochs=200, batch_size=128, lr=3e-3),
-        budget=400,
+        budget=budget,
     )
 
 
