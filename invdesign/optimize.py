@@ -7,9 +7,9 @@ from typing import Any
 
 from torch import Tensor
 
+from invdesign.engine import Callback, Solver, make
 from invdesign.objective import Objective
 from invdesign.result import Result
-from invdesign.solvers.base import Callback, Solver, make
 from invdesign.starts import StartStrategy
 
 
@@ -19,6 +19,7 @@ def minimize(
     *,
     n_restarts: int | None = None,
     max_iter: int | None = None,
+    max_evals: int | None = None,
     seed: int | None = None,
     x0: Tensor | StartStrategy | None = None,
     callback: Callback | None = None,
@@ -31,24 +32,39 @@ def minimize(
         objective: The energy, an `invdesign.Objective`.
         method: A registered solver name (see `invdesign.solvers.available()`), or a solver
             object such as ``invdesign.solvers.GradientDescent(lr=0.1)``.
-        n_restarts: Independent restarts (the solver's default if ``None``).
-        max_iter: Iteration budget per restart (the solver's default if ``None``).
+        n_restarts: How many starting points the search begins from: the restarts of a
+            restart solver (``gd``, ``lbfgs``, ``ga``), the designs a sample-based solver
+            evaluates first. ``None``: the rows of an ``x0`` tensor, else the solver's default.
+            Refused by solvers without starting points (``amortized``).
+        max_iter: The iteration budget of a solver whose budget counts iterations: steps of
+            each restart (``gd``, ``ga``), L-BFGS-B iterations of each restart (``lbfgs``),
+            training steps (``amortized``). ``None``: the solver's default.
+        max_evals: The evaluation budget (designs evaluated, starting points included) of a
+            solver whose budget counts evaluations (``random``, ``bo``, ``turbo``, ``cmaes``).
+            ``None``: the solver's default.
         seed: Seed for the starting points and any randomness; the same seed gives the same
             result.
-        x0: Starting points: ``None`` for Sobol points of the box, a tensor ``(n, d)`` or
+        x0: Starting points: ``None`` for Sobol points of the space, a tensor ``(n, d)`` or
             ``(d,)``, or a start strategy such as `invdesign.starts.FromData`.
-        callback: Called after every iteration with a `invdesign.result.Progress`; raising
-            ``StopIteration`` ends the run and returns the best designs so far.
-        checkpoint: For sample-based methods: a file the run's state is saved to after every
-            evaluation batch; if it exists when the run starts, the run resumes from it.
+        callback: Called after every iteration with a `invdesign.result.Progress` (holding
+            copies: editing them changes nothing); raising ``StopIteration`` ends the run and
+            returns the best designs so far.
+        checkpoint: For solvers that can resume (``ivd.solvers.capable(lambda c:
+            c.checkpoint)``): a file the run's state is saved to after every evaluation batch;
+            if it exists when the run starts, the run resumes from it.
         **solver_options: Options of the named solver (e.g. ``lr=`` for ``"gd"``).
 
     Returns:
         A `Result`, designs best first.
 
+    Every call is checked against the solver's `invdesign.engine.Capabilities` first: what a
+    solver cannot do (gradients of a NumPy model, starting points, a checkpoint, the other
+    budget) is a ``TypeError`` naming the solvers that can.
+
     Raises:
-        ValueError: for an unknown method or bad starting points.
-        TypeError: for an option the solver does not have, or a non-objective.
+        ValueError: for an unknown method, bad starting points, budgets or seed.
+        TypeError: for an option the solver does not have, a non-objective, or what the solver
+            cannot do.
     """
     if not isinstance(objective, Objective):
         raise TypeError(f"minimize needs an invdesign.Objective, got {type(objective).__name__}")
@@ -64,5 +80,12 @@ def minimize(
     else:
         raise TypeError(f"method must be a solver name or a Solver object, got {type(method).__name__}")
     return solver.minimize(
-        objective, n_restarts=n_restarts, max_iter=max_iter, seed=seed, x0=x0, callback=callback, checkpoint=checkpoint
+        objective,
+        n_restarts=n_restarts,
+        max_iter=max_iter,
+        max_evals=max_evals,
+        seed=seed,
+        x0=x0,
+        callback=callback,
+        checkpoint=checkpoint,
     )

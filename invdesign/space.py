@@ -1,4 +1,4 @@
-"""Search spaces: the box every design (or latent code) lives in."""
+"""Search spaces: the box every design (or latent code) lives in, and the coordinates solvers search it in."""
 
 from __future__ import annotations
 
@@ -134,6 +134,10 @@ class Box:
         lo, hi = self._like(x)
         return torch.clamp(x, min=lo, max=hi)
 
+    def coordinates(self) -> UnitCube:
+        """The coordinates solvers search this box in (`UnitCube`), in the box's dtype and on its device."""
+        return UnitCube(self)
+
     def to_unit(self, x: Tensor) -> Tensor:
         """Map ``x`` (shape ``(..., d)``) from the box to the unit cube."""
         lo, hi = self._like(x)
@@ -169,3 +173,91 @@ class Box:
         )
 
     __hash__ = None  # type: ignore[assignment]
+
+
+class UnitCube:
+    """The search coordinates of a `Box`: its unit cube, and the maps between it and the box.
+
+    Every solver searches in these coordinates and sees nothing else of the space: the run engine
+    maps each search point ``u`` to the design ``x`` the objective evaluates, so a step size, a GP
+    lengthscale or a CMA-ES step means the same on every box. Spaces with fixed features, simplex
+    blocks or categorical choices give their own coordinates with the same methods.
+
+    Args:
+        space: The box.
+    """
+
+    def __init__(self, space: Box) -> None:
+        self.space = space
+
+    @property
+    def dim(self) -> int:
+        """Dimension of the search coordinates."""
+        return self.space.dim
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.space.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.space.device
+
+    @property
+    def bounds(self) -> Tensor:
+        """Bounds of the search coordinates stacked BoTorch-style, shape ``(2, d)``: zeros and ones."""
+        return torch.stack([torch.zeros_like(self.space.lower), torch.ones_like(self.space.upper)])
+
+    def to_design(self, u: Tensor) -> Tensor:
+        """Designs for search points ``u`` (shape ``(..., d)``, any float dtype), in the box's dtype.
+
+        Points outside the search bounds map outside the box; `project` them first to stay inside.
+        """
+        return self.space.from_unit(u.to(device=self.device, dtype=torch.promote_types(u.dtype, self.dtype))).to(self.dtype)
+
+    def designs(self, u: Tensor) -> Tensor:
+        """The designs of search points ``u`` (shape ``(..., d)``), projected first and exactly inside the box."""
+        return self.space.clamp(self.to_design(self.project(u)))
+
+    def to_search(self, x: Tensor) -> Tensor:
+        """Search points of designs ``x`` (shape ``(..., d)``), in ``x``'s dtype."""
+        return self.space.to_unit(x)
+
+    def project(self, u: Tensor) -> Tensor:
+        """The nearest point of the search bounds to each of ``u`` (shape ``(..., d)``): a clamp to ``[0, 1]``."""
+        return u.clamp(0.0, 1.0)
+
+    def project_(self, u: Tensor) -> Tensor:
+        """`project` in place; returns ``u``."""
+        return u.clamp_(0.0, 1.0)
+
+    def excess(self, u: Tensor) -> Tensor:
+        """How far each search point of ``u`` (shape ``(b, d)``) lies outside the box, in design units, shape ``(b,)``.
+
+        ``sum_i relu(|x_i - center_i| - width_i / 2)`` for the design ``x`` of ``u``: the
+        neural-adjoint boundary loss (`invdesign.penalties.BoundaryPenalty`) without its weight.
+        """
+        return ((u - 0.5).abs() - 0.5).relu().mul(self.space.width.to(u)).sum(dim=-1)
+
+    def contains(self, u: Tensor) -> Tensor:
+        """Whether each search point of ``u`` (shape ``(b, d)``) lies within the bounds, shape ``(b,)``."""
+        return ((u >= 0) & (u <= 1)).all(dim=-1)
+
+    def sample(self, n: int, *, seed: int | None = None, dtype: torch.dtype | None = None) -> Tensor:
+        """``n`` scrambled Sobol points of the search coordinates, shape ``(n, d)``.
+
+        Point ``i`` of a seed's sequence is the same whatever ``n``; `sample_from` skips ahead.
+        """
+        return self.sample_from(0, n, seed=seed, dtype=dtype)
+
+    def sample_from(self, start: int, n: int, *, seed: int | None = None, dtype: torch.dtype | None = None) -> Tensor:
+        """Points ``start .. start + n - 1`` of the scrambled Sobol sequence of ``seed``, shape ``(n, d)``."""
+        if n < 1:
+            raise ValueError(f"sample needs n >= 1, got {n}")
+        engine = torch.quasirandom.SobolEngine(self.dim, scramble=True, seed=seed)
+        if start:
+            engine.fast_forward(start)
+        return engine.draw(n, dtype=torch.float64).to(device=self.device, dtype=dtype or self.dtype)
+
+    def __repr__(self) -> str:
+        return f"UnitCube({self.space!r})"

@@ -60,12 +60,20 @@ class FromData:
         self.Y = Y
         self.encode = encode
 
-    def __call__(self, objective: Objective, n: int, seed: int | None = None) -> Tensor:
+    def available(self, objective: Objective) -> int:
+        """How many designs are candidates for ``objective``'s starts (those inside its box, in data space)."""
+        return self._candidates(objective)[0].shape[0]
+
+    def _candidates(self, objective: Objective) -> tuple[Tensor, Tensor | None]:
         X = self.X.to(dtype=objective.dtype, device=objective.device)
         Y = None if self.Y is None else self.Y.to(dtype=objective.dtype, device=objective.device)
         if self.encode is None and objective.decoder is None:
             inside = objective.space.contains(X.reshape(X.shape[0], -1))
             X, Y = X[inside], None if Y is None else Y[inside]
+        return X, Y
+
+    def __call__(self, objective: Objective, n: int, seed: int | None = None) -> Tensor:
+        X, Y = self._candidates(objective)
         if n > X.shape[0]:
             where = " inside the box" if self.encode is None and objective.decoder is None else ""
             raise ValueError(f"asked for {n} starts but the data set holds only {X.shape[0]} designs{where}")
@@ -111,7 +119,8 @@ def initial_points(
         n: Requested number of restarts, or ``None``.
         x0: See the module docstring.
         seed: Seed for Sobol points.
-        default_n: Restarts when neither ``n`` nor an ``x0`` tensor says how many.
+        default_n: Restarts when neither ``n`` nor an ``x0`` tensor says how many (for a
+            `FromData` holding fewer designs, all of them).
 
     Returns:
         Starting points, shape ``(n, d)``.
@@ -130,6 +139,8 @@ def initial_points(
     space = objective.space
     if x0 is None:
         return space.sample(n or default_n, seed=seed)
+    if isinstance(x0, FromData) and n is None:
+        default_n = min(default_n, x0.available(objective))
     if callable(x0) and not isinstance(x0, Tensor):
         points = x0(objective, n or default_n, seed).detach()
         if points.ndim != 2 or points.shape[0] != (n or default_n):

@@ -473,7 +473,7 @@ def test_registry_lists_the_builtins() -> None:
 
 
 def test_unknown_task_name_lists_known_names() -> None:
-    with pytest.raises(KeyError, match="unknown task 'nope'.*robot_arm"):
+    with pytest.raises(ValueError, match="unknown task 'nope'.*robot_arm"):
         tasks.get("nope")
 
 

@@ -417,7 +417,7 @@ def run(
     """
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
-    task_list = [t if isinstance(t, Task) else _task(t) for t in tasks]
+    task_list = [t if isinstance(t, Task) else get_task(t) for t in tasks]
     if len({t.name for t in task_list}) != len(task_list):
         raise ValueError(f"tasks must have distinct names, got {[t.name for t in task_list]}")
     configs = [get_config(s) for s in solvers]
@@ -467,13 +467,6 @@ def _applies(config: SolverConfig, task: Task) -> bool:
     if task.kind != "minimize" and (config.method == REFERENCE_METHOD or config.surrogate == "selected"):
         return False
     return not (config.latent and task.decoder is None)
-
-
-def _task(name: str) -> Task:
-    try:
-        return get_task(name)
-    except KeyError as err:
-        raise ValueError(err.args[0]) from None
 
 
 HARNESS_VERSION = 3

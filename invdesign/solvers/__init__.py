@@ -1,45 +1,48 @@
-"""Solvers by name. A new solver is a new module here that defines a `Solver` and `register`s it."""
+"""Solvers by name: every module of this package defines one solver and registers it.
 
-# One line per solver module: importing it registers its solver.
-from invdesign.solvers import gd
-from invdesign.solvers import lbfgs
-from invdesign.solvers import random_search
-from invdesign.solvers.cmaes import CMAES
-from invdesign.solvers.bo import BayesianOptimization
-from invdesign.solvers.turbo import TuRBO
-from invdesign.solvers.amortized import Amortized, ConditionalGenerator, Generator, InverseModelReport, fit_inverse_model
-from invdesign.solvers.ask_tell import AskTell, SampleSolver, load_optimizer
-from invdesign.solvers.base import RestartSolver, Solver, available, get, make, register
-from invdesign.solvers.gd import GradientDescent
-from invdesign.solvers.lbfgs import LBFGSB
-from invdesign.solvers.random_search import RandomSearch
+A new solver is one new module here; it is found and imported with the package, and appears in
+`available()`, in the capability-driven test table and in the benchmark without any other file
+changing. The classes each module registers are also attributes of this package
+(``invdesign.solvers.GradientDescent``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+from invdesign.engine import (
+    AskTell,
+    Capabilities,
+    RestartSolver,
+    SampleSolver,
+    Solver,
+    TrainedSolver,
+    available,
+    capable,
+    get,
+    load_optimizer,
+    make,
+    register,
+)
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
+for _name in available():
+    globals()[get(_name).__name__] = get(_name)
 
 __all__ = [
-    "Amortized",
     "AskTell",
-    "BayesianOptimization",
-    "CMAES",
-    "ConditionalGenerator",
-    "Generator",
-    "GradientDescent",
-    "InverseModelReport",
-    "LBFGSB",
-    "RandomSearch",
+    "Capabilities",
     "RestartSolver",
     "SampleSolver",
     "Solver",
-    "TuRBO",
-    "amortized",
+    "TrainedSolver",
     "available",
-    "bo",
-    "cmaes",
-    "fit_inverse_model",
+    "capable",
     "get",
-    "gd",
-    "lbfgs",
     "load_optimizer",
     "make",
-    "random_search",
     "register",
-    "turbo",
+    *sorted(get(name).__name__ for name in available()),
 ]

@@ -33,11 +33,10 @@ from tqdm import tqdm
 
 from invdesign.models.fit import _FUSED_ADAM_DEVICES, _mean_std
 from invdesign.models.mlp import ACTIVATIONS, MLP
-from invdesign.objective import Objective
-from invdesign.result import Result, Status
-from invdesign.solvers.base import Callback, Outcome, Run, Solver, assemble, count, register
+from invdesign.engine import Capabilities, Outcome, Run, TrainedSolver, count, register
+from invdesign.engine.run import best_of
+from invdesign.result import Status
 from invdesign.space import Box
-from invdesign.starts import StartStrategy
 
 _SCALE_PROBE = 256
 """Sobol points of the box whose energy spread sets the unit of `Amortized`'s ``diversity``."""
@@ -67,9 +66,13 @@ class _BoxedMLP(nn.Module):
         """The box every design lies in, in the generator's dtype and on its device."""
         return Box(self.lower, self.upper, dtype=self.lower.dtype, device=self.lower.device)
 
+    def unit(self, inputs: Tensor) -> Tensor:
+        """The designs for network inputs ``(b, in_dim)`` in the box's unit cube (its search coordinates), ``(b, d)``."""
+        return torch.sigmoid(self.net(inputs))
+
     def _designs(self, inputs: Tensor) -> Tensor:
         """Designs ``(b, d)`` for network inputs ``(b, in_dim)``."""
-        x = self.lower + torch.sigmoid(self.net(inputs)) * (self.upper - self.lower)
+        x = self.lower + self.unit(inputs) * (self.upper - self.lower)
         # A saturated sigmoid (exactly 0 or 1) can land one rounding error outside the box.
         return torch.clamp(x, min=self.lower, max=self.upper)
 
@@ -186,10 +189,10 @@ class ConditionalGenerator(_BoxedMLP):
 
 @register
 @dataclass(frozen=True, kw_only=True)
-class Amortized(Solver):
+class Amortized(TrainedSolver):
     """Train a `Generator` ``g(noise) -> design`` on the frozen surrogate's energy, and return its designs.
 
-    Each training step draws ``n_restarts`` standard normal noise vectors, generates that batch
+    Each training step draws ``batch_size`` standard normal noise vectors, generates that batch
     of designs (search points: latent codes for an objective with a decoder), evaluates their
     energies, and takes one Adam step on the generator's weights (never the surrogate's) to lower
 
@@ -205,7 +208,7 @@ class Amortized(Solver):
     in different groups (the Gini-Simpson index), so ``diversity=1`` values an even split over
     two minima as much as half a standard deviation of energy. ``diversity=0`` turns the bonus
     off, and the generator then typically collapses onto one basin. The bonus costs
-    ``O(n_restarts^2)`` per step.
+    ``O(batch_size^2)`` per step.
 
     The batch is what the run returns: the designs of the last batch, drawn by the generator
     after its last step, best first. The history has one row per batch (row 0 is the untrained
@@ -216,10 +219,11 @@ class Amortized(Solver):
     generator: ``result.generator.sample(n)`` serves ``n`` more designs (search points) in one
     forward pass. Designs with a NaN or infinite energy are left out of the loss.
 
-    ``max_iter`` is the number of training steps; ``x0`` is refused (there are no starting
-    points, only the generator's random initial weights, drawn from ``seed``).
+    ``max_iter`` is the number of training steps; ``x0`` and ``n_restarts`` are refused (there
+    are no starting points, only the generator's random initial weights, drawn from ``seed``).
 
     Attributes:
+        batch_size: Designs per training step, and designs returned.
         noise_dim: Dimension of the generator's noise input.
         hidden: Widths of the generator's hidden layers.
         activation: The generator's nonlinearity, one of `invdesign.models.mlp.ACTIVATIONS`.
@@ -233,10 +237,9 @@ class Amortized(Solver):
     """
 
     name: ClassVar[str] = "amortized"
-    requires_gradients: ClassVar[bool] = True
-    default_restarts: ClassVar[int] = 256
-    default_max_iter: ClassVar[int] = 2000
+    capabilities: ClassVar[Capabilities] = Capabilities(gradients=True, x0=False, budget="steps", default_budget=2000)
 
+    batch_size: int = 256
     noise_dim: int = 8
     hidden: tuple[int, ...] = (128, 128)
     activation: str = "silu"
@@ -246,6 +249,7 @@ class Amortized(Solver):
     progress: bool = False
 
     def __post_init__(self) -> None:
+        count("amortized option batch_size", self.batch_size, minimum=1)
         count("amortized option noise_dim", self.noise_dim, minimum=1)
         hidden = tuple(self.hidden)
         if any(isinstance(w, bool) or not isinstance(w, int) or w < 1 for w in hidden):
@@ -260,62 +264,27 @@ class Amortized(Solver):
         if not (math.isfinite(self.radius) and self.radius > 0):
             raise ValueError(f"amortized option radius must be positive and finite, got {self.radius}")
 
-    def minimize(
-        self,
-        objective: Objective,
-        *,
-        n_restarts: int | None = None,
-        max_iter: int | None = None,
-        seed: int | None = None,
-        x0: Tensor | StartStrategy | None = None,
-        callback: Callback | None = None,
-        checkpoint: str | os.PathLike[str] | None = None,
-    ) -> Result:
-        if checkpoint is not None:
-            raise ValueError(f"checkpoint= is for the sample-based methods; a {self.name!r} run is one training run")
-        if x0 is not None:
-            raise ValueError(
-                f"x0= gives starting points, but method {self.name!r} has none: it trains a generator "
-                "from random weights (drawn from seed=)"
-            )
-        run = Run(objective, callback)
-        self.check(objective)
-        k = self.default_restarts if n_restarts is None else count("n_restarts", n_restarts, minimum=1)
-        max_iter = self.iteration_budget(max_iter)
-        run_seed = int(torch.randint(0, 2**62, ())) if seed is None else int(seed)
-        space = objective.space
+    def train(self, run: Run, *, max_iter: int, seed: int) -> Outcome:
+        """Train a generator for ``max_iter`` steps on batches of ``batch_size``; the last batch is the outcome."""
+        objective, k = run.objective, self.batch_size
         with torch.random.fork_rng(devices=[]):
-            torch.default_generator.manual_seed(run_seed)
-            generator = Generator(space, noise_dim=self.noise_dim, hidden=self.hidden, activation=self.activation)
+            torch.default_generator.manual_seed(seed)
+            generator = Generator(objective.space, noise_dim=self.noise_dim, hidden=self.hidden, activation=self.activation)
         with torch.no_grad():
-            scale = _energy_scale(objective(space.sample(_SCALE_PROBE, seed=run_seed)))
-        outcome = self._train(generator, objective, k, max_iter, torch.Generator().manual_seed(run_seed), scale, run)
-        generator.eval()
-        options = {**self.options, "n_restarts": k, "max_iter": max_iter, "seed": seed}
-        return dataclasses.replace(assemble(self.name, options, objective, outcome, run), generator=generator)
-
-    def _train(
-        self, generator: Generator, objective: Objective, k: int, max_iter: int, rng: torch.Generator, scale: float, run: Run
-    ) -> Outcome:
-        """Train ``generator`` for ``max_iter`` steps on batches of ``k``; the last batch is the outcome."""
-        space = objective.space
+            scale = _energy_scale(objective(objective.space.sample(_SCALE_PROBE, seed=seed)))
+        rng = torch.Generator().manual_seed(seed)
         params = list(generator.parameters())
         opt = torch.optim.Adam(params, lr=self.lr, fused=objective.device.type in _FUSED_ADAM_DEVICES)
         status, nit = Status.MAX_ITER, 0
         with tqdm(total=max_iter, desc=self.name, disable=not self.progress, leave=False) as bar:
             while True:
-                z = generator(_standard_normal(k, self.noise_dim, rng, space.lower))
-                f = objective(z)
+                u = generator.unit(_standard_normal(k, self.noise_dim, rng, objective.space.lower))
+                f = run.energy(u)
                 finite = torch.isfinite(f.detach())
                 best_f = float(f.detach()[finite].min()) if finite.any() else math.inf
                 run.record(nit, best_f, k)
                 bar.set_postfix(best=f"{best_f:.4g}", refresh=False)
-
-                def best() -> tuple[Tensor, float]:
-                    i = int(torch.argmin(torch.where(finite, f.detach(), math.inf)))
-                    return z.detach()[i], float(f.detach()[i])
-
-                if run.stop_requested(best):
+                if run.stop_requested(best_of(u.detach(), f.detach())):
                     status = Status.STOPPED
                     break
                 if nit == max_iter:
@@ -323,7 +292,7 @@ class Amortized(Solver):
                 if finite.any():
                     loss = f[finite].mean() / scale
                     if self.diversity > 0 and k > 1:
-                        loss = loss - self.diversity * _distinct_pairs(space.to_unit(z), self.radius)
+                        loss = loss - self.diversity * _distinct_pairs(u, self.radius)
                     for p, g in zip(params, torch.autograd.grad(loss, params)):
                         p.grad = g
                     for group in opt.param_groups:
@@ -335,7 +304,8 @@ class Amortized(Solver):
         n_bad = int((~finite).sum())
         if n_bad:
             message += f" {n_bad} of {k} generated designs have a NaN or infinite energy (ranked last)."
-        return Outcome(z.detach(), f.detach(), status, message, nit)
+        generator.eval()
+        return Outcome(u.detach(), f.detach(), status, message, nit, generator)
 
 
 @dataclass(repr=False)

@@ -4,13 +4,13 @@ Also the pieces the model-based sample solvers share (`method="turbo"` uses them
 
 - `to_utility`, the one place the sign flips: invdesign minimizes energies, BoTorch maximizes,
   so every BoTorch model here is trained on ``-energy``;
-- `fit_gp`, a `SingleTaskGP` on unit-cube inputs with standardised outputs, fitted by
+- `fit_gp`, a `SingleTaskGP` on search coordinates with standardised outputs, fitted by
   `fit_gpytorch_mll`;
 - `ModelAskTell`, the ask/tell state with the Sobol initial design, the seeding that makes every
   ask a function of ``(seed, told data)``, and the per-round GP fit times.
 
-The GP is always fitted in float64 on the box's device, whatever the box's dtype; designs are
-returned in the box's dtype.
+The GP is always fitted in float64 on the box's device, whatever the box's dtype, on the search
+coordinates of the space (its unit cube); designs are returned in the box's dtype.
 """
 
 from __future__ import annotations
@@ -32,9 +32,8 @@ from gpytorch.likelihoods import Likelihood
 from gpytorch.mlls import ExactMarginalLogLikelihood
 from torch import Tensor
 
+from invdesign.engine import AskTell, SampleSolver, register
 from invdesign.result import Result
-from invdesign.solvers.ask_tell import AskTell, SampleSolver
-from invdesign.solvers.base import count, register
 from invdesign.space import Box
 
 _SOBOL_STREAM = 104_729
@@ -55,7 +54,7 @@ def fit_gp(
     """A `SingleTaskGP` of the utility (`to_utility`) of ``energy``, fitted by marginal likelihood.
 
     Args:
-        u: Training inputs in the unit cube, shape ``(n, d)``, float64.
+        u: Training inputs in search coordinates, shape ``(n, d)``, float64.
         energy: Their finite energies, shape ``(n,)``, float64.
         covar_module: The kernel; ``None`` for BoTorch's default (RBF with dimension-scaled
             lengthscale priors).
@@ -94,28 +93,20 @@ class ModelAskTell(AskTell):
     def n_init(self) -> int:
         """Sobol points of an initial design."""
         n_init = self.solver.n_init  # type: ignore[attr-defined]
-        return default_n_init(self.space.dim) if n_init is None else n_init
+        return default_n_init(self.dim) if n_init is None else n_init
 
     def _batch_size(self, n: int | None) -> int:
-        return self.solver.batch if n is None else count("n", n, minimum=1)
+        return self.solver.batch if n is None else n
 
     def _sobol(self, n: int, *, index: int, stream: int = 0) -> Tensor:
-        """Points ``index .. index + n - 1`` of the run's scrambled Sobol sequence ``stream``, in the box, ``(n, d)``."""
-        engine = torch.quasirandom.SobolEngine(self.space.dim, scramble=True, seed=self.seed + _SOBOL_STREAM * stream)
-        engine.fast_forward(index)
-        return self._from_unit(engine.draw(n, dtype=torch.float64))
-
-    def _from_unit(self, u: Tensor) -> Tensor:
-        """Unit-cube points ``(n, d)`` (any float dtype) as designs in the box's dtype and device."""
-        x = self.space.from_unit(u.to(device=self.space.device, dtype=torch.float64))
-        return self.space.clamp(x.to(self.space.dtype))
+        """Points ``index .. index + n - 1`` of the run's scrambled Sobol sequence ``stream``, search coordinates, ``(n, d)``, float64."""
+        return self.view.sample_from(index, n, seed=self.seed + _SOBOL_STREAM * stream, dtype=torch.float64)
 
     def _training_data(self, start: int = 0) -> tuple[Tensor, Tensor]:
-        """Told designs from index ``start`` on with a finite energy: unit-cube inputs ``(m, d)`` and energies ``(m,)``, float64."""
-        X, Y = self.X[start:], self.Y[start:]
+        """Told designs from index ``start`` on with a finite energy: search points ``(m, d)`` and energies ``(m,)``, float64."""
+        U, Y = self.U[start:], self.Y[start:]
         ok = torch.isfinite(Y)
-        u = self.space.to_unit(X[ok].to(torch.float64))
-        return u, Y[ok].to(torch.float64)
+        return U[ok].to(torch.float64), Y[ok].to(torch.float64)
 
     def _fit(self, u: Tensor, energy: Tensor, **modules: Any) -> SingleTaskGP:
         """`fit_gp` (``modules``: its ``covar_module`` and ``likelihood``), recording the fit time."""
@@ -167,8 +158,8 @@ class ModelAskTell(AskTell):
 class BayesianOptimization(SampleSolver):
     """Bayesian optimization: a GP of the energy and batch log expected improvement (BoTorch).
 
-    The first ``n_init`` designs are scrambled Sobol points of the box. Each later ask fits a
-    `SingleTaskGP` to every told design with a finite energy (inputs in the box's unit cube,
+    The first ``n_init`` designs are scrambled Sobol points of the space. Each later ask fits a
+    `SingleTaskGP` to every told design with a finite energy (inputs in search coordinates,
     outputs standardised; NaN or infinite energies are kept in the run but left out of the GP)
     and returns the ``batch`` points that maximize `qLogExpectedImprovement` over the best energy
     told, found by `optimize_acqf` with ``num_restarts`` L-BFGS-B restarts picked from
@@ -191,7 +182,7 @@ class BayesianOptimization(SampleSolver):
     raw_samples: int = 512
 
     def __post_init__(self) -> None:
-        check_options(self, positive=("max_evals", "batch", "num_restarts", "raw_samples"), optional=("n_init",))
+        check_options(self, positive=("batch", "num_restarts", "raw_samples"), optional=("n_init",))
         if self.raw_samples < self.num_restarts:
             raise ValueError(f"bo option raw_samples ({self.raw_samples}) must be at least num_restarts ({self.num_restarts})")
 
@@ -204,7 +195,7 @@ class BOAskTell(ModelAskTell):
 
     solver: BayesianOptimization
 
-    def ask(self, n: int | None = None) -> Tensor:
+    def propose(self, n: int | None) -> Tensor:
         n = self._batch_size(n)
         u, energy = self._training_data()
         if self.n_told < self.n_init or energy.numel() < 2:
@@ -212,11 +203,14 @@ class BOAskTell(ModelAskTell):
         with self._seeded():
             model = self._fit(u, energy)
             acquisition = qLogExpectedImprovement(model, best_f=to_utility(energy).max())
-            unit = torch.stack([torch.zeros_like(u[0]), torch.ones_like(u[0])])
             candidates, _ = optimize_acqf(
-                acquisition, bounds=unit, q=n, num_restarts=self.solver.num_restarts, raw_samples=self.solver.raw_samples
+                acquisition,
+                bounds=self.view.bounds.to(torch.float64),
+                q=n,
+                num_restarts=self.solver.num_restarts,
+                raw_samples=self.solver.raw_samples,
             )
-        return self._from_unit(candidates.detach())
+        return candidates.detach()
 
 
 def check_options(solver: SampleSolver, *, positive: tuple[str, ...], optional: tuple[str, ...] = ()) -> None:

@@ -1,4 +1,4 @@
-"""``method="cmaes"``: CMA-ES from the `cma` package, searching the unit cube of the box.
+"""``method="cmaes"``: CMA-ES from the `cma` package, searching the space's search coordinates (a box's unit cube).
 
 Each round asks cma for one whole population and evaluates it as one batch. cma's state is not
 JSON, so a saved run is resumed by replaying it: the strategy is rebuilt from the run's seed and
@@ -19,10 +19,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from invdesign.objective import Objective
+from invdesign.engine import AskTell, Capabilities, SampleSolver, count, register
+from invdesign.engine.ask_tell import SAMPLE_CAPABILITIES
+from invdesign.engine.run import Run
+from invdesign.engine.solver import Call
 from invdesign.result import Result
-from invdesign.solvers.ask_tell import AskTell, SampleSolver
-from invdesign.solvers.base import count, register
 from invdesign.space import Box
 
 
@@ -31,8 +32,8 @@ from invdesign.space import Box
 class CMAES(SampleSolver):
     """Covariance matrix adaptation evolution strategy (`cma.CMAEvolutionStrategy`).
 
-    The search runs in unit-cube coordinates of the box, with cma's own bound handling on
-    ``[0, 1]``, so every asked design lies in the box and ``sigma0`` means the same on every box.
+    The search runs in the space's search coordinates (the unit cube of a box), with cma's own
+    bound handling on them, so every asked design lies in the box and ``sigma0`` means the same on every box.
     The search distribution starts at the centre of the box, or at the best of the designs told
     before the first ask (``minimize``'s ``x0``). With ``restarts`` (the default), whenever cma's
     own stopping rules say the strategy has converged or stalled (``tolfun``, ``tolx``,
@@ -56,12 +57,11 @@ class CMAES(SampleSolver):
         restarts: Start a new strategy at a random point when cma's stopping rules fire.
         batch: The population size; leave it ``None`` (it is filled in with ``popsize`` once the
             dimension is known).
-        max_evals: Evaluation budget, start designs included.
     """
 
     name: ClassVar[str] = "cmaes"
+    capabilities: ClassVar[Capabilities] = dataclasses.replace(SAMPLE_CAPABILITIES, default_budget=1000)
 
-    max_evals: int = 1000
     batch: int | None = None
     sigma0: float = 0.3
     popsize: int | None = None
@@ -90,11 +90,11 @@ class CMAES(SampleSolver):
     def optimizer(self, space: Box, *, seed: int | None = None) -> CMAESAskTell:
         return CMAESAskTell(self.for_dim(space.dim), space, seed)
 
-    def minimize(self, objective: Objective, **kwargs: Any) -> Result:
-        """See `SampleSolver.minimize`; the population size is fixed first, from the objective's dimension."""
+    def _execute(self, run: Run, call: Call) -> Result:
+        """The engine's sample loop, with the population size fixed first from the dimension of the search."""
         if self.batch is None:
-            return self.for_dim(objective.dim).minimize(objective, **kwargs)
-        return super().minimize(objective, **kwargs)
+            return self.for_dim(run.view.dim)._execute(run, call)
+        return super()._execute(run, call)
 
 
 @functools.lru_cache
@@ -135,11 +135,11 @@ class CMAESAskTell(AskTell):
         self.n_start = 0
         self.n_restarts = 0
         self._rng = np.random.default_rng(self.seed)  # every random number of the run
-        self._start: Tensor | None = None  # best start design, unit cube, (d,)
+        self._start: Tensor | None = None  # best start design, search coordinates, (d,)
         self._start_f = math.inf
         self._worst = -math.inf  # worst finite energy told so far
         self._population: list[np.ndarray] = []  # as cma returned them: tell must give cma these objects back
-        self._population_x: Tensor | None = None  # the same designs in the box, (popsize, d)
+        self._population_u: Tensor | None = None  # the same points as a tensor in the space's dtype, (popsize, d)
         self._energies: list[float] = []  # told energies of the current population, in order
         self._handed = 0  # designs of the current population handed out by ask
 
@@ -148,44 +148,44 @@ class CMAESAskTell(AskTell):
         """Designs asked but not told yet."""
         return self._handed - len(self._energies)
 
-    def ask(self, n: int | None = None) -> Tensor:
-        """The next designs of the current population, shape ``(m, d)`` with ``m = min(n, left)``.
+    def propose(self, n: int | None) -> Tensor:
+        """The next search points of the current population, shape ``(m, d)`` with ``m = min(n, left)``.
 
         Raises:
             ValueError: if the whole population was asked but not all of it told.
         """
-        if self._population_x is None:
+        if self._population_u is None:
             self._sample_population()
-        assert self._population_x is not None
-        left = self._population_x.shape[0] - self._handed
+        assert self._population_u is not None
+        left = self._population_u.shape[0] - self._handed
         if left == 0:
             raise ValueError(
                 f"tell the {self.n_pending} designs asked last first: CMA-ES samples its next population "
                 "only once the current one is told"
             )
-        m = left if n is None else min(count("n", n, minimum=1), left)
-        x = self._population_x[self._handed : self._handed + m].clone()
+        m = left if n is None else min(n, left)
+        u = self._population_u[self._handed : self._handed + m].clone()
         self._handed += m
-        return x
+        return u
 
     def _sample_population(self) -> None:
         if self.es is None:
             start = None if self._start is None else self._start.detach().cpu().double().numpy()
-            self.es = self._new_strategy(np.full(self.space.dim, 0.5) if start is None else start)
+            centre = self.view.bounds.mean(dim=0).cpu().double().numpy()
+            self.es = self._new_strategy(centre if start is None else start)
         self._population = self.es.ask()
-        u = torch.as_tensor(np.stack(self._population), dtype=torch.float64, device=self.space.device)
-        # cma keeps its designs in [0, 1]; the clamp only guards the last bit of the mapping to the box.
-        self._population_x = self.space.clamp(self.space.from_unit(u).to(self.space.dtype))
+        u = torch.as_tensor(np.stack(self._population), device=self.space.device)
+        self._population_u = self.view.project(u.to(self.space.dtype))
 
     def _new_strategy(self, mean: np.ndarray) -> cma.CMAEvolutionStrategy:
-        """A cma strategy centred at ``mean`` (unit cube, ``(d,)``), drawing from the run's generator."""
+        """A cma strategy centred at ``mean`` (search coordinates, ``(d,)``), drawing from the run's generator."""
         rng = self._rng
 
         def randn(*shape: int) -> np.ndarray:
             return rng.standard_normal(shape)
 
         options = {
-            "bounds": [0.0, 1.0],
+            "bounds": self.view.bounds.cpu().double().numpy().tolist(),
             "popsize": self.solver.popsize,
             "randn": randn,
             "seed": math.nan,  # cma leaves NumPy's global generator alone
@@ -195,17 +195,17 @@ class CMAESAskTell(AskTell):
         }
         return cma.CMAEvolutionStrategy(mean, self.solver.sigma0, options)
 
-    def _update(self, x: Tensor, y: Tensor) -> None:
+    def observe(self, u: Tensor, y: Tensor) -> None:
         if self.es is None:
-            self._tell_start(x, y)
+            self._tell_start(u, y)
             return
-        told, n = len(self._energies), x.shape[0]
+        told, n = len(self._energies), u.shape[0]
         if self.n_pending == 0:
             raise ValueError(
                 "cmaes was told designs it did not ask for: only designs told before the first ask "
                 "(start designs) or the designs ask returned can be told"
             )
-        if told + n > self._handed or not torch.equal(x, self._population_x[told : told + n]):  # type: ignore[index]
+        if told + n > self._handed or not torch.equal(u, self._population_u[told : told + n]):  # type: ignore[index]
             raise ValueError(
                 f"cmaes must be told exactly the designs it asked for, in the order asked: "
                 f"{self.n_pending} asked designs are waiting, and tell got {n} that are not the next of them"
@@ -215,18 +215,19 @@ class CMAESAskTell(AskTell):
         if len(self._energies) == len(self._population):
             fail = self._failure_value()
             self.es.tell(self._population, [f if math.isfinite(f) else fail for f in self._energies])
-            self._population, self._population_x, self._energies, self._handed = [], None, [], 0
+            self._population, self._population_u, self._energies, self._handed = [], None, [], 0
             if self.solver.restarts and self.es.stop():
-                self.es = self._new_strategy(self._rng.uniform(size=self.space.dim))
+                lower, upper = self.view.bounds.cpu().double().numpy()
+                self.es = self._new_strategy(self._rng.uniform(lower, upper, size=self.dim))
                 self.n_restarts += 1
 
-    def _tell_start(self, x: Tensor, y: Tensor) -> None:
+    def _tell_start(self, u: Tensor, y: Tensor) -> None:
         self._note_worst(y)
-        self.n_start += x.shape[0]
+        self.n_start += u.shape[0]
         key = torch.where(torch.isfinite(y), y, torch.full_like(y, math.inf))
         i = int(torch.argmin(key))
         if float(key[i]) < self._start_f:
-            self._start, self._start_f = self.space.to_unit(x[i]).clamp(0.0, 1.0), float(key[i])
+            self._start, self._start_f = self.view.project(u[i]), float(key[i])
 
     def _note_worst(self, y: Tensor) -> None:
         finite = y[torch.isfinite(y)]
@@ -255,7 +256,7 @@ class CMAESAskTell(AskTell):
         eps = torch.finfo(self.space.dtype).eps
         atol = 4 * eps * float(torch.maximum(self.space.lower.abs(), self.space.upper.abs()).max())
         for n in self.batches:
-            x, y = self.X[start : start + n], self.Y[start : start + n]
+            x, u, y = self.X[start : start + n], self.U[start : start + n], self.Y[start : start + n]
             if start >= n_start:
                 asked = self.ask(n)
                 if asked.shape != x.shape or not torch.allclose(asked, x, rtol=0.0, atol=atol):
@@ -264,8 +265,8 @@ class CMAESAskTell(AskTell):
                         f"designs than the saved ones at told design {start} (saved with cma "
                         f"{state.get('cma_version', '?')}, this is cma {cma.__version__})"
                     )
-                x = asked  # the same designs; on another device they may differ in the last bit
-            self._update(x, y)
+                u = self._asked_u  # the same points; on another device they may differ in the last bit
+            self.observe(u, y)
             start += n
         if state["pending"]:
             self.ask(int(state["pending"]))

@@ -9,11 +9,10 @@ from typing import ClassVar, Literal
 import torch
 from torch import Tensor
 
-from invdesign.objective import Objective
-from invdesign.penalties import BoundaryPenalty
+from invdesign.engine import Capabilities, Outcome, RestartSolver, Run, register
+from invdesign.engine.run import best_of
 from invdesign.models.fit import _FUSED_ADAM_DEVICES
 from invdesign.result import Status
-from invdesign.solvers.base import Outcome, RestartSolver, Run, register
 
 
 @register
@@ -21,7 +20,8 @@ from invdesign.solvers.base import Outcome, RestartSolver, Run, register
 class GradientDescent(RestartSolver):
     """Gradient descent on all restarts at once: one forward and one backward per iteration.
 
-    The search runs in unit-cube coordinates of the box, so ``lr`` means the same on every box.
+    The search runs in the space's search coordinates (the unit cube of a box), so ``lr`` means
+    the same on every box.
     Each iteration evaluates the energy of every active restart, takes its gradient with respect
     to the search points only (the model's weights get no gradient), and steps. A restart is
     retired from the batch, and stops costing, once its best energy has not improved by more
@@ -36,19 +36,18 @@ class GradientDescent(RestartSolver):
         lr_schedule: ``"constant"``, ``"cosine"`` (default; decays to ``lr * lr_final`` at
             ``max_iter``) or ``"exponential"`` (the same end point, geometric).
         lr_final: Final learning rate as a fraction of ``lr`` for the decaying schedules.
-        bounds: ``"project"`` (default): clamp to the box after every step. ``"penalty"``: let
-            points leave the box and add the neural-adjoint boundary loss
-            (`invdesign.penalties.BoundaryPenalty`) to the descent; only points inside the box are
-            returned, ranked by their energy without the boundary loss.
+        bounds: ``"project"`` (default): project onto the space after every step. ``"penalty"``:
+            let points leave the box and add the neural-adjoint boundary loss (the weighted
+            `invdesign.space.UnitCube.excess`, as `invdesign.penalties.BoundaryPenalty`) to the
+            descent; only points inside the box are returned, ranked by their energy without the
+            boundary loss.
         boundary_weight: Weight of the boundary loss with ``bounds="penalty"``.
         ftol: Relative improvement below which an iteration counts as stalled.
         patience: Stalled iterations after which a restart is retired.
     """
 
     name: ClassVar[str] = "gd"
-    requires_gradients: ClassVar[bool] = True
-    default_restarts: ClassVar[int] = 64
-    default_max_iter: ClassVar[int] = 300
+    capabilities: ClassVar[Capabilities] = Capabilities(gradients=True, default_budget=300, default_restarts=64)
 
     optimizer: Literal["adam", "sgd"] = "adam"
     lr: float = 0.05
@@ -70,39 +69,38 @@ class GradientDescent(RestartSolver):
         if self.patience < 1:
             raise ValueError(f"gd option patience must be at least 1, got {self.patience}")
 
-    def search(self, objective: Objective, starts: Tensor, f0: Tensor, *, max_iter: int, run: Run) -> Outcome:
-        space = objective.space
-        boundary = BoundaryPenalty(space, self.boundary_weight) if self.bounds == "penalty" else None
+    def search(self, run: Run, starts: Tensor, f0: Tensor, *, max_iter: int) -> Outcome:
+        view = run.view
         # Per-restart state of the restarts still in the batch ("active"); retired ones move to done_*.
         active = torch.arange(starts.shape[0], device=starts.device)
-        best_f, best_u = f0.clone(), space.to_unit(starts)
+        best_f, best_u = f0.clone(), starts.clone()
         stall = torch.zeros_like(active)
         done_f, done_u = torch.full_like(f0, math.inf), best_u.clone()
         diverged = torch.zeros(starts.shape[0], dtype=torch.bool, device=starts.device)
         u = best_u.clone().requires_grad_(True)
-        opt = self._optimizer(u, space.dim)
+        opt = self._optimizer(u, view.dim)
         base_lr = opt.param_groups[0]["lr"]
+        penalty = self.bounds == "penalty"
 
         status, nit, done_best = Status.MAX_ITER, 0, math.inf
         for it in range(max_iter):
             opt.param_groups[0]["lr"] = base_lr * self._lr_factor(it, max_iter)
-            x = space.from_unit(u)
-            f = objective(x)
-            loss = f.sum() if boundary is None else f.sum() + boundary(x).sum()
+            f = run.energy(u)
+            loss = f.sum() + self.boundary_weight * view.excess(u).sum() if penalty else f.sum()
             (u.grad,) = torch.autograd.grad(loss, u)
             nit = it + 1
 
             with torch.no_grad():
                 f = f.detach()
                 improved = f < best_f  # False where f is NaN
-                if boundary is not None:
-                    improved &= space.contains(x)
+                if penalty:
+                    improved &= view.contains(u)
                 stall.add_(1).masked_fill_(f < best_f - self.ftol * (1 + best_f.abs()), 0)
                 best_f = torch.where(improved, f, best_f)
                 best_u = torch.where(improved.unsqueeze(-1), u, best_u)
                 opt.step()
-                if self.bounds == "project":
-                    u.clamp_(0.0, 1.0)
+                if not penalty:
+                    view.project_(u)
                 nonfinite = ~torch.isfinite(f)
                 retire = (stall >= self.patience) | nonfinite
                 if retire.any():
@@ -116,12 +114,7 @@ class GradientDescent(RestartSolver):
             run.record(nit, min(float(best_f.min()) if active.numel() else math.inf, done_best), active.numel())
             if run.callback is not None:
                 done_f[active], done_u[active] = best_f, best_u
-
-                def best() -> tuple[Tensor, float]:
-                    i = int(torch.argmin(done_f))
-                    return space.from_unit(done_u[i]), float(done_f[i])
-
-                if run.stop_requested(best):
+                if run.stop_requested(best_of(done_u, done_f)):
                     status = Status.STOPPED
                     break
             if active.numel() == 0:
@@ -138,7 +131,7 @@ class GradientDescent(RestartSolver):
         if n_diverged:
             status = Status.STALLED if status is Status.CONVERGED else status
             message += f" {n_diverged} restarts stopped early: their energy turned NaN or infinite (best point before kept)."
-        return Outcome(space.clamp(space.from_unit(done_u)), done_f, status, message, nit)
+        return Outcome(done_u, done_f, status, message, nit)
 
     def _optimizer(self, u: Tensor, dim: int) -> torch.optim.Optimizer:
         if self.optimizer == "adam":

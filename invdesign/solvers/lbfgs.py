@@ -16,9 +16,8 @@ import torch
 from botorch.optim.batched_lbfgs_b import fmin_l_bfgs_b_batched
 from torch import Tensor
 
-from invdesign.objective import Objective
+from invdesign.engine import Capabilities, Outcome, RestartSolver, Run, register
 from invdesign.result import Status
-from invdesign.solvers.base import Outcome, RestartSolver, Run, register
 
 
 class _Stop(Exception):
@@ -30,7 +29,7 @@ class _Stop(Exception):
 class LBFGSB(RestartSolver):
     """L-BFGS-B (Byrd, Lu, Nocedal, Zhu 1995) on the box, with gradients from autograd.
 
-    The search runs in unit-cube coordinates of the box (bounds ``[0, 1]``). Each restart
+    The search runs in the space's search coordinates (the unit cube of a box). Each restart
     returns the lowest-energy point it evaluated. ``max_iter`` caps L-BFGS-B iterations per
     restart. The history and the callback see every batched energy evaluation (line-search steps
     included) as one iteration; ``Result.nit`` counts L-BFGS-B iterations of the longest restart.
@@ -46,9 +45,7 @@ class LBFGSB(RestartSolver):
     """
 
     name: ClassVar[str] = "lbfgs"
-    requires_gradients: ClassVar[bool] = True
-    default_restarts: ClassVar[int] = 16
-    default_max_iter: ClassVar[int] = 1000
+    capabilities: ClassVar[Capabilities] = Capabilities(gradients=True, default_budget=1000, default_restarts=16)
 
     ftol: float = 1e-12
     gtol: float = 1e-8
@@ -63,24 +60,24 @@ class LBFGSB(RestartSolver):
             if not (isinstance(getattr(self, name), int) and getattr(self, name) >= 1):
                 raise ValueError(f"lbfgs option {name} must be a positive integer, got {getattr(self, name)!r}")
 
-    def search(self, objective: Objective, starts: Tensor, f0: Tensor, *, max_iter: int, run: Run) -> Outcome:
-        space = objective.space
+    def search(self, run: Run, starts: Tensor, f0: Tensor, *, max_iter: int) -> Outcome:
+        view = run.view
         best_f = f0.detach().cpu().double().numpy().copy()
-        best_u = space.to_unit(starts).detach().cpu().double().numpy().copy()
+        best_u = starts.detach().cpu().double().numpy().copy()
         nonfinite = np.zeros(len(best_f), dtype=bool)
         calls = 0
 
         def as_tensor(a: np.ndarray) -> Tensor:
-            return torch.as_tensor(a, dtype=objective.dtype, device=objective.device)
+            return torch.as_tensor(a, dtype=view.dtype, device=view.device)
 
         def best() -> tuple[Tensor, float]:
             i = int(np.argmin(best_f))
-            return space.from_unit(as_tensor(best_u[i])), float(best_f[i])
+            return as_tensor(best_u[i]), float(best_f[i])
 
         def energy_and_grad(u_np: np.ndarray, batch_indices: list[int]) -> tuple[np.ndarray, np.ndarray]:
             nonlocal calls
             u = as_tensor(u_np).requires_grad_(True)
-            f = objective(space.clamp(space.from_unit(u)))
+            f = run.energy(view.project(u))
             (g,) = torch.autograd.grad(f.sum(), u)
             f_np = f.detach().cpu().double().numpy()
             g_np = g.detach().cpu().double().numpy()
@@ -106,7 +103,7 @@ class LBFGSB(RestartSolver):
                 _, _, runs = fmin_l_bfgs_b_batched(
                     energy_and_grad,
                     best_u.copy(),
-                    bounds=[(0.0, 1.0)] * space.dim,
+                    bounds=view.bounds.T.tolist(),
                     maxcor=self.maxcor,
                     factr=None,
                     ftol=self.ftol,
@@ -125,8 +122,7 @@ class LBFGSB(RestartSolver):
                 f" {int(nonfinite.sum())} restarts met a NaN or infinite energy; the line search backed off "
                 "from it (the best finite point is kept)."
             )
-        U = as_tensor(best_u)
-        return Outcome(space.clamp(space.from_unit(U)), as_tensor(best_f), status, message, nit)
+        return Outcome(as_tensor(best_u), as_tensor(best_f), status, message, nit)
 
 
 def _summarise(runs: list[dict], max_iter: int) -> tuple[Status, str]:

@@ -5,18 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import torch
 from torch import Tensor
 
-from invdesign.solvers.ask_tell import AskTell, SampleSolver
-from invdesign.solvers.base import register
+from invdesign.engine import AskTell, SampleSolver, register
 from invdesign.space import Box
 
 
 @register
 @dataclass(frozen=True, kw_only=True)
 class RandomSearch(SampleSolver):
-    """Evaluate scrambled Sobol points of the box, ``batch`` at a time, until ``max_evals``.
+    """Evaluate scrambled Sobol points of the space, ``batch`` at a time, until ``max_evals``.
 
     The sequence is fixed by the seed; asking ``n`` points returns the next ``n`` of it.
     """
@@ -35,12 +33,13 @@ class SobolAskTell(AskTell):
         super().__init__(solver, space, seed)
         self.n_drawn = 0
 
-    def ask(self, n: int | None = None) -> Tensor:
+    solver: RandomSearch
+
+    def propose(self, n: int | None) -> Tensor:
         n = self.solver.batch if n is None else n
-        engine = torch.quasirandom.SobolEngine(self.space.dim, scramble=True, seed=self.seed)
-        engine.fast_forward(self.n_drawn)
+        u = self.view.sample_from(self.n_drawn, n, seed=self.seed)
         self.n_drawn += n
-        return self.space.from_unit(engine.draw(n, dtype=torch.float64).to(self.space.device)).to(self.space.dtype)
+        return u
 
     def extra_state(self) -> dict[str, Any]:
         return {"n_drawn": self.n_drawn}

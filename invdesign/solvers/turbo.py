@@ -22,15 +22,14 @@ from gpytorch.kernels import MaternKernel, ScaleKernel
 from gpytorch.likelihoods import GaussianLikelihood
 from torch import Tensor
 
-from invdesign.solvers.ask_tell import SampleSolver
-from invdesign.solvers.base import register
+from invdesign.engine import SampleSolver, register
 from invdesign.solvers.bo import ModelAskTell, check_options
 from invdesign.space import Box
 
 
 @dataclass
 class TrustRegion:
-    """The state of TuRBO-1's trust region, in the unit cube of the box.
+    """The state of TuRBO-1's trust region, in the search coordinates of the space (its unit cube).
 
     The region is a box around the best design of the current region's data, with side lengths
     ``length`` times the GP's ARD lengthscales normalised to geometric mean 1 (clipped to the unit
@@ -99,8 +98,8 @@ class TrustRegion:
 class TuRBO(SampleSolver):
     """TuRBO-1: Thompson sampling from a GP inside one trust region that grows, shrinks and restarts.
 
-    Each region starts with ``n_init`` scrambled Sobol points of the box. Each later ask fits a
-    `SingleTaskGP` (unit-cube inputs, standardised outputs, finite energies only; the paper's
+    Each region starts with ``n_init`` scrambled Sobol points of the space. Each later ask fits a
+    `SingleTaskGP` (inputs in search coordinates, standardised outputs, finite energies only; the paper's
     Matern-5/2 ARD kernel and a noise variance in [1e-4, 1e-3]) to the current region's designs,
     centres the region (`TrustRegion`) on their best, and draws ``n_candidates`` candidates in it: Sobol points, of which each coordinate replaces the
     centre's with probability ``min(1, 20 / d)``. The ``batch`` designs returned are Thompson
@@ -136,7 +135,7 @@ class TuRBO(SampleSolver):
     def __post_init__(self) -> None:
         check_options(
             self,
-            positive=("max_evals", "batch", "success_tolerance"),
+            positive=("batch", "success_tolerance"),
             optional=("n_init", "n_candidates", "failure_tolerance"),
         )
         if not 0 < self.length_min <= self.length_init <= self.length_max:
@@ -160,7 +159,7 @@ class TuRBOAskTell(ModelAskTell):
 
     def __init__(self, solver: TuRBO, space: Box, seed: int | None = None) -> None:
         super().__init__(solver, space, seed)
-        q, d = solver.batch, space.dim
+        q, d = solver.batch, self.dim
         self.region = TrustRegion(
             success_tolerance=solver.success_tolerance,
             failure_tolerance=math.ceil(max(4 / q, d / q)) if solver.failure_tolerance is None else solver.failure_tolerance,
@@ -172,32 +171,32 @@ class TuRBOAskTell(ModelAskTell):
     @property
     def n_candidates(self) -> int:
         n = self.solver.n_candidates
-        return min(5000, max(2000, 200 * self.space.dim)) if n is None else n
+        return min(5000, max(2000, 200 * self.dim)) if n is None else n
 
-    def ask(self, n: int | None = None) -> Tensor:
+    def propose(self, n: int | None) -> Tensor:
         n = self._batch_size(n)
         in_region = self.n_told - self.region.start
         u, energy = self._training_data(self.region.start)
         if in_region < self.n_init or energy.numel() < 2:
             return self._sobol(n, index=in_region, stream=self.region.n_restarts)
         with self._seeded():
-            model = self._fit(u, energy, **_trust_region_gp(self.space.dim, u))
+            model = self._fit(u, energy, **_trust_region_gp(self.dim, u))
             candidates = self._candidates(model, u[torch.argmin(energy)])
             with torch.no_grad(), gpytorch.settings.max_cholesky_size(float("inf")):
                 chosen = MaxPosteriorSampling(model=model, replacement=False)(candidates, num_samples=n)
-        return self._from_unit(chosen)
+        return chosen
 
     def _candidates(self, model: SingleTaskGP, center: Tensor) -> Tensor:
-        """Perturbations of ``center`` (shape ``(d,)``, unit cube) inside the trust region, ``(n_candidates, d)``.
+        """Perturbations of ``center`` (shape ``(d,)``, search coordinates) inside the trust region, ``(n_candidates, d)``.
 
         Uses torch's global generator, seeded by the caller.
         """
-        d = self.space.dim
+        d = self.dim
         kernel = getattr(model.covar_module, "base_kernel", model.covar_module)
         lengthscale = kernel.lengthscale.detach().reshape(-1)
         weights = lengthscale / lengthscale.log().mean().exp()
         half = weights * self.region.length / 2.0
-        lower, upper = (center - half).clamp(0.0, 1.0), (center + half).clamp(0.0, 1.0)
+        lower, upper = self.view.project(center - half), self.view.project(center + half)
         engine = torch.quasirandom.SobolEngine(d, scramble=True, seed=int(torch.randint(0, 2**62, ())))
         sobol = engine.draw(self.n_candidates, dtype=torch.float64).to(center.device)
         perturbed = lower + (upper - lower) * sobol
@@ -206,7 +205,7 @@ class TuRBOAskTell(ModelAskTell):
         mask[none, torch.randint(0, d, (int(none.sum()),), device=center.device)] = True
         return torch.where(mask, perturbed, center.expand_as(perturbed))
 
-    def _update(self, x: Tensor, y: Tensor) -> None:
+    def observe(self, u: Tensor, y: Tensor) -> None:
         in_region = self.n_told - self.region.start
         if in_region < self.n_init:  # still the region's initial design
             return
@@ -220,7 +219,7 @@ class TuRBOAskTell(ModelAskTell):
         else:
             best = float(finite.min())
             improved = float(new.min()) < best - 1e-3 * abs(best)
-        self.region.update(improved, self.n_told + x.shape[0])
+        self.region.update(improved, self.n_told + u.shape[0])
 
     def extra_state(self) -> dict[str, Any]:
         return {**super().extra_state(), "region": dataclasses.asdict(self.region)}

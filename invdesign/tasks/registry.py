@@ -37,12 +37,12 @@ def get(name: str) -> Task:
     """The registered task called ``name``.
 
     Raises:
-        KeyError: if no task has that name; the message lists the known names.
+        ValueError: if no task has that name; the message lists the known names.
     """
     try:
         return _TASKS[name]
-    except KeyError:
-        raise KeyError(f"unknown task {name!r}; known tasks: {', '.join(names())}") from None
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown task {name!r}; known: {', '.join(names())}") from None
 
 
 def names() -> list[str]:

@@ -1,4 +1,4 @@
-"""Sample-based solvers: stateful ask/tell optimizers, and the `minimize` loop over them.
+"""Sample-based solvers: stateful ask/tell optimizers, and the engine's loop over them.
 
 A `SampleSolver` is a frozen dataclass of options, like every solver; ``solver.optimizer(space,
 seed=...)`` starts a stateful `AskTell` run. A user who evaluates designs outside Python (a lab, a
@@ -12,29 +12,38 @@ cluster queue) asks for designs, measures them, and tells the energies back::
 
 `minimize` with a sample-based method is exactly that loop, with the objective as the measurement,
 and ``checkpoint=`` saves the state after every tell so a crashed run resumes where it stopped.
+
+A solver's optimizer works in search coordinates only: it implements `AskTell.propose` (search
+points to evaluate next) and optionally `AskTell.observe` (told search points and energies); the
+base class maps them to and from designs.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 import time
 from abc import abstractmethod
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 import torch
 from torch import Tensor
 
 from invdesign import files
-from invdesign.objective import Objective
+from invdesign.engine.capabilities import Capabilities
+from invdesign.engine.registry import get
+from invdesign.engine.run import Outcome, Run, assemble, count
+from invdesign.engine.solver import Call, Solver
 from invdesign.result import History, Result, Status, sort_designs
-from invdesign.solvers.base import Callback, Outcome, Run, Solver, assemble, count, get
 from invdesign.space import Box
-from invdesign.starts import StartStrategy, initial_points
 
 _METADATA_KEY = "invdesign-optimizer"
+
+SAMPLE_CAPABILITIES = Capabilities(
+    gradients=False, ask_tell=True, checkpoint=True, x0=True, budget="evaluations", default_budget=100
+)
+"""What every sample-based solver can do; a solver may declare its own."""
 
 
 class AskTell:
@@ -43,22 +52,35 @@ class AskTell:
     Attributes:
         solver: The solver's options.
         space: The search box.
+        view: Its search coordinates.
         seed: The run's seed; every ask is a function of the seed and what was told.
         X: Every design told so far, shape ``(n, d)``.
+        U: The same designs in search coordinates, shape ``(n, d)``.
         Y: Their energies, shape ``(n,)``; NaN marks a failed evaluation.
         batches: Sizes of the told batches, in order.
         history: Best energy so far after each tell.
     """
 
     def __init__(self, solver: SampleSolver, space: Box, seed: int | None = None) -> None:
+        if not isinstance(space, Box):
+            raise TypeError(f"space must be an invdesign.Box, got {type(space).__name__}")
         self.solver = solver
         self.space = space
+        self.view = space.coordinates()
         self.seed = int(torch.randint(0, 2**31 - 1, ())) if seed is None else int(seed)
         self.X = torch.empty(0, space.dim, dtype=space.dtype, device=space.device)
+        self.U = torch.empty_like(self.X)
         self.Y = torch.empty(0, dtype=space.dtype, device=space.device)
         self.batches: list[int] = []
         self.history = History()
+        self._asked_x = self.X
+        self._asked_u = self.U
         self._t0 = time.perf_counter()
+
+    @property
+    def dim(self) -> int:
+        """Dimension of the search coordinates."""
+        return self.view.dim
 
     @property
     def n_told(self) -> int:
@@ -69,9 +91,21 @@ class AskTell:
         """A CPU generator seeded by the run's seed and the number of designs told, for one ask."""
         return torch.Generator().manual_seed(self.seed * 1_000_003 + self.n_told)
 
-    @abstractmethod
     def ask(self, n: int | None = None) -> Tensor:
         """Designs to evaluate next, shape ``(m, d)`` with ``m <= n``, inside the box (``n`` defaults to the solver's batch)."""
+        n = None if n is None else count("n", n, minimum=1)
+        u = self.view.project(self.propose(n).to(self.space.dtype))
+        x = self.view.designs(u)
+        self._asked_x, self._asked_u = x, u
+        return x.clone()
+
+    @abstractmethod
+    def propose(self, n: int | None) -> Tensor:
+        """Search points to evaluate next, shape ``(m, d)`` with ``m <= n`` (``None``: the solver's batch)."""
+
+    def observe(self, u: Tensor, y: Tensor) -> None:
+        """Hook for solvers that keep state beyond the told data, called with the told search points
+        ``(n, d)`` and energies ``(n,)`` before they are appended."""
 
     def tell(self, x: Tensor, y: Tensor) -> None:
         """Record the energies ``y`` (shape ``(n,)``, lower is better, NaN for a failure) of designs ``x`` (shape ``(n, d)``).
@@ -79,34 +113,42 @@ class AskTell:
         Raises:
             ValueError: on shapes that do not match, or designs outside the box.
         """
-        x = torch.as_tensor(x, dtype=self.space.dtype, device=self.space.device).detach()
-        y = torch.as_tensor(y, dtype=self.space.dtype, device=self.space.device).detach().reshape(-1)
+        x = torch.as_tensor(x, dtype=self.space.dtype, device=self.space.device).detach().clone()
+        y = torch.as_tensor(y, dtype=self.space.dtype, device=self.space.device).detach().reshape(-1).clone()
         if x.ndim != 2 or x.shape[1] != self.space.dim:
             raise ValueError(f"tell needs designs of shape (n, {self.space.dim}), got {tuple(x.shape)}")
         if y.shape[0] != x.shape[0]:
             raise ValueError(f"tell got {x.shape[0]} designs but {y.shape[0]} energies")
         if not self.space.contains(x).all():
             raise ValueError("tell got designs outside the box")
-        self._update(x, y)
+        u = self._search_points(x)
+        self.observe(u, y)
         self.X = torch.cat([self.X, x])
+        self.U = torch.cat([self.U, u])
         self.Y = torch.cat([self.Y, y])
         self.batches.append(x.shape[0])
         finite = self.Y[torch.isfinite(self.Y)]
         best = float(finite.min()) if finite.numel() else math.inf
         self.history.record(len(self.batches), best, self.n_told, x.shape[0], self._fit_time())
 
+    def _search_points(self, x: Tensor) -> Tensor:
+        """Search points of told designs ``x`` ``(n, d)``: exactly the asked ones for designs that were asked."""
+        asked = self._asked_x
+        if asked.shape[0] >= x.shape[0]:
+            for start in range(asked.shape[0] - x.shape[0] + 1):
+                if torch.equal(asked[start : start + x.shape[0]], x):
+                    return self._asked_u[start : start + x.shape[0]].clone()
+        return self.view.to_search(x)
+
     def _fit_time(self) -> float:
         """Seconds spent fitting a model since the previous tell; solvers with a model override it."""
         return 0.0
-
-    def _update(self, x: Tensor, y: Tensor) -> None:
-        """Hook for solvers that keep state beyond the told data (called before the data is appended)."""
 
     def best(self) -> tuple[Tensor, float]:
         """The best design told so far, ``(d,)``, and its energy."""
         key = torch.where(torch.isfinite(self.Y), self.Y, torch.full_like(self.Y, math.inf))
         i = int(torch.argmin(key))
-        return self.X[i], float(self.Y[i])
+        return self.X[i].clone(), float(self.Y[i])
 
     def extra_state(self) -> dict[str, Any]:
         """JSON-ready state beyond the told data; subclasses extend it."""
@@ -115,8 +157,14 @@ class AskTell:
     def load_extra_state(self, state: dict[str, Any]) -> None:
         """Restore what `extra_state` returned (the told data is already restored)."""
 
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the run to a safetensors file (no pickle); `load_optimizer` resumes it."""
+    def save(self, path: str | os.PathLike[str], *, fingerprint: str = "") -> None:
+        """Write the run to a safetensors file (no pickle); `load_optimizer` resumes it.
+
+        Args:
+            path: The file.
+            fingerprint: What the designs were evaluated by (`invdesign.minimize` stores the
+                objective's), checked when the run is resumed.
+        """
         meta = {
             "solver": self.solver.name,
             "options": self.solver.options,
@@ -127,8 +175,9 @@ class AskTell:
             "batches": self.batches,
             "history": self.history.to_dict(),
             "extra": self.extra_state(),
+            "fingerprint": fingerprint,
         }
-        files.write(path, {"X": self.X, "Y": self.Y}, _METADATA_KEY, meta)
+        files.write(path, {"X": self.X, "U": self.U, "Y": self.Y}, _METADATA_KEY, meta)
 
     def result(self) -> Result:
         """Every told design, best first, as a `Result`."""
@@ -161,12 +210,15 @@ def load_optimizer(path: str | os.PathLike[str], *, device: torch.device | str |
         ValueError: if the file is not a saved invdesign optimizer.
     """
     meta, tensors = files.read(path, _METADATA_KEY, "invdesign optimizer")
-    X, Y = tensors["X"], tensors["Y"]
     solver = get(meta["solver"])(**meta["options"])
+    if not isinstance(solver, SampleSolver):
+        raise ValueError(f"{os.fspath(path)!r} names method {meta['solver']!r}, which has no ask/tell optimizer")
     dtype = getattr(torch, meta["dtype"])
     space = Box(meta["lower"], meta["upper"], dtype=dtype, device=device)
     opt = solver.optimizer(space, seed=meta["seed"])
-    opt.X, opt.Y = X.to(dtype=dtype, device=space.device), Y.to(dtype=dtype, device=space.device)
+    opt.X = tensors["X"].to(dtype=dtype, device=space.device)
+    opt.U = tensors["U"].to(dtype=dtype, device=space.device)
+    opt.Y = tensors["Y"].to(dtype=dtype, device=space.device)
     opt.batches = list(meta["batches"])
     for key, values in meta["history"].items():
         setattr(opt.history, key, list(values))
@@ -174,91 +226,92 @@ def load_optimizer(path: str | os.PathLike[str], *, device: torch.device | str |
     return opt
 
 
+def _fingerprint(path: str) -> str:
+    meta, _ = files.read(path, _METADATA_KEY, "invdesign optimizer")
+    return str(meta.get("fingerprint", ""))
+
+
 @dataclass(frozen=True, kw_only=True)
 class SampleSolver(Solver):
-    """A solver that only evaluates the energy: `minimize` is a loop over its `AskTell` optimizer.
+    """A solver that only evaluates the energy: the engine loops over its `AskTell` optimizer.
 
-    ``n_restarts`` sizes the ``x0`` start designs only (the returned ``X`` holds every evaluated
-    design, best first); ``max_iter`` caps the ask/tell rounds and ``max_evals`` the evaluations.
-    ``x0`` designs are evaluated and told first. With ``checkpoint=`` the state is saved after every
-    tell, and a run started with an existing checkpoint file resumes from it.
+    Start designs (``x0`` or ``n_restarts``) are evaluated and told first; then each round asks
+    for ``batch`` designs until ``max_evals`` designs have been evaluated. With ``checkpoint=``
+    the state is saved after every tell, and a run started with an existing checkpoint file
+    resumes from it. The returned ``X`` holds every evaluated design, best first.
 
     Attributes:
-        max_evals: Evaluation budget, start designs included.
         batch: Designs asked for per round.
     """
 
-    requires_gradients: ClassVar[bool] = False
-    default_restarts: ClassVar[int] = 1
-    default_max_iter: ClassVar[int] = 10**9
+    capabilities = SAMPLE_CAPABILITIES
 
-    max_evals: int = 100
     batch: int = 1
 
     @abstractmethod
     def optimizer(self, space: Box, *, seed: int | None = None) -> AskTell:
         """Start a stateful ask/tell run on ``space``."""
 
-    def minimize(
-        self,
-        objective: Objective,
-        *,
-        n_restarts: int | None = None,
-        max_iter: int | None = None,
-        seed: int | None = None,
-        x0: Tensor | StartStrategy | None = None,
-        callback: Callback | None = None,
-        checkpoint: str | os.PathLike[str] | None = None,
-    ) -> Result:
-        run = Run(objective, callback)
-        self.check(objective)
-        count("max_evals", self.max_evals, minimum=1)
-        max_iter = self.iteration_budget(max_iter)
-        opt = self._resume(checkpoint, objective, seed) if checkpoint and os.path.exists(checkpoint) else None
+    def _execute(self, run: Run, call: Call) -> Result:
+        objective, max_evals, checkpoint = run.objective, call.budget, call.checkpoint
+        fingerprint = _objective_fingerprint(objective) if checkpoint else ""
+        resumed = checkpoint is not None and os.path.exists(checkpoint)
+        opt = self._resume(checkpoint, run, call.seed, fingerprint) if resumed else None  # type: ignore[arg-type]
         if opt is None:
-            opt = self.optimizer(objective.space, seed=seed)
-            if x0 is not None:
-                starts = initial_points(objective, n_restarts, x0, seed, default_n=self.default_restarts)
-                self._evaluate(objective, opt, starts[: self.max_evals], checkpoint)
+            opt = self.optimizer(objective.space, seed=call.seed)
+            starts = self.starts(run, call)
+            if starts is not None:
+                self._evaluate(run, opt, run.view.designs(starts[:max_evals]), checkpoint, fingerprint)
+        told_before = opt.n_told - run.nfev
         run.history = opt.history
-        status, rounds = Status.MAX_ITER, 0
-        while opt.n_told < self.max_evals and rounds < max_iter:
-            self._evaluate(objective, opt, opt.ask(min(self.batch, self.max_evals - opt.n_told)), checkpoint)
-            rounds += 1
-            if run.stop_requested(opt.best):
+        status = Status.MAX_ITER
+        while opt.n_told < max_evals:
+            self._evaluate(run, opt, opt.ask(min(self.batch, max_evals - opt.n_told)), checkpoint, fingerprint)
+            if run.stop_requested(opt.best, search=False):
                 status = Status.STOPPED
                 break
-        if opt.n_told == 0:
-            raise ValueError("no design was evaluated: max_evals or max_iter is 0")
         failed = int((~torch.isfinite(opt.Y)).sum())
         message = {Status.MAX_ITER: "budget used.", Status.STOPPED: "stopped by the callback."}[status]
         message += f" {opt.n_told} designs evaluated" + (f", {failed} failed (NaN or infinite energy)." if failed else ".")
-        options = {**self.options, "max_iter": max_iter, "seed": opt.seed}
-        result = assemble(self.name, options, objective, Outcome(opt.X, opt.Y, status, message, len(opt.batches)), run)
-        return dataclasses.replace(result, nfev=opt.n_told)  # a resumed run counts what it evaluated before
+        if told_before:
+            message += f" Resumed from {checkpoint!r} after {told_before} designs."
+        outcome = Outcome(opt.U, opt.Y, status, message, len(opt.batches))
+        options = {**self.options, "max_evals": max_evals, "seed": opt.seed}
+        return assemble(self.name, options, run, outcome, X=opt.X, nfev=opt.n_told)
 
-    def _evaluate(self, objective: Objective, opt: AskTell, x: Tensor, checkpoint: str | os.PathLike[str] | None) -> None:
+    def _evaluate(self, run: Run, opt: AskTell, x: Tensor, checkpoint: str | None, fingerprint: str) -> None:
         with torch.no_grad():
-            y = objective(x)
+            y = run.evaluate(x)
         opt.tell(x, y)
         if checkpoint:
-            opt.save(checkpoint)
+            opt.save(checkpoint, fingerprint=fingerprint)
 
-    def _resume(self, checkpoint: str | os.PathLike[str], objective: Objective, seed: int | None) -> AskTell:
+    def _resume(self, checkpoint: str, run: Run, seed: int | None, fingerprint: str) -> AskTell:
+        objective = run.objective
         opt = load_optimizer(checkpoint, device=objective.device)
         same = (
             opt.solver.name == self.name
-            and {k: v for k, v in opt.solver.options.items() if k != "max_evals"}
-            == {k: v for k, v in self.options.items() if k != "max_evals"}
+            and opt.solver.options == self.options
             and (seed is None or opt.seed == seed)
             and opt.space == objective.space
             and opt.space.dtype == objective.dtype
         )
         if not same:
             raise ValueError(
-                f"checkpoint {os.fspath(checkpoint)!r} holds a {opt.solver.name!r} run (seed {opt.seed}, "
-                f"{opt.space!r}) that does not match this call; remove it or pass the same method, options "
-                "(max_evals may grow), seed and box"
+                f"checkpoint {checkpoint!r} holds a {opt.solver.name!r} run (seed {opt.seed}, "
+                f"{opt.space!r}) that does not match this call; remove it or pass the same method, options, "
+                "seed and box (max_evals may grow)"
             )
-        opt.solver = self
+        if _fingerprint(checkpoint) not in ("", fingerprint):
+            raise ValueError(
+                f"checkpoint {checkpoint!r} was written by a run of another objective (its energies at the saved "
+                "designs differ from this objective's); remove it or resume with the same objective"
+            )
         return opt
+
+
+def _objective_fingerprint(objective: Any) -> str:
+    """The objective's energies at a few fixed points of its space, rounded: what a checkpoint must have been evaluated by."""
+    with torch.no_grad():
+        f = objective(objective.space.sample(4, seed=12345))
+    return ",".join(f"{v:.6g}" for v in f.double().tolist())

@@ -1,0 +1,48 @@
+"""What a solver can do, declared once: `Capabilities`, and the check of a call against them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Budget = Literal["iterations", "evaluations", "steps"]
+"""What a solver's budget counts: ``"iterations"`` of each restart (``max_iter``), objective
+``"evaluations"`` (``max_evals``), or training ``"steps"`` of a generator (``max_iter``)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Capabilities:
+    """What a solver supports; `invdesign.minimize` checks every call against it, the benchmark
+    runner and the tests dispatch on it.
+
+    Attributes:
+        gradients: The solver needs gradients of the energy with respect to the search point.
+        ask_tell: ``solver.optimizer(space, seed=)`` starts a stateful ask/tell run.
+        checkpoint: ``minimize(..., checkpoint=path)`` saves the run after every batch and
+            resumes it from the file.
+        x0: The solver takes starting points (``x0=``, ``n_restarts=``).
+        budget: What its budget counts (see `Budget`); ``max_evals`` applies to
+            ``"evaluations"``, ``max_iter`` to the other two.
+        default_budget: The budget when the call gives none.
+        default_restarts: Starting points when the call gives no ``n_restarts`` (0: none unless
+            ``x0`` is given).
+        data: The solver needs the offline data set: ``x0=invdesign.FromData(X, Y)`` with ``Y``.
+        variables: Kinds of design variables it handles (``"real"`` today).
+        constraints: Kinds of constraints it handles beyond bounds (none today).
+    """
+
+    gradients: bool
+    ask_tell: bool = False
+    checkpoint: bool = False
+    x0: bool = True
+    budget: Budget = "iterations"
+    default_budget: int
+    default_restarts: int = 0
+    data: bool = False
+    variables: frozenset[str] = field(default_factory=lambda: frozenset({"real"}))
+    constraints: frozenset[str] = frozenset()
+
+    @property
+    def budget_keyword(self) -> str:
+        """The `invdesign.minimize` keyword of the budget: ``"max_evals"`` or ``"max_iter"``."""
+        return "max_evals" if self.budget == "evaluations" else "max_iter"

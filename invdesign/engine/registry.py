@@ -1,0 +1,61 @@
+"""The registry of solvers by name; every lookup error names the known entries."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from invdesign.engine.capabilities import Capabilities
+    from invdesign.engine.solver import Solver
+
+_REGISTRY: dict[str, type[Solver]] = {}
+
+
+def register(cls: type[Solver]) -> type[Solver]:
+    """Class decorator adding a solver to the registry under ``cls.name``."""
+    if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
+        raise ValueError(f"a solver named {cls.name!r} is already registered")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def available() -> list[str]:
+    """Names of the registered solvers."""
+    return sorted(_REGISTRY)
+
+
+def get(name: str) -> type[Solver]:
+    """The solver class registered as ``name``.
+
+    Raises:
+        ValueError: for an unknown name, listing the known ones.
+    """
+    try:
+        return _REGISTRY[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown method {name!r}; available: {', '.join(available())}") from None
+
+
+def capable(test: Callable[[Capabilities], bool]) -> list[str]:
+    """Names of the registered solvers whose capabilities pass ``test``."""
+    return [name for name in available() if test(_REGISTRY[name].capabilities)]
+
+
+def make(name: str, **options: Any) -> Solver:
+    """Build the solver ``name`` with ``options``.
+
+    Raises:
+        ValueError: for an unknown name.
+        TypeError: naming any option the solver does not have.
+    """
+    cls = get(name)
+    known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise TypeError(
+            f"unknown option{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} "
+            f"for method {name!r}; its options are: {', '.join(sorted(known)) or 'none'}"
+        )
+    return cls(**options)

@@ -1,0 +1,218 @@
+"""The state of one `invdesign.minimize` call: clock, history, evaluation count, callback and the
+search coordinates; and the assembly of its `Result`.
+
+Solvers see the space only through `Run`: they search in ``run.view``'s coordinates, ask
+``run.energy(u)`` for energies (counted here), record iterations and ask the callback.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import torch
+from torch import Tensor, nn
+
+from invdesign.objective import Objective
+from invdesign.result import History, Progress, Result, Status, sort_designs
+from invdesign.space import UnitCube
+
+Callback = Callable[[Progress], None]
+
+
+class Outcome(NamedTuple):
+    """What a solver's search hands back to the engine.
+
+    Attributes:
+        U: Final search point of every kept restart (or design), shape ``(n, d)``, within the
+            search bounds.
+        F: Their energies, shape ``(n,)``.
+        status: How the search ended.
+        message: What happened, for `Result.message`.
+        nit: Iterations done.
+        generator: A trained generator to hand back in `Result.generator`, or ``None``.
+    """
+
+    U: Tensor
+    F: Tensor
+    status: Status
+    message: str
+    nit: int
+    generator: nn.Module | None = None
+
+
+@dataclass
+class Data:
+    """The offline data set of a solver that declares ``data``: designs in search coordinates and their energies.
+
+    Attributes:
+        U: Designs inside the space, in search coordinates, shape ``(N, d)``.
+        E: Their energies under the objective's output energy (no penalties), shape ``(N,)``.
+    """
+
+    U: Tensor
+    E: Tensor
+
+
+@dataclass
+class Run:
+    """One `invdesign.minimize` call as the solver sees it.
+
+    Attributes:
+        objective: The objective being minimized.
+        view: The search coordinates (`invdesign.space.UnitCube`).
+        callback: The user's callback, or ``None``.
+        data: The offline data set, for solvers that declare ``data``; else ``None``.
+        history: The per-iteration trace.
+        nfev: Objective evaluations (designs) so far.
+    """
+
+    objective: Objective
+    view: UnitCube
+    callback: Callback | None = None
+    data: Data | None = None
+    history: History = field(default_factory=History)
+    nfev: int = 0
+    t0: float = field(default_factory=time.perf_counter)
+
+    def energy(self, u: Tensor) -> Tensor:
+        """Energies of search points ``u`` ``(b, d)``, shape ``(b,)``; counted; differentiable when ``u`` is."""
+        return self.evaluate(self.view.to_design(u))
+
+    def evaluate(self, x: Tensor) -> Tensor:
+        """Energies of points ``x`` ``(b, d)`` of the objective's space, shape ``(b,)``; counted."""
+        self.nfev += x.shape[0]
+        return self.objective(x)
+
+    def record(self, nit: int, best: float, n_active: int, fit_time: float = 0.0) -> None:
+        """Add one iteration to the history."""
+        self.history.record(nit, best, self.nfev, n_active, fit_time)
+
+    def stop_requested(self, best: Callable[[], tuple[Tensor, float]], *, search: bool = True) -> bool:
+        """Show the callback the best point so far; True if it raised ``StopIteration``.
+
+        Args:
+            best: Returns the best point ``(d,)`` and its energy; called only when there is a
+                callback.
+            search: Whether ``best`` returns a search point (``True``) or a point of the
+                objective's space.
+        """
+        if self.callback is None:
+            return False
+        u, fun = best()
+        with torch.no_grad():
+            z = self.view.designs(u.unsqueeze(0))[0] if search else u.detach().clone()
+            latent = self.objective.decoder is not None
+            x = self.objective.decode(z.unsqueeze(0))[0] if latent else z
+        h = self.history
+        progress = Progress(
+            nit=h.iteration[-1] if h.iteration else 0,
+            nfev=h.nfev[-1] if h.nfev else self.nfev,
+            x=x.clone(),
+            fun=fun,
+            elapsed=time.perf_counter() - self.t0,
+            z=z.clone() if latent else None,
+        )
+        try:
+            self.callback(progress)
+        except StopIteration:
+            return True
+        return False
+
+
+def assemble(
+    name: str,
+    options: dict[str, Any],
+    run: Run,
+    outcome: Outcome,
+    *,
+    X: Tensor | None = None,
+    nfev: int | None = None,
+) -> Result:
+    """The `Result`: designs sorted best first, decoded when the objective has a decoder.
+
+    Args:
+        name: The solver's registry name.
+        options: What the result records of the call.
+        run: The run.
+        outcome: The search's outcome; its ``U`` are mapped to the objective's space.
+        X: The points of the objective's space themselves, when the solver has them exactly
+            (told designs of a sample-based run); shape ``(n, d)``.
+        nfev: Evaluations to report, when the run counted only part of them (a resumed run).
+    """
+    points = run.view.designs(outcome.U.detach()) if X is None else X.detach()
+    Z, F = sort_designs(points, outcome.F.detach())
+    objective = run.objective
+    latent = objective.decoder is not None
+    with torch.no_grad():
+        designs = objective.decode(Z) if latent else Z
+        # The best design decoded on its own, so that ``x == decoder(z)`` holds to the bit (a batch
+        # of one can round differently from a larger batch).
+        x = objective.decode(Z[:1])[0] if latent else Z[0]
+    status = outcome.status if torch.isfinite(F[0]) else Status.FAILED
+    return Result(
+        x=x,
+        fun=float(F[0]),
+        X=designs,
+        F=F,
+        success=status is not Status.FAILED,
+        status=status,
+        message=outcome.message,
+        nit=outcome.nit,
+        nfev=run.nfev if nfev is None else nfev,
+        runtime=time.perf_counter() - run.t0,
+        history=run.history,
+        solver=name,
+        options=options,
+        z=Z[0] if latent else None,
+        Z=Z if latent else None,
+        generator=outcome.generator,
+    )
+
+
+def count(name: str, value: Any, *, minimum: int) -> int:
+    """``value`` as an int of at least ``minimum``, or a clear error naming ``name``.
+
+    Raises:
+        TypeError: for a value that is not an integer (``True`` and ``2.0`` included).
+        ValueError: for an integer below ``minimum``.
+    """
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    try:
+        value = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an integer, got {value!r}") from None
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def check_seed(seed: Any) -> int | None:
+    """``seed`` as an int in ``[0, 2**63)``, or ``None``.
+
+    Raises:
+        TypeError: for a seed that is not an integer.
+        ValueError: for a negative seed or one of 2**63 or more.
+    """
+    if seed is None:
+        return None
+    seed = count("seed", seed, minimum=0)
+    if seed >= 2**63:
+        raise ValueError(f"seed must be below 2**63, got {seed}")
+    return seed
+
+
+def best_of(U: Tensor, F: Tensor) -> Callable[[], tuple[Tensor, float]]:
+    """A `Run.stop_requested` argument: the lowest finite energy of ``F`` ``(n,)`` and its point of ``U`` ``(n, d)``."""
+
+    def best() -> tuple[Tensor, float]:
+        key = torch.where(torch.isfinite(F), F, torch.full_like(F, math.inf))
+        i = int(torch.argmin(key))
+        return U[i], float(F[i])
+
+    return best

@@ -1,0 +1,252 @@
+"""The solver contract and the run engine: one place validates a call, owns the run, and assembles
+the `Result`; a solver implements only its search step.
+
+Three families, each a base class here with the loop its solvers share:
+
+- `RestartSolver` (``gd``, ``lbfgs``, ``ga``): improves a batch of restarts; implements `search`.
+- `SampleSolver` (``random``, ``bo``, ``turbo``, ``cmaes``): only evaluates; implements
+  ``optimizer(space, seed)`` returning an `invdesign.engine.ask_tell.AskTell` (``propose``/
+  ``observe`` in search coordinates).
+- `TrainedSolver` (``amortized``): trains a generator; implements `train`.
+
+The words of a call mean one thing for every solver:
+
+- ``n_restarts``: how many starting points the search begins from (restarts of a restart
+  solver; designs evaluated first by a sample-based one). Drawn from ``x0`` (a start strategy),
+  or Sobol points of the space; with an ``x0`` tensor, its rows.
+- ``max_iter``: iterations, for solvers whose budget counts iterations of each restart or
+  training steps (`Capabilities.budget`).
+- ``max_evals``: objective evaluations (designs), for solvers whose budget counts evaluations.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor
+
+from invdesign.engine.capabilities import Capabilities
+from invdesign.engine.registry import capable
+from invdesign.engine.run import Callback, Data, Outcome, Run, assemble, check_seed, count
+from invdesign.objective import Objective
+from invdesign.result import Result
+from invdesign.starts import FromData, StartStrategy, initial_points
+
+
+@dataclass(frozen=True)
+class Call:
+    """A validated `invdesign.minimize` call, as the engine hands it to a solver family.
+
+    Attributes:
+        n_restarts: Requested starting points, or ``None`` for the solver's default.
+        budget: ``max_iter`` or ``max_evals``, whichever the solver's budget counts.
+        seed: The seed, or ``None``.
+        x0: The starting points as given.
+        checkpoint: The checkpoint path, or ``None``.
+    """
+
+    n_restarts: int | None
+    budget: int
+    seed: int | None
+    x0: Tensor | StartStrategy | None
+    checkpoint: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Solver(ABC):
+    """A solver: a frozen, keyword-only dataclass of options, a name and its `Capabilities`.
+
+    Subclasses set ``name`` and ``capabilities`` and are registered with
+    `invdesign.engine.registry.register`; they subclass one of the families below.
+    """
+
+    name: ClassVar[str]
+    capabilities: ClassVar[Capabilities]
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The solver's options as a plain dict."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    def minimize(
+        self,
+        objective: Objective,
+        *,
+        n_restarts: int | None = None,
+        max_iter: int | None = None,
+        max_evals: int | None = None,
+        seed: int | None = None,
+        x0: Tensor | StartStrategy | None = None,
+        callback: Callback | None = None,
+        checkpoint: str | os.PathLike[str] | None = None,
+    ) -> Result:
+        """Minimize ``objective``; see `invdesign.minimize` for the arguments."""
+        call = self.check_call(
+            objective,
+            n_restarts=n_restarts,
+            max_iter=max_iter,
+            max_evals=max_evals,
+            seed=seed,
+            x0=x0,
+            callback=callback,
+            checkpoint=checkpoint,
+        )
+        run = Run(objective, objective.space.coordinates(), callback)
+        if self.capabilities.data:
+            run.data = _data(objective, call.x0)
+        return self._execute(run, call)
+
+    def check_call(
+        self,
+        objective: Objective,
+        *,
+        n_restarts: int | None,
+        max_iter: int | None,
+        max_evals: int | None,
+        seed: Any,
+        x0: Any,
+        callback: Any,
+        checkpoint: Any,
+    ) -> Call:
+        """Check a call against the solver's capabilities, once, before anything runs.
+
+        Raises:
+            TypeError: for a non-objective, or for what the solver cannot do (the message names
+                the solvers that can).
+            ValueError: for a bad budget, restart count, seed or checkpoint path.
+        """
+        caps = self.capabilities
+        if not isinstance(objective, Objective):
+            raise TypeError(f"minimize needs an invdesign.Objective, got {type(objective).__name__}")
+        if caps.gradients and not objective.differentiable:
+            raise TypeError(
+                f"method {self.name!r} needs gradients, but no gradient reaches the search point through the "
+                f"objective: {objective.adapter.why_not_differentiable}. "
+                f"Use a gradient-free method: {_names(capable(lambda c: not c.gradients))}."
+            )
+        if not caps.x0 and (x0 is not None or n_restarts is not None):
+            what = "x0=" if x0 is not None else "n_restarts="
+            raise TypeError(
+                f"method {self.name!r} takes no starting points ({what}); "
+                f"methods that do: {_names(capable(lambda c: c.x0))}"
+            )
+        if checkpoint is not None and not caps.checkpoint:
+            raise TypeError(
+                f"method {self.name!r} cannot save and resume a run (checkpoint=); "
+                f"methods that can: {_names(capable(lambda c: c.checkpoint))}"
+            )
+        given, other = (max_evals, max_iter) if caps.budget == "evaluations" else (max_iter, max_evals)
+        if other is not None:
+            wrong = "max_iter" if caps.budget == "evaluations" else "max_evals"
+            raise TypeError(
+                f"method {self.name!r} counts its budget in {caps.budget}: pass {caps.budget_keyword}=, not {wrong}= "
+                f"(methods that take {wrong}: {_names(capable(lambda c: c.budget_keyword == wrong))})"
+            )
+        minimum = 1 if caps.budget == "evaluations" else 0
+        budget = caps.default_budget if given is None else count(caps.budget_keyword, given, minimum=minimum)
+        if n_restarts is not None:
+            n_restarts = count("n_restarts", n_restarts, minimum=1)
+        if caps.data and not (isinstance(x0, FromData) and x0.Y is not None):
+            raise TypeError(
+                f"method {self.name!r} learns its scales from the offline data set: pass x0=invdesign.FromData(X, Y)"
+            )
+        if callback is not None and not callable(callback):
+            raise TypeError(f"callback must be callable, got {type(callback).__name__}")
+        if checkpoint is not None:
+            if not isinstance(checkpoint, (str, os.PathLike)) or not os.fspath(checkpoint):
+                raise ValueError(f"checkpoint must be a non-empty file path, got {checkpoint!r}")
+            checkpoint = os.fspath(checkpoint)
+            if os.path.isdir(checkpoint):
+                raise ValueError(f"checkpoint {checkpoint!r} is a folder; give a file path")
+            folder = os.path.dirname(checkpoint) or "."
+            if not os.path.isdir(folder):
+                raise ValueError(f"checkpoint {checkpoint!r}: its folder {folder!r} does not exist")
+        return Call(n_restarts=n_restarts, budget=budget, seed=check_seed(seed), x0=x0, checkpoint=checkpoint)
+
+    def starts(self, run: Run, call: Call) -> Tensor | None:
+        """The call's starting points in search coordinates, ``(n, d)``; ``None`` when there are none."""
+        n = call.n_restarts
+        if call.x0 is None and n is None and self.capabilities.default_restarts == 0:
+            return None
+        points = initial_points(run.objective, n, call.x0, call.seed, default_n=self.capabilities.default_restarts)
+        return run.view.to_search(points)
+
+    def record(self, call: Call, **extra: Any) -> dict[str, Any]:
+        """What `Result.options` records: the solver's options, the call's budget and seed, and ``extra``."""
+        return {**self.options, **extra, self.capabilities.budget_keyword: call.budget, "seed": call.seed}
+
+    @abstractmethod
+    def _execute(self, run: Run, call: Call) -> Result:
+        """Run the family's loop; implemented by the families below."""
+
+
+class RestartSolver(Solver):
+    """A solver that improves a batch of restarts, all in one batch.
+
+    The engine evaluates the starting points (dropping those whose energy is NaN or infinite),
+    calls `search`, and assembles the `Result`.
+    """
+
+    def _execute(self, run: Run, call: Call) -> Result:
+        starts = self.starts(run, call)
+        assert starts is not None
+        with torch.no_grad():
+            f0 = run.energy(starts)
+        ok = torch.isfinite(f0)
+        n_bad = int((~ok).sum())
+        if n_bad == starts.shape[0]:
+            raise ValueError(
+                f"the objective is NaN or infinite at all {n_bad} starting points; check the model and the box"
+            )
+        dropped = f"{n_bad} of {starts.shape[0]} restarts dropped: energy NaN or infinite at their start." if n_bad else ""
+        starts, f0 = starts[ok], f0[ok]
+        run.record(0, float(f0.min()), starts.shape[0])
+        outcome = self.search(run, starts, f0, max_iter=call.budget)
+        message = " ".join(m for m in (outcome.message, dropped) if m)
+        return assemble(self.name, self.record(call, n_restarts=starts.shape[0]), run, outcome._replace(message=message))
+
+    @abstractmethod
+    def search(self, run: Run, starts: Tensor, f0: Tensor, *, max_iter: int) -> Outcome:
+        """Search from ``starts``.
+
+        Args:
+            run: Energies (``run.energy(u)``), the history and the callback.
+            starts: Starting points with finite energy, in search coordinates, shape ``(n, d)``.
+            f0: Their energies, shape ``(n,)``.
+            max_iter: Iterations of each restart.
+        """
+
+
+class TrainedSolver(Solver):
+    """A solver that trains a generator of designs against the energy; implements `train`."""
+
+    def _execute(self, run: Run, call: Call) -> Result:
+        seed = int(torch.randint(0, 2**62, ())) if call.seed is None else call.seed
+        outcome = self.train(run, max_iter=call.budget, seed=seed)
+        return assemble(self.name, self.record(call), run, outcome)
+
+    @abstractmethod
+    def train(self, run: Run, *, max_iter: int, seed: int) -> Outcome:
+        """Train for ``max_iter`` steps from ``seed``; the outcome's ``U`` is the last batch, in search coordinates."""
+
+
+def _data(objective: Objective, x0: Any) -> Data:
+    """The offline data set of ``x0`` (a `FromData` with ``Y``): designs inside the space, in search coordinates, and their energies."""
+    X = x0.X.to(dtype=objective.dtype, device=objective.device)
+    Y = x0.Y.to(dtype=objective.dtype, device=objective.device)
+    if X.ndim != 2 or X.shape[1] != objective.dim:
+        raise ValueError(f"the data set's designs must have shape (N, {objective.dim}), got {tuple(X.shape)}")
+    inside = objective.space.contains(X)
+    if int(inside.sum()) < 2:
+        raise ValueError("the data set needs at least 2 designs inside the space")
+    view = objective.space.coordinates()
+    return Data(U=view.to_search(X[inside]), E=objective.energy_from_outputs(Y[inside]))
+
+
+def _names(names: list[str]) -> str:
+    return ", ".join(names) or "none registered"
