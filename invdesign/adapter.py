@@ -10,6 +10,7 @@ mismatch is a clear error before any search, with the model's own exception chai
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -83,7 +84,7 @@ class ModelAdapter:
         for m in (model, decoder):
             if isinstance(m, nn.Module):
                 m.eval()
-        self._fn: Callable[[Tensor], Any] = model.members_forward if members else model  # type: ignore[union-attr]
+        self._fn: Callable[[Tensor], Any] = getattr(model, "members_forward") if members else model
         self.flatten = False
         self.detach = differentiable is False
         self.why_not_differentiable = "declared with differentiable=False" if self.detach else ""
@@ -144,9 +145,10 @@ class ModelAdapter:
             # A non-leaf input, as during a search: a model may edit it in place.
             x = self._probe_decoder(z) if self.decoder is not None else z * 1
             self.flatten = _expects_flat(self.model, x) if flatten is None else bool(flatten) and x.ndim > 2
+            shape = f"{tuple(x.shape)}, flattened to {(x.shape[0], x[0].numel())}" if self.flatten else f"{tuple(x.shape)}"
             if self.flatten:
                 x = x.flatten(1)
-            y = self._probe_model(x, differentiable)
+            y = self._probe_model(x, differentiable, shape)
             reaches = not self.detach and y.requires_grad and torch.autograd.grad(y.sum(), z, allow_unused=True)[0] is not None
         if not reaches and not self.why_not_differentiable:
             self.why_not_differentiable = "its output does not depend on the input through autograd (detached, or no_grad)"
@@ -179,7 +181,7 @@ class ModelAdapter:
             raise ModelError(f"the decoder returned a tensor on {x.device} for latent points on {self.device}")
         return x
 
-    def _probe_model(self, x: Tensor, differentiable: bool | None) -> Tensor:
+    def _probe_model(self, x: Tensor, differentiable: bool | None, shape: str) -> Tensor:
         """Call the model on the probe designs ``x``; a model that cannot take grad-requiring inputs is detached."""
         source = "decoded from the latent box" if self.decoder is not None else "drawn from the box"
         hint = (
@@ -205,7 +207,7 @@ class ModelAdapter:
                 )
                 return y
         raise ModelError(
-            f"{self.what} failed on designs of shape {tuple(x.shape)} ({x.dtype}) {source}: "
+            f"{self.what} failed on designs of shape {shape} ({x.dtype}) {source}: "
             f"{type(first).__name__}: {first}. {hint}"
         ) from first
 
@@ -224,10 +226,7 @@ def _expects_flat(model: Any, x: Tensor) -> bool:
 
 def _first_tensor(module: Any) -> Tensor | None:
     if isinstance(module, nn.Module):
-        for t in module.parameters():
-            return t
-        for t in module.buffers():
-            return t
+        return next(itertools.chain(module.parameters(), module.buffers()), None)
     return None
 
 

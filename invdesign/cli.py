@@ -21,8 +21,8 @@ def _demo(args: argparse.Namespace) -> int:
         rows += run_demo(
             tasks.get(name),
             n_train=args.n_train,
-            n_restarts=args.restarts,
-            solvers=tuple(args.solvers),
+            n_restarts=args.n_restarts,
+            methods=tuple(args.methods),
             seed=args.seed,
             epochs=args.epochs,
             progress=not args.quiet,
@@ -81,9 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="train a surrogate on each built-in task, search it, re-simulate the designs with the oracle",
     )
     demo.add_argument("--tasks", nargs="+", default=["robot_arm", "sine", "branin", "hartmann6"], choices=tasks.names())
-    demo.add_argument("--solvers", nargs="+", default=["gd", "lbfgs"], choices=solvers.available())
+    demo.add_argument("--methods", nargs="+", default=["gd", "lbfgs"], choices=solvers.available(), help="solvers by name (minimize's method)")
     demo.add_argument("--n-train", type=int, default=4000, help="training designs per task")
-    demo.add_argument("--restarts", type=int, default=128, help="restarts per solver")
+    demo.add_argument("--n-restarts", type=int, default=128, help="starting points per solver (minimize's n_restarts)")
     demo.add_argument("--epochs", type=int, default=300, help="surrogate training epochs")
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -100,7 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="; ".join(f"{s.name}: {s.description}" for s in SUITES.values()),
     )
     bench.add_argument("--tasks", nargs="+", choices=tasks.names(), help="tasks (default: the suite's)")
-    bench.add_argument("--solvers", nargs="+", choices=list(CONFIGS), help="solver configurations (default: the suite's)")
+    bench.add_argument(
+        "--solvers", nargs="+", choices=list(CONFIGS),
+        help="solver configurations, as benchmark.run's solvers (default: the suite's)",
+    )
     bench.add_argument(
         "--seeds", nargs="+", type=int,
         help="one number n for seeds 0..n-1, or several seeds (default: the suite's number)",

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import torch
 from tqdm import tqdm
 
+from invdesign import solvers
 from invdesign.models import fit_mlp
 from invdesign.objective import Objective
 from invdesign.optimize import minimize
@@ -44,7 +45,7 @@ def run_demo(
     *,
     n_train: int,
     n_restarts: int,
-    solvers: tuple[str, ...] = ("gd", "lbfgs"),
+    methods: tuple[str, ...] = ("gd", "lbfgs"),
     seed: int = 0,
     epochs: int = 300,
     progress: bool = True,
@@ -56,8 +57,8 @@ def run_demo(
     Args:
         task: A built-in or registered task.
         n_train: Training designs drawn from the prior.
-        n_restarts: Restarts per solver.
-        solvers: Registered solver names to run.
+        n_restarts: Starting points per solver (for solvers that take them).
+        methods: Registered solver names to run.
         seed: Seeds the data, the surrogate, the target and the searches.
         epochs: Maximum training epochs of the surrogate.
         progress: Show progress bars.
@@ -72,7 +73,7 @@ def run_demo(
     target = task.sample_targets(1, seed=seed)[0] if task.kind == "target" else None
     objective = Objective(surrogate, task.space, target=target)
     rows = []
-    for name in solvers:
+    for name in methods:
         with tqdm(desc=f"{task.name}: {name}", unit="it", disable=not progress, leave=False) as bar:
 
             def tick(p: Progress, bar: tqdm = bar) -> None:
@@ -80,7 +81,8 @@ def run_demo(
                 bar.update()
 
             start = time.perf_counter()
-            result = minimize(objective, name, n_restarts=n_restarts, seed=seed, callback=tick)
+            starts = {"n_restarts": n_restarts} if solvers.get(name).capabilities.x0 else {}
+            result = minimize(objective, name, seed=seed, callback=tick, **starts)
             seconds = time.perf_counter() - start
         with torch.no_grad():
             y_true = task.oracle(result.x.unsqueeze(0))[0]

@@ -91,7 +91,7 @@ def _coordinates(X: Tensor, space: Box | None) -> Tensor:
             raise TypeError(f"space must be an invdesign.Box, got {type(space).__name__}")
         if X.ndim != 2 or space.dim != X.shape[1]:
             raise ValueError(f"the box has dimension {space.dim} but the designs have shape {tuple(X.shape)}")
-        U = space.to_unit(U)
+        U = space.coordinates().to_search(U)
     if not torch.isfinite(U).all():
         rows = (~torch.isfinite(U)).any(dim=-1).nonzero().flatten().tolist()
         raise ValueError(f"designs X have NaN or infinite values in rows {rows[:10]}")

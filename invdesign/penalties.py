@@ -192,7 +192,7 @@ class DataDistance:
         return self.weight * (self.distance(x) - self.radius).relu().square()
 
     def _to_metric(self, x: Tensor) -> Tensor:
-        return x if self.space is None else self.space.to_unit(x)
+        return x if self.space is None else self.space.coordinates().to_search(x)
 
     def _data_like(self, x: Tensor) -> Tensor:
         key = (x.dtype, x.device)

@@ -69,7 +69,7 @@ def select_designs(
     n_greedy = min(k, n_finite)
     if n_greedy == 0:
         return order[:k]
-    U = X if space is None else space.to_unit(X)
+    U = X if space is None else space.coordinates().to_search(X)
     U = U.detach().to(torch.float64)
     Ff = F.detach().to(torch.float64)
     lo, hi = Ff[finite].min(), Ff[finite].max()

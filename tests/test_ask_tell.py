@@ -16,9 +16,7 @@ import invdesign as ivd
 
 from test_solvers import BUDGETS
 
-SAMPLE_METHODS = sorted(
-    m for m in ivd.solvers.available() if issubclass(ivd.solvers.get(m), ivd.solvers.SampleSolver)
-)
+SAMPLE_METHODS = ivd.solvers.capable(lambda c: c.ask_tell)
 MAX_EVALS: dict[str, int] = {"cmaes": 24, "random": 24, "bo": 7, "turbo": 10}
 DEFAULT_MAX_EVALS = 8
 CENTER2 = (0.3, -0.2)
@@ -49,6 +47,11 @@ def options(method: str, **changes) -> dict:
     return {**table, "max_evals": budget(method), **changes}
 
 
+def solver_options(method: str) -> dict:
+    """The solver's own options (no budget)."""
+    return {k: v for k, v in options(method).items() if k != "max_evals"}
+
+
 def hand_loop(opt: ivd.solvers.AskTell, fun, max_evals: int) -> None:
     """What `minimize` does, written out: ask a batch, evaluate it, tell it, until ``max_evals``."""
     while opt.n_told < max_evals:
@@ -72,20 +75,26 @@ def test_hand_loop_equals_minimize(method, box2, tmp_path):
     n = budget(method)
     obj = ivd.Objective(quadratic2, box2)
     res = ivd.minimize(obj, method, seed=3, checkpoint=tmp_path / "run.safetensors", **options(method))
-    opt = ivd.solvers.make(method, **options(method)).optimizer(box2, seed=3)
+    opt = ivd.solvers.make(method, **solver_options(method)).optimizer(box2, seed=3)
     hand_loop(opt, quadratic2, n)
     X, Y = told(tmp_path / "run.safetensors")
     assert torch.equal(opt.X, X) and torch.equal(opt.Y, Y)
     assert opt.batches == ivd.solvers.load_optimizer(tmp_path / "run.safetensors").batches
     mine = opt.result()
     assert torch.equal(mine.X, res.X) and torch.equal(mine.F, res.F)
-    assert res.nfev == mine.nfev == n and obj.n_evals == n
+    assert res.nfev == mine.nfev == n
 
 
 @pytest.mark.parametrize("method", SAMPLE_METHODS)
 def test_resumed_run_equals_uninterrupted_run(method, box2, tmp_path):
     n = budget(method)
-    obj = ivd.Objective(quadratic2, box2)
+    calls = []
+
+    def counted(x):
+        calls.append(x.shape[0])
+        return quadratic2(x)
+
+    obj = ivd.Objective(counted, box2)
     full = ivd.minimize(obj, method, seed=1, checkpoint=tmp_path / "full.safetensors", **options(method))
     batches = ivd.solvers.load_optimizer(tmp_path / "full.safetensors").batches
     stop = sum(batches[: len(batches) // 2])  # where the uninterrupted run had told a whole batch
@@ -94,22 +103,22 @@ def test_resumed_run_equals_uninterrupted_run(method, box2, tmp_path):
     path = tmp_path / "cut.safetensors"
     first = ivd.minimize(obj, method, seed=1, checkpoint=path, **options(method, max_evals=stop))
     assert first.nfev == stop
-    evals = obj.n_evals
+    evals = sum(calls)
     resumed = ivd.minimize(obj, method, seed=1, checkpoint=path, **options(method))
-    assert obj.n_evals - evals == n - stop, "a resumed run evaluates only what is left"
+    assert sum(calls) - evals == n - stop, "a resumed run evaluates only what is left"
     assert resumed.nfev == n
     assert torch.equal(resumed.X, full.X) and torch.equal(resumed.F, full.F)
     X, Y = told(path)
     X_full, Y_full = told(tmp_path / "full.safetensors")
     assert torch.equal(X, X_full) and torch.equal(Y, Y_full)
     again = ivd.minimize(obj, method, seed=1, checkpoint=path, **options(method))  # nothing left to do
-    assert torch.equal(again.X, full.X) and obj.n_evals - evals == n - stop
+    assert torch.equal(again.X, full.X) and sum(calls) - evals == n - stop
 
 
 @pytest.mark.parametrize("method", SAMPLE_METHODS)
 def test_save_and_load_optimizer_continue_identically(method, box2, tmp_path):
     n = budget(method)
-    opt = ivd.solvers.make(method, **options(method)).optimizer(box2, seed=5)
+    opt = ivd.solvers.make(method, **solver_options(method)).optimizer(box2, seed=5)
     hand_loop(opt, quadratic2, n // 2)
     opt.save(tmp_path / "opt.safetensors")
     loaded = ivd.solvers.load_optimizer(tmp_path / "opt.safetensors")
@@ -153,7 +162,7 @@ def test_nan_energies_are_recorded_as_failed_and_the_run_goes_on(method, box2):
 
 @pytest.mark.parametrize("method", SAMPLE_METHODS)
 def test_tell_checks_shapes_and_the_box(method, box2):
-    opt = ivd.solvers.make(method, **options(method)).optimizer(box2, seed=0)
+    opt = ivd.solvers.make(method, **solver_options(method)).optimizer(box2, seed=0)
     x = opt.ask(2)
     y = quadratic2(x)
     outside = x.clone()

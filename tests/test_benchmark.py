@@ -13,6 +13,7 @@ import invdesign as ivd
 from invdesign import benchmark
 from invdesign.benchmark import runner
 from invdesign.benchmark.configs import SolverConfig
+from invdesign.solvers import make
 from invdesign.cli import main
 from invdesign.tasks import SurrogateSpec, Task
 
@@ -48,10 +49,10 @@ def arm_task() -> Task:
 
 
 CONFIGS = [
-    SolverConfig(name="gd", method="gd", max_iter=60),
-    SolverConfig(name="random", method="random", options={"max_evals": 200}),
-    SolverConfig(name="gd+pessimism", method="gd", max_iter=60, ensemble="pessimistic", beta=2.0),
-    SolverConfig(name="gd+trust", method="gd", max_iter=60, data_weight=10.0, data_radius=0.05),
+    SolverConfig(name="gd", solver=make("gd"), max_iter=60),
+    SolverConfig(name="random", solver=make("random"), max_evals=200),
+    SolverConfig(name="gd+pessimism", solver=make("gd"), max_iter=60, ensemble="pessimistic", beta=2.0),
+    SolverConfig(name="gd+trust", solver=make("gd"), max_iter=60, data_weight=10.0, data_radius=0.05),
 ]
 
 
@@ -80,7 +81,7 @@ def test_exploitation_gap_is_oracle_minus_prediction():
     assert benchmark.exploitation_gap(torch.tensor([2.0, 2.0]), pessimistic, absolute=True) == pytest.approx(1.0)
 
 
-def test_design_bench_ascent_takes_plain_steps_on_standardised_designs():
+def test_ga_takes_design_bench_steps_on_standardised_designs():
     space = ivd.Box(-10.0, 10.0, dim=2, dtype=torch.float64)
     X = torch.tensor([[0.0, 0.0], [2.0, 4.0], [4.0, 8.0], [1.0, 1.0]], dtype=torch.float64)
     Y = X.sum(-1, keepdim=True)
@@ -89,19 +90,19 @@ def test_design_bench_ascent_takes_plain_steps_on_standardised_designs():
     def model(x):
         return (x @ w).unsqueeze(-1)
 
-    out = ivd.benchmark.design_bench_gradient_ascent(model, X, Y, space, n_designs=2, steps=1)
+    out = ivd.minimize(ivd.Objective(model, space), "ga", x0=ivd.FromData(X, Y), n_restarts=2, max_iter=1)
     x_std, y_std = X.std(0), Y[:, 0].std()
     start = X[[0, 3]]  # the two lowest Y
     step = 0.01 * math.sqrt(2)
     expected = start - step * (w * x_std / y_std) * x_std  # one step in standardised units, mapped back
     assert torch.allclose(out.X.sort(0).values, expected.sort(0).values)
-    assert out.nfev == 2 * 2 and out.n_projected == 0
+    assert out.nfev == 2 * 3 and out.nit == 1
 
 
 def test_run_minimize_task_reports_oracle_and_surrogate_side_by_side(tmp_path):
     task = sphere_task()
-    table = benchmark.run([task], CONFIGS[:3] + [benchmark.get_config("ga (Design-Bench)")], 1, out=tmp_path, k=16, progress=False)
-    assert len(table) == 4 and set(table["solver"]) == {"gd", "random", "gd+pessimism", "ga (Design-Bench)"}
+    table = benchmark.run([task], CONFIGS[:3] + [benchmark.get_config("ga")], 1, out=tmp_path, k=16, progress=False)
+    assert len(table) == 4 and set(table["solver"]) == {"gd", "random", "gd+pessimism", "ga"}
     y_min, y_max = task.reference_range()
     for row in table.itertuples():
         assert row.oracle_best <= row.oracle_median
@@ -164,7 +165,7 @@ def test_cached_surrogates_are_reused(tmp_path, monkeypatch):
         raise AssertionError("the cached surrogate should be read, not trained")
 
     monkeypatch.setattr(SurrogateSpec, "fit", no_training)
-    benchmark.run([task], [SolverConfig(name="gd2", method="gd", max_iter=10)], 1, out=tmp_path, k=8, progress=False)
+    benchmark.run([task], [SolverConfig(name="gd2", solver=make("gd"), max_iter=10)], 1, out=tmp_path, k=8, progress=False)
 
 
 def test_a_corrupt_results_file_is_a_clear_error(tmp_path):
@@ -183,7 +184,7 @@ def test_bad_requests_are_clear_errors():
     with pytest.raises(ValueError, match="seeds must be"):
         benchmark.run(["branin"], ["gd"], 0, progress=False)
     with pytest.raises(ValueError, match="unknown method"):
-        SolverConfig(name="x", method="newton")
+        SolverConfig(name="x", solver=make("newton"))
 
 
 def test_markdown_bolds_the_best_per_task():
@@ -209,7 +210,7 @@ def test_cli_bench_writes_tables_csv_json_and_plots(tmp_path, monkeypatch, capsy
 
 
 def test_latent_configurations_run_through_the_task_decoder_and_skip_tasks_without_one(tmp_path):
-    configs = [SolverConfig(name="gd (latent)", method="gd", latent=True, max_iter=30), CONFIGS[0]]
+    configs = [SolverConfig(name="gd (latent)", solver=make("gd"), latent=True, max_iter=30), CONFIGS[0]]
     table = benchmark.run([sphere_task()], configs, 1, out=tmp_path / "sphere", k=8, progress=False)
     assert list(table["solver"]) == ["gd"], "a task without a decoder skips latent configurations"
 
@@ -263,7 +264,7 @@ def test_amortized_serves_every_target_from_one_conditional_generator(tmp_path, 
     calls = []
     real = runner.fit_inverse_model
     monkeypatch.setattr(runner, "fit_inverse_model", lambda *a, **kw: (calls.append(kw), real(*a, **kw))[1])
-    config = SolverConfig(name="amortized", method="amortized", max_iter=50)
+    config = SolverConfig(name="amortized", solver=make("amortized"), max_iter=50)
     table = benchmark.run([arm_task(), sphere_task()], [config], 1, out=tmp_path, k=50, n_targets=3, progress=False)
     assert len(calls) == 1 and calls[0]["steps"] == 50, "trained once for the three targets"
     arm, sphere = table.iloc[0], table.iloc[1]
@@ -279,7 +280,7 @@ def test_target_tasks_count_their_real_candidates_and_drop_invalid_targets(tmp_p
         return torch.where((x[:, :1] > 0.5), torch.full_like(y, math.nan), y)
 
     task = Task(name="holey_arm", oracle=holey, space=arm.space, kind="target", output_dim=2, n_train=500, surrogate=SMALL)
-    table = benchmark.run([task], [SolverConfig(name="gd", method="gd", max_iter=30)], 1, k=10, n_targets=20, progress=False)
+    table = benchmark.run([task], [SolverConfig(name="gd", solver=make("gd"), max_iter=30)], 1, k=10, n_targets=20, progress=False)
     row = table.iloc[0]
     assert row["n_designs"] == 10 and math.isnan(row["r_50"]), "r_50 is undefined with 10 candidates"
     assert row["r_10"] > 0 and not row["r_1"] < row["r_10"], "an invalid top design counts as an infinite error"
@@ -309,9 +310,25 @@ def test_a_changed_task_recipe_recomputes_its_cells(tmp_path):
 
 def test_no_applicable_cell_is_a_clear_error():
     with pytest.raises(ValueError, match="no cell to run"):
-        benchmark.run([arm_task()], ["ga (Design-Bench)"], 1, progress=False)
-    with pytest.raises(ValueError, match="Design-Bench baseline is fixed"):
-        SolverConfig(name="ga+", method="design_bench_ga", ensemble="mean")
+        benchmark.run([arm_task()], ["gd+selected"], 1, progress=False)
+
+
+def test_configurations_are_checked_against_the_solver_before_any_training():
+    with pytest.raises(TypeError, match="counts its budget in evaluations; set max_evals, not max_iter"):
+        SolverConfig(name="bo", solver=make("bo"), max_iter=5)
+    with pytest.raises(TypeError, match="takes no starting points"):
+        SolverConfig(name="amortized", solver=make("amortized"), n_restarts=8)
+    with pytest.raises(TypeError, match="solver must be an invdesign solver object"):
+        SolverConfig(name="gd", solver="gd")
+    with pytest.raises(ValueError, match="needs the data set"):
+        SolverConfig(name="ga", solver=make("ga"), starts="sobol")
+    with pytest.raises(TypeError, match="unknown option 'lr' for method 'lbfgs'"):
+        SolverConfig(name="lbfgs", solver=make("lbfgs", lr=0.1))
+
+
+def test_every_registered_solver_has_a_configuration():
+    assert set(ivd.solvers.available()) <= set(benchmark.CONFIGS)
+    assert set(ivd.solvers.available()) <= set(benchmark.SUITES["quick"].solvers)
 
 
 def test_selected_surrogate_rows_search_the_chosen_recipe_on_minimize_tasks_only(tmp_path, monkeypatch):
@@ -326,7 +343,7 @@ def test_selected_surrogate_rows_search_the_chosen_recipe_on_minimize_tasks_only
         return SurrogateSelection(tuple(candidates), (0.0,) * len(candidates), wide)
 
     monkeypatch.setattr(problem_module, "select_surrogate", pick_wide)
-    selected = SolverConfig(name="gd+selected", method="gd", max_iter=60, surrogate="selected")
+    selected = SolverConfig(name="gd+selected", solver=make("gd"), max_iter=60, surrogate="selected")
     table = benchmark.run([sphere_task()], [CONFIGS[0], selected], 1, out=tmp_path, k=8, progress=False)
     rows = table.set_index("solver")
     assert rows.loc["gd", "model"] == "MLP 32x32 silu"
@@ -351,11 +368,9 @@ def test_selected_surrogate_rows_search_the_chosen_recipe_on_minimize_tasks_only
     table = benchmark.run([arm_task()], [CONFIGS[0], selected], [0], k=50, n_targets=1, progress=False)
     assert list(table["solver"]) == ["gd"], "target tasks skip surrogate selection"
     with pytest.raises(ValueError, match="leave ensemble=None"):
-        SolverConfig(name="x", method="gd", surrogate="selected", ensemble="mean")
-    with pytest.raises(ValueError, match="Design-Bench baseline is fixed"):
-        SolverConfig(name="ga+", method="design_bench_ga", surrogate="selected")
+        SolverConfig(name="x", solver=make("gd"), surrogate="selected", ensemble="mean")
     with pytest.raises(ValueError, match="surrogate must be"):
-        SolverConfig(name="x", method="gd", surrogate="best")
+        SolverConfig(name="x", solver=make("gd"), surrogate="best")
 
 
 def test_ensemble_rows_name_their_members():

@@ -27,10 +27,10 @@ def branin_regressor() -> tuple[GradientBoostingRegressor, ivd.tasks.Task]:
 def test_branin_oracle_as_the_objective(method):
     task = ivd.tasks.get("branin")
     obj = task.objective()
-    assert obj.differentiable and obj.n_evals == 0
+    assert obj.differentiable
     max_evals, tol = {"cmaes": (200, 1e-4), "random": (512, 0.05)}[method]
     res = ivd.minimize(obj, method, seed=0, max_evals=max_evals)
-    assert res.nfev == obj.n_evals == max_evals, "every oracle call is counted"
+    assert res.nfev == max_evals, "every oracle call is counted"
     assert abs(res.fun - BRANIN_MIN) < tol
     assert torch.allclose(task.oracle(res.x[None])[0, 0], torch.tensor(res.fun, dtype=torch.float64))
 
@@ -39,7 +39,6 @@ def test_gradient_solvers_also_run_on_the_oracle():
     obj = ivd.tasks.get("branin").objective(dtype=torch.float32)
     res = ivd.minimize(obj, "lbfgs", n_restarts=8, seed=0)
     assert res.x.dtype == torch.float32 and abs(res.fun - BRANIN_MIN) < 1e-4
-    assert res.nfev == obj.n_evals
 
 
 def test_target_task_matches_a_target_through_its_oracle():
@@ -47,7 +46,7 @@ def test_target_task_matches_a_target_through_its_oracle():
     y_star = task.sample_targets(1, seed=0)[0]
     obj = task.objective(target=y_star)
     res = ivd.minimize(obj, "cmaes", seed=0, max_evals=400)
-    assert res.nfev == obj.n_evals == 400
+    assert res.nfev == 400
     assert res.fun < 1e-6
     assert float((task.oracle(res.x[None])[0] - y_star).square().mean()) == pytest.approx(res.fun)
     with pytest.raises(ValueError, match="target task: pass target="):
@@ -66,7 +65,7 @@ def test_sklearn_model_with_every_sample_solver(method, as_numpy_callable, brani
     kwargs = options(method, max_evals=150) if method in ("cmaes", "random") else options(method)
     n = kwargs["max_evals"]  # the model-based solvers get a tiny budget
     res = ivd.minimize(obj, method, seed=0, **kwargs)
-    assert res.success and res.nfev == obj.n_evals == n
+    assert res.success and res.nfev == n
     assert task.space.contains(res.X).all() and res.X.shape == (n, 2)
     assert torch.allclose(res.F, torch.as_tensor(reg.predict(res.X.numpy())))
     if n == 150:
@@ -82,4 +81,3 @@ def test_gradient_solvers_refuse_a_model_without_gradients(method, branin_regres
     match = f"method '{method}' needs gradients.*Use a gradient-free method: {gradient_free}"
     with pytest.raises(TypeError, match=match):
         ivd.minimize(obj, method)
-    assert obj.n_evals == 0

@@ -7,7 +7,7 @@ from invdesign.demo import DemoRow, format_table
 
 
 def test_demo_prints_surrogate_and_oracle_table(capsys):
-    code = main(["demo", "--tasks", "sine", "branin", "--n-train", "300", "--epochs", "5", "--restarts", "8", "--quiet"])
+    code = main(["demo", "--tasks", "sine", "branin", "--n-train", "300", "--epochs", "5", "--n-restarts", "8", "--quiet"])
     assert code == 0
     out = capsys.readouterr().out
     assert "| task | solver | surrogate energy | oracle |" in out

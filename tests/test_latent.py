@@ -8,7 +8,7 @@ from torch import nn
 
 import invdesign as ivd
 
-from test_solvers import BUDGETS, n_designs
+from test_solvers import METHODS, call_options, n_designs
 
 
 class ImageDecoder(nn.Module):
@@ -33,11 +33,11 @@ def latent_box() -> ivd.Box:
     return ivd.Box(-2.0, 2.0, dim=3, dtype=torch.float32)
 
 
-@pytest.mark.parametrize("method", sorted(BUDGETS))
+@pytest.mark.parametrize("method", METHODS)
 def test_every_solver_searches_through_a_decoder(method, latent_box):
     decoder, model = ImageDecoder(), flat_model()
     obj = ivd.Objective(model, latent_box, decoder=decoder)
-    res = ivd.minimize(obj, method, seed=0, **BUDGETS[method])
+    res = ivd.minimize(obj, method, seed=0, **call_options(method, latent_box, lambda z: model(decoder(z).flatten(1))))
     assert res.success
     n = n_designs(method)
     assert res.z.shape == (3,) and res.Z.shape == (n, 3)

@@ -9,7 +9,6 @@ for the same designs (the exploitation gap), r_T on target tasks, evaluations an
 from invdesign.benchmark.configs import CONFIGS, SolverConfig, get_config
 from invdesign.benchmark.metrics import exploitation_gap, percentiles, r_t
 from invdesign.benchmark.plots import save_all as save_plots
-from invdesign.benchmark.reference import design_bench_gradient_ascent
 from invdesign.benchmark.report import markdown, summarize
 from invdesign.benchmark.runner import run
 from invdesign.benchmark.store import ResultStore
@@ -21,7 +20,6 @@ __all__ = [
     "SUITES",
     "SolverConfig",
     "Suite",
-    "design_bench_gradient_ascent",
     "exploitation_gap",
     "get_config",
     "markdown",

@@ -2,29 +2,35 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+import dataclasses
+from dataclasses import dataclass
+from typing import Literal
 
 from invdesign.benchmark.store import digest
-from invdesign.solvers import available
-
-REFERENCE_METHOD = "design_bench_ga"
-"""The method name of Design-Bench's gradient-ascent baseline (`invdesign.benchmark.reference`)."""
+from invdesign.engine import Capabilities, Solver, count
+from invdesign.solvers import available, get, make
 
 
 @dataclass(frozen=True, kw_only=True)
 class SolverConfig:
-    """One row label of a benchmark table: a solver, its options, and the guards around the surrogate.
+    """One row label of a benchmark table: a validated solver, its budget, and the guards around the surrogate.
+
+    Every field is checked when the configuration is built, against the solver's capabilities,
+    so a bad option or budget fails before any surrogate is trained.
 
     Attributes:
         name: The row label, unique within a run (e.g. ``"gd"``, ``"gd+pessimism"``).
-        method: A registered solver name, or ``"design_bench_ga"`` for the reference baseline.
-        options: Solver options passed to `invdesign.minimize` (e.g. ``{"lr": 0.1}``,
-            ``{"max_evals": 200}``).
-        n_restarts: Restarts of a restart solver; ``None`` for the run's ``k``.
-        max_iter: Iteration budget; ``None`` for the solver's default.
-        starts: ``"data"``: restart solvers start from the best training designs (the offline
-            setting, `invdesign.FromData`); ``"sobol"``: from Sobol points of the box.
+        solver: The solver with its options, e.g. ``invdesign.solvers.make("gd", lr=0.1)``.
+        n_restarts: Starting points of a solver whose budget counts iterations (``None``: the
+            run's ``k``, or fewer when the data set has fewer designs); refused for solvers
+            without starting points.
+        max_iter: Iteration budget of a solver whose budget counts iterations or training steps
+            (``None``: the solver's default).
+        max_evals: Evaluation budget of a solver whose budget counts evaluations (``None``: the
+            solver's default).
+        starts: ``"data"``: solvers with iteration budgets start from the best training designs
+            (the offline setting, `invdesign.FromData`); ``"sobol"``: from Sobol points of the
+            box. Solvers that need the data set (`Capabilities.data`) always get it.
         surrogate: ``"task"`` searches the task's recommended surrogate; ``"selected"`` the
             recipe of `invdesign.tasks.architecture_grid` that best predicts the best 20% of the
             training designs from the rest (`invdesign.tasks.select_surrogate`), retrained on all
@@ -45,13 +51,18 @@ class SolverConfig:
             `invdesign.tasks.DecoderSpec`) instead of the data space; the designs are decoded
             before the oracle sees them. Tasks without a decoder skip latent configurations.
         description: One line for tables and plots.
+
+    Raises:
+        TypeError: for a solver that is not a `invdesign.solvers.Solver`, or a budget or start
+            the solver cannot take (the message names the capability).
+        ValueError: for a bad value.
     """
 
     name: str
-    method: str
-    options: dict[str, Any] = field(default_factory=dict)
+    solver: Solver
     n_restarts: int | None = None
     max_iter: int | None = None
+    max_evals: int | None = None
     starts: Literal["data", "sobol"] = "data"
     surrogate: Literal["task", "selected"] = "task"
     ensemble: Literal["mean", "pessimistic", "worst"] | None = None
@@ -65,25 +76,28 @@ class SolverConfig:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise ValueError(f"SolverConfig name must be a non-empty string, got {self.name!r}")
-        if self.method == REFERENCE_METHOD and (
-            self.latent
-            or self.ensemble is not None
-            or self.surrogate != "task"
-            or self.data_weight > 0
-            or self.diversity > 0
-            or self.starts != "data"
-        ):
-            raise ValueError(
-                f"SolverConfig {self.name!r}: the Design-Bench baseline is fixed (data space, the task's surrogate, "
-                "data starts, no penalties or diversity)"
+        if not isinstance(self.solver, Solver):
+            raise TypeError(
+                f"SolverConfig {self.name!r}: solver must be an invdesign solver object such as "
+                f"invdesign.solvers.make('gd'), got {type(self.solver).__name__}"
             )
-        if self.method != REFERENCE_METHOD and self.method not in available():
-            raise ValueError(
-                f"SolverConfig {self.name!r}: unknown method {self.method!r}; "
-                f"known: {', '.join(available())}, {REFERENCE_METHOD}"
+        caps = self.capabilities
+        for field_name in ("n_restarts", "max_iter", "max_evals"):
+            value = getattr(self, field_name)
+            if value is not None:
+                count(f"SolverConfig {self.name!r} {field_name}", value, minimum=1)
+        if self.n_restarts is not None and not caps.x0:
+            raise TypeError(f"SolverConfig {self.name!r}: method {self.method!r} takes no starting points (n_restarts)")
+        wrong = "max_iter" if caps.budget == "evaluations" else "max_evals"
+        if getattr(self, wrong) is not None:
+            raise TypeError(
+                f"SolverConfig {self.name!r}: method {self.method!r} counts its budget in {caps.budget}; "
+                f"set {caps.budget_keyword}, not {wrong}"
             )
         if self.starts not in ("data", "sobol"):
             raise ValueError(f"SolverConfig {self.name!r}: starts must be 'data' or 'sobol', got {self.starts!r}")
+        if caps.data and self.starts != "data":
+            raise ValueError(f"SolverConfig {self.name!r}: method {self.method!r} needs the data set: leave starts='data'")
         if self.surrogate not in ("task", "selected"):
             raise ValueError(f"SolverConfig {self.name!r}: surrogate must be 'task' or 'selected', got {self.surrogate!r}")
         if self.surrogate == "selected" and self.ensemble is not None:
@@ -96,98 +110,110 @@ class SolverConfig:
                 f"SolverConfig {self.name!r}: ensemble must be None, 'mean', 'pessimistic' or 'worst', got {self.ensemble!r}"
             )
         for attr in ("beta", "data_weight", "data_radius", "diversity"):
-            if getattr(self, attr) < 0:
+            if not getattr(self, attr) >= 0:
                 raise ValueError(f"SolverConfig {self.name!r}: {attr} must be non-negative, got {getattr(self, attr)}")
 
+    @property
+    def method(self) -> str:
+        """The solver's registry name."""
+        return self.solver.name
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """The solver's capabilities."""
+        return self.solver.capabilities
+
+    @property
+    def budget(self) -> dict[str, int]:
+        """The `invdesign.minimize` budget keyword of this configuration, if it sets one."""
+        value = self.max_evals if self.capabilities.budget == "evaluations" else self.max_iter
+        return {} if value is None else {self.capabilities.budget_keyword: value}
+
     def fingerprint(self) -> str:
-        """A short hash of every field: a finished cell is reused only for an identical config."""
-        return digest(asdict(self))
+        """A short hash of every field and the solver's options: a finished cell is reused only for an identical config."""
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "solver"}
+        return digest({**fields, "method": self.method, "options": self.solver.options})
 
 
 def _configs() -> dict[str, SolverConfig]:
     rows = [
-        SolverConfig(name="gd", method="gd", description="Adam on the surrogate from the best training designs"),
-        SolverConfig(name="lbfgs", method="lbfgs", description="L-BFGS-B with exact gradients from the best training designs"),
-        SolverConfig(name="cmaes", method="cmaes", options={"max_evals": 2000}, description="CMA-ES, 2,000 surrogate evaluations"),
-        SolverConfig(name="random", method="random", options={"max_evals": 2000}, description="Sobol search, 2,000 surrogate evaluations"),
+        SolverConfig(name="gd", solver=make("gd"), description="Adam on the surrogate from the best training designs"),
+        SolverConfig(name="lbfgs", solver=make("lbfgs"), description="L-BFGS-B with exact gradients from the best training designs"),
+        SolverConfig(name="cmaes", solver=make("cmaes"), max_evals=2000, description="CMA-ES, 2,000 surrogate evaluations"),
+        SolverConfig(name="random", solver=make("random"), max_evals=2000, description="Sobol search, 2,000 surrogate evaluations"),
         SolverConfig(
             name="bo",
-            method="bo",
-            options={"max_evals": 32, "n_init": 8, "num_restarts": 2, "raw_samples": 64},
+            solver=make("bo", n_init=8, num_restarts=2, raw_samples=64),
+            max_evals=32,
             description="BoTorch qLogEI, 32 surrogate evaluations",
         ),
         SolverConfig(
             name="turbo",
-            method="turbo",
-            options={"max_evals": 64, "n_init": 16, "batch": 8, "n_candidates": 500},
+            solver=make("turbo", n_init=16, batch=8, n_candidates=500),
+            max_evals=64,
             description="TuRBO-1, 64 surrogate evaluations in batches of 8",
         ),
         SolverConfig(
             name="amortized",
-            method="amortized",
+            solver=make("amortized"),
             max_iter=500,
             description="a generator trained against the surrogate with a diversity bonus, 500 steps "
             "(target tasks: one conditional generator for every target)",
         ),
-        SolverConfig(
-            name="gd+ensemble",
-            method="gd",
-            ensemble="mean",
-            description="gd on a 5-member deep ensemble, mean of the members",
-        ),
+        SolverConfig(name="gd+ensemble", solver=make("gd"), ensemble="mean", description="gd on a 5-member deep ensemble, mean of the members"),
         SolverConfig(
             name="gd+pessimism",
-            method="gd",
+            solver=make("gd"),
             ensemble="pessimistic",
             beta=2.0,
             description="gd on a 5-member deep ensemble, mean + 2 std",
         ),
-        SolverConfig(
-            name="gd+worst",
-            method="gd",
-            ensemble="worst",
-            description="gd on a 5-member deep ensemble, worst member",
-        ),
+        SolverConfig(name="gd+worst", solver=make("gd"), ensemble="worst", description="gd on a 5-member deep ensemble, worst member"),
         SolverConfig(
             name="gd+trust",
-            method="gd",
+            solver=make("gd"),
             data_weight=10.0,
             data_radius=0.5,
             description="gd with a distance-to-nearest-training-design penalty beyond half the data spacing",
         ),
         SolverConfig(
             name="gd+diverse",
-            method="gd",
+            solver=make("gd"),
             n_restarts=512,
             diversity=1.0,
             description="gd from 512 training designs, the k returned designs picked for diversity too",
         ),
         SolverConfig(
             name="gd+selected",
-            method="gd",
+            solver=make("gd"),
             surrogate="selected",
             description="gd on the surrogate recipe that best predicts the best 20% of the training designs from the rest",
         ),
-        SolverConfig(name="gd (latent)", method="gd", latent=True, description="gd in the decoder's latent box from the encoded best designs"),
-        SolverConfig(name="lbfgs (latent)", method="lbfgs", latent=True, description="L-BFGS-B in the decoder's latent box"),
+        SolverConfig(name="gd (latent)", solver=make("gd"), latent=True, description="gd in the decoder's latent box from the encoded best designs"),
+        SolverConfig(name="lbfgs (latent)", solver=make("lbfgs"), latent=True, description="L-BFGS-B in the decoder's latent box"),
         SolverConfig(
             name="bo (latent)",
-            method="bo",
+            solver=make("bo", n_init=8, num_restarts=2, raw_samples=64),
+            max_evals=32,
             latent=True,
-            options={"max_evals": 32, "n_init": 8, "num_restarts": 2, "raw_samples": 64},
             description="BoTorch qLogEI in the decoder's latent box, 32 surrogate evaluations",
         ),
-        SolverConfig(
-            name="ga (Design-Bench)",
-            method=REFERENCE_METHOD,
-            description="Design-Bench gradient ascent: best 128 designs, 200 steps of 0.01 sqrt(d) on standardised x",
-        ),
     ]
-    return {c.name: c for c in rows}
+    configs = {c.name: c for c in rows}
+    for method in available():
+        if method not in configs:
+            configs[method] = SolverConfig(name=method, solver=make(method), description=_summary(method))
+    return configs
+
+
+def _summary(method: str) -> str:
+    """The first line of the solver class's docstring: the description of its default configuration."""
+    doc = (get(method).__doc__ or method).strip().splitlines()
+    return doc[0].rstrip(".") if doc else method
 
 
 CONFIGS: dict[str, SolverConfig] = _configs()
-"""The built-in configurations by name."""
+"""The built-in configurations by name: the rows above, and every other registered solver with its defaults."""
 
 
 def get_config(name: str | SolverConfig) -> SolverConfig:

@@ -14,10 +14,9 @@ import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from invdesign.benchmark.configs import REFERENCE_METHOD, SolverConfig, get_config
+from invdesign.benchmark.configs import SolverConfig, get_config
 from invdesign.benchmark.metrics import T_VALUES, exploitation_gap, percentiles, r_t
 from invdesign.benchmark.problem import Problem, prepare, selection_recipe
-from invdesign.benchmark.reference import design_bench_gradient_ascent
 from invdesign.benchmark.store import ResultStore, cell_key, digest, frame, nan_to_none
 from invdesign.diversity import count_modes, mean_pairwise_distance
 from invdesign.models import MLP, Ensemble
@@ -26,7 +25,6 @@ from invdesign.optimize import minimize
 from invdesign.penalties import DataDistance
 from invdesign.result import Progress
 from invdesign.selection import select_designs
-from invdesign.solvers import RestartSolver, get
 from invdesign.solvers.amortized import fit_inverse_model
 from invdesign.space import Box
 from invdesign.starts import FromData
@@ -136,7 +134,7 @@ def data_spacing(X: Tensor, space: Box, *, n_probe: int = 1000) -> float:
     duplicates do not count as neighbours.
     """
     probe = torch.randperm(X.shape[0], generator=torch.Generator().manual_seed(0))[:n_probe]
-    U = space.to_unit(X.to(space.dtype))
+    U = space.coordinates().to_search(X.to(space.dtype))
     with torch.no_grad():
         D = torch.cdist(U[probe], U)
         D[D == 0] = math.inf  # the design itself, and exact duplicates
@@ -160,54 +158,42 @@ def _predicted_energy(problem: Problem, config: SolverConfig, X: Tensor, target:
 
 
 def _search(problem: Problem, config: SolverConfig, k: int, seed: int, target: Tensor | None, traced: bool) -> Cell:
-    """Run ``config`` once (one target for target tasks) and return its ``k`` designs."""
-    task = problem.task
+    """Run ``config`` once (one target for target tasks) and return its ``k`` designs.
+
+    Dispatches on the solver's capabilities: solvers with starting points and an iteration
+    budget start from the best training designs (``starts="data"``), ``k`` of them unless the
+    configuration says otherwise; solvers that need the data set get it.
+    """
+    task, caps = problem.task, config.capabilities
     tracer = _Tracer(lambda x: oracle_energy(task, x, target)) if traced else None
-    if config.method == REFERENCE_METHOD:
-        if target is not None:
-            raise ValueError(f"{config.name!r}: the Design-Bench baseline is defined for minimize tasks only")
-
-        def step(i: int, nfev: int, X: Tensor, F: Tensor) -> None:
-            if tracer is not None:
-                best = X[torch.argmin(F)]
-                tracer(Progress(nit=i, nfev=nfev, x=task.space.clamp(best), fun=float(F.min()), elapsed=time.perf_counter() - t0))
-
-        t0 = time.perf_counter()
-        out = design_bench_gradient_ascent(problem.surrogate, problem.X, problem.Y, task.space, n_designs=k, callback=step)
-        seconds = out.runtime - (tracer.overhead if tracer else 0.0)
-        return Cell(out.X[:k], out.nfev, seconds, tracer.as_dict() if tracer else {})
-
     objective = _objective(problem, config, target)
-    restart = issubclass(get(config.method), RestartSolver)
-    n_restarts = (config.n_restarts or k) if restart else config.n_restarts
-    x0 = None
-    if config.starts == "data" and restart:
-        x0 = FromData(problem.X, problem.Y, encode=problem.decoder.encode if config.latent else None)
-        n_inside = problem.X.shape[0] if config.latent else int(task.space.contains(problem.X).sum())
-        n_restarts = min(n_restarts, n_inside)
-    result = minimize(
-        objective,
-        config.method,
-        n_restarts=n_restarts,
-        max_iter=config.max_iter,
-        seed=seed,
-        x0=x0,
-        callback=tracer,
-        **config.options,
-    )
+    starts: dict[str, Any] = {}
+    if caps.x0 and caps.budget == "iterations":
+        starts["n_restarts"] = config.n_restarts or k
+    elif config.n_restarts is not None:
+        starts["n_restarts"] = config.n_restarts
+    if caps.data or (config.starts == "data" and caps.x0 and caps.budget == "iterations"):
+        data = FromData(problem.X, problem.Y, encode=problem.decoder.encode if config.latent else None)
+        starts["x0"] = data
+        starts["n_restarts"] = min(starts.get("n_restarts") or caps.default_restarts, data.available(objective))
+    result = minimize(objective, config.solver, seed=seed, callback=tracer, **starts, **config.budget)
     pick = select_designs(result.X, result.F, min(k, result.X.shape[0]), diversity=config.diversity, space=task.space)
     X = result.X[pick].to(problem.X.dtype)  # decoded designs for a latent search
     seconds = result.runtime - (tracer.overhead if tracer else 0.0)
     return Cell(X, result.nfev, seconds, tracer.as_dict() if tracer else {})
 
 
-def _serve_inverse_model(problem: Problem, config: SolverConfig, k: int) -> list[Cell]:
-    """``method="amortized"`` on a target task: one conditional generator for every target.
+_INVERSE_BATCH = 256
+"""Designs per training step of the conditional generator of a target task."""
 
-    `invdesign.solvers.amortized.fit_inverse_model` is trained once on the offline outputs (its
-    ``steps`` from the config's ``max_iter``, its options from the config's ``options``), then
-    serves ``k`` designs per test target in one forward pass, ranked by the surrogate's error.
-    The training time is shared out over the targets.
+
+def _serve_inverse_model(problem: Problem, config: SolverConfig, k: int) -> list[Cell]:
+    """A generator-training solver (budget in training ``steps``) on a target task: one conditional generator for every target.
+
+    `invdesign.models.fit_inverse_model` is trained once on the offline outputs (``steps`` from
+    the configuration's ``max_iter``, the generator's defaults otherwise), then serves ``k``
+    designs per test target in one forward pass, ranked by the surrogate's error. The training
+    time is shared out over the targets.
     """
     task, targets = problem.task, problem.targets
     assert targets is not None
@@ -216,12 +202,10 @@ def _serve_inverse_model(problem: Problem, config: SolverConfig, k: int) -> list
             f"{config.name!r}: the conditional generator of a target task runs in data space without penalties; "
             "drop latent= and data_weight= for target tasks"
         )
-    options = dict(config.options)
-    if config.max_iter is not None:
-        options["steps"] = config.max_iter
+    steps = {} if config.max_iter is None else {"steps": config.max_iter}
     t0 = time.perf_counter()
     model = _searched_model(problem, config)
-    generator, report = fit_inverse_model(model, task.space, problem.Y, seed=problem.seed, **options)
+    generator, report = fit_inverse_model(model, task.space, problem.Y, batch_size=_INVERSE_BATCH, seed=problem.seed, **steps)
     with torch.no_grad():
         designs = generator.sample(targets.to(problem.Y), k, seed=problem.seed)
         ranked = []
@@ -229,9 +213,8 @@ def _serve_inverse_model(problem: Problem, config: SolverConfig, k: int) -> list
             energy = Objective(model, task.space, target=target)(X)
             ranked.append(X[torch.argsort(energy)])
     seconds = (time.perf_counter() - t0) / len(targets)
-    steps = len(report.loss)
-    batch = options.get("batch_size", 256)
-    return [Cell(X, steps * batch // len(targets) + k, seconds, {}) for X in ranked]
+    evaluations = len(report.loss) * _INVERSE_BATCH
+    return [Cell(X, evaluations // len(targets) + k, seconds, {}) for X in ranked]
 
 
 def run_cell(problem: Problem, config: SolverConfig, *, k: int) -> dict[str, Any]:
@@ -284,7 +267,7 @@ def run_cell(problem: Problem, config: SolverConfig, *, k: int) -> dict[str, Any
         assert problem.targets is not None
         errors, predicted_top, bests, medians, gaps, gaps_abs, distances, spreads, modes = [], [], [], [], [], [], [], [], []
         nfev, seconds, trace, invalid = 0, 0.0, {}, 0
-        served = _serve_inverse_model(problem, config, k) if config.method == "amortized" else None
+        served = _serve_inverse_model(problem, config, k) if config.capabilities.budget == "steps" else None
         for i, target in enumerate(problem.targets):
             cell = served[i] if served is not None else _search(problem, config, k, seed * 100_003 + i, target, traced=i == 0)
             oracle = oracle_energy(task, cell.X, target)
@@ -369,8 +352,7 @@ def run(
     tasks the best designs are hidden) and the task's recommended surrogate is trained on it, once,
     and cached under ``out/cache`` (safetensors), as are the deep ensemble, the selected surrogate
     and the decoder when a configuration needs them. Latent configurations run only on tasks with a
-    decoder, the Design-Bench reference and selected-surrogate configurations only on minimize
-    tasks. Each configuration then searches its model (minimize tasks: once; target tasks: once
+    decoder, selected-surrogate configurations only on minimize tasks. Each configuration then searches its model (minimize tasks: once; target tasks: once
     per test target) and returns ``k`` designs, which
     the oracle re-simulates. With ``out``, every finished cell is written to ``out/results.json``
     and ``out/results.csv`` at once (atomically), and a rerun with the same ``out`` skips the cells
@@ -435,7 +417,7 @@ def run(
     cells = [(task, seed, config) for task in task_list for seed in seed_list for config in configs if _applies(config, task)]
     if not cells:
         raise ValueError(
-            "no cell to run: the Design-Bench reference and selected-surrogate configurations run on minimize "
+            "no cell to run: selected-surrogate configurations run on minimize "
             "tasks only and latent configurations on tasks with a decoder "
             f"(tasks {[t.name for t in task_list]}, solvers {names})"
         )
@@ -463,13 +445,13 @@ def run(
 
 
 def _applies(config: SolverConfig, task: Task) -> bool:
-    """Whether ``config`` runs on ``task``: the reference and surrogate selection need a minimize task, latent search a decoder."""
-    if task.kind != "minimize" and (config.method == REFERENCE_METHOD or config.surrogate == "selected"):
+    """Whether ``config`` runs on ``task``: surrogate selection needs a minimize task, latent search a decoder."""
+    if task.kind != "minimize" and config.surrogate == "selected":
         return False
     return not (config.latent and task.decoder is None)
 
 
-HARNESS_VERSION = 3
+HARNESS_VERSION = 4
 """Bumped when the harness measures cells differently, so older finished cells are recomputed."""
 
 

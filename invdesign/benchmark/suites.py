@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from invdesign.solvers import available
+
 
 @dataclass(frozen=True)
 class Suite:
@@ -13,7 +15,7 @@ class Suite:
     Attributes:
         name: ``"quick"`` or ``"full"``.
         tasks: Task names.
-        solvers: Configuration names (`invdesign.benchmark.CONFIGS`).
+        solvers: Configuration names (`invdesign.benchmark.CONFIGS`): every registered solver's, then guards.
         seeds: Number of seeds.
         settings: Keyword arguments of `invdesign.benchmark.run` (``k``, ``n_targets``, ...).
         description: One line for ``--help``.
@@ -31,7 +33,7 @@ SUITES: dict[str, Suite] = {
     "quick": Suite(
         name="quick",
         tasks=("branin", "hartmann6", "ackley10", "robot_arm"),
-        solvers=("gd", "lbfgs", "cmaes", "random", "bo", "turbo", "amortized", "gd+pessimism", "gd+trust", "ga (Design-Bench)"),
+        solvers=(*available(), "gd+pessimism", "gd+trust"),
         seeds=3,
         settings={"k": 128, "n_targets": 3, "n_train": 2000, "epochs": 100},
         description="every solver on four tasks, 3 seeds, 2,000 offline designs, 3 targets for robot_arm (minutes on 2 CPU cores)",
@@ -43,9 +45,9 @@ SUITES: dict[str, Suite] = {
             "ackley10", "ackley20", "rosenbrock10", "styblinski_tang10", "digits",
         ),
         solvers=(
-            "gd", "lbfgs", "cmaes", "random", "bo", "turbo", "amortized",
+            *available(),
             "gd+ensemble", "gd+pessimism", "gd+worst", "gd+trust", "gd+diverse", "gd+selected",
-            "gd (latent)", "lbfgs (latent)", "bo (latent)", "ga (Design-Bench)",
+            "gd (latent)", "lbfgs (latent)", "bo (latent)",
         ),
         seeds=5,
         settings={"k": 128, "n_targets": 20},

@@ -20,21 +20,24 @@ base class maps them to and from designs.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
+import re
 import time
 from abc import abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from invdesign import files
 from invdesign.engine.capabilities import Capabilities
 from invdesign.engine.registry import get
 from invdesign.engine.run import Outcome, Run, assemble, count
 from invdesign.engine.solver import Call, Solver
+from invdesign.objective import Objective
 from invdesign.result import History, Result, Status, sort_designs
 from invdesign.space import Box
 
@@ -304,14 +307,21 @@ class SampleSolver(Solver):
             )
         if _fingerprint(checkpoint) not in ("", fingerprint):
             raise ValueError(
-                f"checkpoint {checkpoint!r} was written by a run of another objective (its energies at the saved "
-                "designs differ from this objective's); remove it or resume with the same objective"
+                f"checkpoint {checkpoint!r} was written by a run of another objective (another model, weights, space, "
+                "target or penalties); remove it or resume with the same objective"
             )
         return opt
 
 
-def _objective_fingerprint(objective: Any) -> str:
-    """The objective's energies at a few fixed points of its space, rounded: what a checkpoint must have been evaluated by."""
-    with torch.no_grad():
-        f = objective(objective.space.sample(4, seed=12345))
-    return ",".join(f"{v:.6g}" for v in f.double().tolist())
+def _objective_fingerprint(objective: Objective) -> str:
+    """What a checkpoint's designs were evaluated by, without evaluating anything: the objective's
+    description (model and decoder by name, space, target, rule, penalties) and a hash of the model's
+    and decoder's weights."""
+    digest = hashlib.sha256(re.sub(r" at 0x[0-9a-fA-F]+", "", repr(objective)).encode())
+    for part in (objective.model, objective.decoder):
+        digest.update(getattr(part, "__qualname__", type(part).__qualname__).encode())
+        if isinstance(part, nn.Module):
+            for name, tensor in part.state_dict().items():
+                digest.update(name.encode())
+                digest.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()[:16]

@@ -47,6 +47,7 @@ class Call:
         budget: ``max_iter`` or ``max_evals``, whichever the solver's budget counts.
         seed: The seed, or ``None``.
         x0: The starting points as given.
+        callback: The callback, or ``None``.
         checkpoint: The checkpoint path, or ``None``.
     """
 
@@ -54,6 +55,7 @@ class Call:
     budget: int
     seed: int | None
     x0: Tensor | StartStrategy | None
+    callback: Callback | None
     checkpoint: str | None
 
 
@@ -73,7 +75,15 @@ class Solver(ABC):
         """The solver's options as a plain dict."""
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
-    def minimize(
+    def minimize(self, objective: Objective, **call: Any) -> Result:
+        """Minimize ``objective``; the keywords are `invdesign.minimize`'s (checked by `check_call`)."""
+        checked = self.check_call(objective, **call)
+        run = Run(objective, objective.space.coordinates(), checked.callback)
+        if self.capabilities.data:
+            run.data = _data(objective, checked.x0)
+        return self._execute(run, checked)
+
+    def check_call(
         self,
         objective: Objective,
         *,
@@ -84,34 +94,6 @@ class Solver(ABC):
         x0: Tensor | StartStrategy | None = None,
         callback: Callback | None = None,
         checkpoint: str | os.PathLike[str] | None = None,
-    ) -> Result:
-        """Minimize ``objective``; see `invdesign.minimize` for the arguments."""
-        call = self.check_call(
-            objective,
-            n_restarts=n_restarts,
-            max_iter=max_iter,
-            max_evals=max_evals,
-            seed=seed,
-            x0=x0,
-            callback=callback,
-            checkpoint=checkpoint,
-        )
-        run = Run(objective, objective.space.coordinates(), callback)
-        if self.capabilities.data:
-            run.data = _data(objective, call.x0)
-        return self._execute(run, call)
-
-    def check_call(
-        self,
-        objective: Objective,
-        *,
-        n_restarts: int | None,
-        max_iter: int | None,
-        max_evals: int | None,
-        seed: Any,
-        x0: Any,
-        callback: Any,
-        checkpoint: Any,
     ) -> Call:
         """Check a call against the solver's capabilities, once, before anything runs.
 
@@ -166,7 +148,9 @@ class Solver(ABC):
             folder = os.path.dirname(checkpoint) or "."
             if not os.path.isdir(folder):
                 raise ValueError(f"checkpoint {checkpoint!r}: its folder {folder!r} does not exist")
-        return Call(n_restarts=n_restarts, budget=budget, seed=check_seed(seed), x0=x0, checkpoint=checkpoint)
+        return Call(
+            n_restarts=n_restarts, budget=budget, seed=check_seed(seed), x0=x0, callback=callback, checkpoint=checkpoint
+        )
 
     def starts(self, run: Run, call: Call) -> Tensor | None:
         """The call's starting points in search coordinates, ``(n, d)``; ``None`` when there are none."""

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from torch import Tensor
 
-from invdesign.engine import AskTell, SampleSolver, register
+from invdesign.engine import AskTell, SampleSolver, count, register
 from invdesign.space import Box
 
 
@@ -21,6 +21,9 @@ class RandomSearch(SampleSolver):
 
     name: ClassVar[str] = "random"
     batch: int = 16
+
+    def __post_init__(self) -> None:
+        count("random option batch", self.batch, minimum=1)
 
     def optimizer(self, space: Box, *, seed: int | None = None) -> SobolAskTell:
         return SobolAskTell(self, space, seed)

@@ -413,7 +413,7 @@ class Task:
         d = self.input_dim
         if self._prior is None:
             u = torch.rand(n, d, generator=generator, dtype=torch.float64)
-            x = self.space.from_unit(u.to(self.space.device))
+            x = self.space.coordinates().to_design(u)
         else:
             x = self._prior(n, generator)
             if x.shape != (n, d):
