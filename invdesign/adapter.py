@@ -43,9 +43,10 @@ class ModelAdapter:
             ``None`` decides from the model: flatten exactly when the designs have more than two
             dimensions and the model's first weighted layer is a ``torch.nn.Linear``.
         differentiable: Whether gradients reach the search point through the model. ``None``
-            finds out by probing: a model that fails on inputs that require grad but works on
-            detached ones (a NumPy model) is called on detached inputs and is not differentiable.
-            ``False`` always detaches.
+            finds out by probing: a model that cannot take inputs that require grad because it
+            converts them to NumPy (torch's "Can't call numpy() on Tensor that requires grad")
+            is called on detached inputs and is not differentiable; any other failure is the
+            model's own, reported with its exception chained. ``False`` always detaches.
         dtype: Floating dtype of the search; defaults to the model's parameter dtype, else the box's.
         device: Device of the search; defaults to the model's parameter device, else the box's.
 
@@ -53,6 +54,7 @@ class ModelAdapter:
         output_dim: Outputs per design, ``k``.
         differentiable: Whether gradients reach the search point.
         why_not_differentiable: For a model that is not, what the probe saw.
+        probe_error: The exception the probe saw on inputs that require grad, or ``None``.
 
     Raises:
         ModelError: (a ValueError) if the model or decoder fails on, or returns the wrong shape
@@ -88,6 +90,7 @@ class ModelAdapter:
         self.flatten = False
         self.detach = differentiable is False
         self.why_not_differentiable = "declared with differentiable=False" if self.detach else ""
+        self.probe_error: Exception | None = None
         self.output_dim, self.differentiable = self._probe(flatten, differentiable)
 
     @property
@@ -112,6 +115,8 @@ class ModelAdapter:
             x = x.detach()
         try:
             y = self._fn(x)
+        except torch.OutOfMemoryError:
+            raise
         except Exception as exc:
             raise ModelError(
                 f"{self.what} raised {type(exc).__name__} on a batch of {z.shape[0]} designs: {exc}"
@@ -195,20 +200,16 @@ class ModelAdapter:
             raise
         except Exception as exc:
             first = exc
-        if differentiable is None:
-            try:
-                y = self._outputs(self._fn(x.detach()), _PROBE_ROWS)
-            except Exception:
-                pass
-            else:
-                self.detach = True
-                self.why_not_differentiable = (
-                    f"it raised {type(first).__name__} ({first}) on inputs that require grad, and works on detached ones"
-                )
-                return y
+        if differentiable is None and isinstance(first, RuntimeError) and "requires grad" in str(first):
+            y = self._outputs(self._fn(x.detach()), _PROBE_ROWS)
+            self.detach, self.probe_error = True, first
+            self.why_not_differentiable = (
+                f"it converts its input to NumPy ({type(first).__name__}: {first}); it is called on detached inputs"
+            )
+            return y
         raise ModelError(
             f"{self.what} failed on designs of shape {shape} ({x.dtype}) {source}: "
-            f"{type(first).__name__}: {first}. {hint}"
+            f"{type(first).__name__}: {first}. {hint} (A model gradients cannot pass: differentiable=False.)"
         ) from first
 
 

@@ -83,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--tasks", nargs="+", default=["robot_arm", "sine", "branin", "hartmann6"], choices=tasks.names())
     demo.add_argument("--methods", nargs="+", default=["gd", "lbfgs"], choices=solvers.available(), help="solvers by name (minimize's method)")
     demo.add_argument("--n-train", type=int, default=4000, help="training designs per task")
-    demo.add_argument("--n-restarts", type=int, default=128, help="starting points per solver (minimize's n_restarts)")
+    demo.add_argument("--n-restarts", type=int, default=128, help="restarts of solvers with restarts (minimize's n_restarts)")
     demo.add_argument("--epochs", type=int, default=300, help="surrogate training epochs")
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--quiet", action="store_true", help="no progress bars")

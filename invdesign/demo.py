@@ -57,7 +57,7 @@ def run_demo(
     Args:
         task: A built-in or registered task.
         n_train: Training designs drawn from the prior.
-        n_restarts: Starting points per solver (for solvers that take them).
+        n_restarts: Restarts per solver (for solvers whose budget counts iterations of restarts).
         methods: Registered solver names to run.
         seed: Seeds the data, the surrogate, the target and the searches.
         epochs: Maximum training epochs of the surrogate.
@@ -81,7 +81,8 @@ def run_demo(
                 bar.update()
 
             start = time.perf_counter()
-            starts = {"n_restarts": n_restarts} if solvers.get(name).capabilities.x0 else {}
+            caps = solvers.get(name).capabilities
+            starts = {"n_restarts": n_restarts} if caps.x0 and caps.budget == "iterations" else {}
             result = minimize(objective, name, seed=seed, callback=tick, **starts)
             seconds = time.perf_counter() - start
         with torch.no_grad():

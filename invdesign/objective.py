@@ -145,8 +145,9 @@ class Objective:
                 f"the model returns {self.output_dim} outputs per design: pass target= (a ({self.output_dim},) vector) "
                 "or wrap the model so it returns one energy"
             )
-        with torch.no_grad():
-            self(self.space.sample(2, seed=0))
+        probe = self.space.sample(2, seed=0)
+        for i, penalty in enumerate(self.penalties):
+            self._penalty(i, penalty, probe)
 
     @property
     def dim(self) -> int:
@@ -174,12 +175,17 @@ class Objective:
         if self.rule is not None:
             energy = self.rule(energy)
         for i, penalty in enumerate(self.penalties):
-            p = penalty(z)
-            if not isinstance(p, Tensor) or p.shape != energy.shape:
-                shape = tuple(p.shape) if isinstance(p, Tensor) else type(p).__name__
-                raise ValueError(f"penalty {i} ({penalty!r}) returned {shape} for {z.shape[0]} points; expected ({z.shape[0]},)")
-            energy = energy + p
+            energy = energy + self._penalty(i, penalty, z)
         return energy
+
+    @staticmethod
+    def _penalty(i: int, penalty: Penalty, z: Tensor) -> Tensor:
+        """Penalty ``i`` of search points ``z`` ``(b, d)``, shape ``(b,)``, or a ValueError naming the shape it had."""
+        p = penalty(z)
+        if not isinstance(p, Tensor) or p.shape != (z.shape[0],):
+            shape = tuple(p.shape) if isinstance(p, Tensor) else type(p).__name__
+            raise ValueError(f"penalty {i} ({penalty!r}) returned {shape} for {z.shape[0]} points; expected ({z.shape[0]},)")
+        return p
 
     def decode(self, z: Tensor) -> Tensor:
         """The designs the model sees: ``decoder(z)``, or ``z`` itself without a decoder.

@@ -86,6 +86,11 @@ class Box:
         return self.lower.device
 
     @property
+    def variable_kinds(self) -> frozenset[str]:
+        """The kinds of variables in the space; a box holds ``"real"`` ones only."""
+        return frozenset({"real"})
+
+    @property
     def bounds(self) -> Tensor:
         """Bounds stacked BoTorch-style, shape ``(2, d)``."""
         return torch.stack([self.lower, self.upper])
@@ -102,7 +107,7 @@ class Box:
 
     def to(self, dtype: torch.dtype | None = None, device: torch.device | str | None = None) -> Box:
         """The same box with bounds of another dtype or on another device."""
-        return Box(self.lower, self.upper, dtype=dtype or self.dtype, device=device or self.device)
+        return type(self)(self.lower, self.upper, dtype=dtype or self.dtype, device=device or self.device)
 
     def sample(
         self,
@@ -243,15 +248,8 @@ class UnitCube:
         """Whether each search point of ``u`` (shape ``(b, d)``) lies within the bounds, shape ``(b,)``."""
         return ((u >= 0) & (u <= 1)).all(dim=-1)
 
-    def sample(self, n: int, *, seed: int | None = None, dtype: torch.dtype | None = None) -> Tensor:
-        """``n`` scrambled Sobol points of the search coordinates, shape ``(n, d)``.
-
-        Point ``i`` of a seed's sequence is the same whatever ``n``; `sample_from` skips ahead.
-        """
-        return self.sample_from(0, n, seed=seed, dtype=dtype)
-
-    def sample_from(self, start: int, n: int, *, seed: int | None = None, dtype: torch.dtype | None = None) -> Tensor:
-        """Points ``start .. start + n - 1`` of the scrambled Sobol sequence of ``seed``, shape ``(n, d)``."""
+    def sample(self, n: int, *, seed: int | None = None, start: int = 0, dtype: torch.dtype | None = None) -> Tensor:
+        """Points ``start .. start + n - 1`` of the scrambled Sobol sequence of ``seed`` in the search coordinates, shape ``(n, d)``."""
         if n < 1:
             raise ValueError(f"sample needs n >= 1, got {n}")
         engine = torch.quasirandom.SobolEngine(self.dim, scramble=True, seed=seed)

@@ -29,8 +29,8 @@ class FromData:
       (mean squared error).
     - Otherwise: the ``n`` designs with the lowest ``Y`` (the highest for ``maximize=True``) —
       the Design-Bench start.
-    - Without ``Y``: the ``n`` designs of lowest energy under the objective (these evaluations
-      are counted).
+    - Without ``Y``: the ``n`` designs of lowest energy under the objective (evaluated once to
+      rank them; these evaluations are not part of a run's ``nfev``).
 
     In data space only designs inside the search box are candidates (a Gaussian prior's data
     set has some outside it).
@@ -63,6 +63,11 @@ class FromData:
     def available(self, objective: Objective) -> int:
         """How many designs are candidates for ``objective``'s starts (those inside its box, in data space)."""
         return self._candidates(objective)[0].shape[0]
+
+    def search_points(self, objective: Objective) -> tuple[Tensor, Tensor | None]:
+        """Every candidate design as a point of ``objective``'s space (encoded for a latent one), ``(N, d)``, and its ``Y``, ``(N, k)``."""
+        X, Y = self._candidates(objective)
+        return self._to_search_space(objective, X), Y
 
     def _candidates(self, objective: Objective) -> tuple[Tensor, Tensor | None]:
         X = self.X.to(dtype=objective.dtype, device=objective.device)

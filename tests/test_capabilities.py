@@ -83,8 +83,8 @@ def test_budget(method, box4):
 @pytest.mark.parametrize("method", METHODS)
 def test_default_restarts(method, box4):
     caps = capabilities(method)
-    if not (caps.x0 and caps.default_restarts and issubclass(ivd.solvers.get(method), ivd.solvers.RestartSolver)):
-        pytest.skip(f"{method} has no default restarts")
+    if not (caps.x0 and caps.budget == "iterations"):
+        pytest.skip(f"{method} has no restarts")
     options = call_options(method, box4, quadratic)
     options.pop("n_restarts", None)
     if caps.data:
@@ -119,9 +119,21 @@ def test_checkpoint(method, box4, tmp_path):
             ivd.minimize(obj, method, checkpoint=path, **options)
         return
     full = ivd.minimize(obj, method, seed=4, **options)
+    calls = []
+
+    def counted(x):
+        calls.append(x.shape[0])
+        return quadratic(x)
+
+    counted_obj = ivd.Objective(counted, box4)
     with pytest.raises(Killed):
-        ivd.minimize(obj, method, seed=4, checkpoint=path, callback=kill_after(2), **options)
-    resumed = ivd.minimize(obj, method, seed=4, checkpoint=path, **options)
+        ivd.minimize(counted_obj, method, seed=4, checkpoint=path, callback=kill_after(2), **options)
+    done = ivd.solvers.load_optimizer(path).n_told
+    assert 0 < done < full.nfev
+    calls.clear()
+    resumed = ivd.minimize(counted_obj, method, seed=4, checkpoint=path, **options)
+    assert sum(calls) == full.nfev - done, "the resumed run evaluates only what the killed one had not"
+    assert f"Resumed from {str(path)!r} after {done} designs" in resumed.message
     assert torch.equal(resumed.X, full.X) and torch.equal(resumed.F, full.F), "a killed run resumes exactly"
     assert resumed.nfev == full.nfev
     other = ivd.Objective(lambda x: quadratic(x) + 1.0, box4)
@@ -144,15 +156,27 @@ def test_ask_tell(method, box4):
     assert opt.result().X.shape[0] == opt.n_told == sum(opt.batches)
 
 
+class IntegerBox(ivd.Box):
+    """A box whose variables claim to be integers: no solver declares that kind yet."""
+
+    @property
+    def variable_kinds(self) -> frozenset[str]:
+        return frozenset({"integer"})
+
+
 @pytest.mark.parametrize("method", METHODS)
-def test_unknown_kinds_are_declared_real_only(method):
+def test_variable_kinds(method, box4):
     caps = capabilities(method)
-    assert "real" in caps.variables
     assert dataclasses.is_dataclass(caps) and caps.budget in ("iterations", "evaluations", "steps")
+    obj = ivd.Objective(quadratic, IntegerBox(-1.0, 1.0, dim=4))
+    if "integer" in caps.variables:
+        return
+    with pytest.raises(TypeError, match=f"method '{method}' does not handle integer variables"):
+        ivd.minimize(obj, method, **call_options(method, box4, quadratic))
 
 
 def test_registry_errors_name_the_known_entries():
-    with pytest.raises(ValueError, match="unknown method 'newton'; available: .*gd"):
+    with pytest.raises(ValueError, match="unknown method 'newton'; known: .*gd"):
         ivd.solvers.get("newton")
     with pytest.raises(ValueError, match="unknown task 'nope'; known: .*branin"):
         ivd.tasks.get("nope")
@@ -194,5 +218,29 @@ def test_model_editing_its_input_in_place_is_differentiable(box4):
 def test_numpy_model_is_found_out_and_the_reason_shown(box4):
     obj = ivd.Objective(lambda x: np.square(x.numpy()).sum(-1), box4)
     assert not obj.differentiable and "not differentiable" in repr(obj)
-    with pytest.raises(TypeError, match=r"needs gradients.*Can't call numpy\(\).*gradient-free method: .*cmaes"):
+    with pytest.raises(TypeError, match=r"needs gradients.*Can't call numpy\(\).*gradient-free method: .*cmaes") as info:
         ivd.minimize(obj, "lbfgs")
+    assert isinstance(info.value.__cause__, RuntimeError), "the probe's own exception is chained"
+
+
+def test_a_model_failing_on_its_first_call_is_not_taken_for_a_numpy_model(box4):
+    calls = []
+
+    def lazy(x):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("lazy weights not initialised yet")
+        return quadratic(x)
+
+    with pytest.raises(ValueError, match="lazy weights not initialised yet") as info:
+        ivd.Objective(lazy, box4)
+    assert isinstance(info.value.__cause__, RuntimeError)
+
+
+def test_x0_from_data_without_n_restarts_starts_sample_solvers_from_the_best_design(box4):
+    X = box4.sample(32, seed=3)
+    for method in ivd.solvers.capable(lambda c: c.ask_tell):
+        options = {k: v for k, v in call_options(method, box4, quadratic).items() if k != "max_evals"}
+        res = ivd.minimize(ivd.Objective(quadratic, box4), method, x0=ivd.FromData(X, quadratic(X)), max_evals=12, seed=0, **options)
+        assert res.nfev == 12
+        assert (res.X == X[torch.argmin(quadratic(X))]).all(dim=-1).any(), f"{method}: the best data design is told as it is"

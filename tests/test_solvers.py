@@ -32,7 +32,7 @@ QUADRATIC_TOL: dict[str, float] = {
 }
 DTYPES = [torch.float32, torch.float64]
 METHODS = ivd.solvers.available()
-RESTART_METHODS = [m for m in METHODS if issubclass(ivd.solvers.get(m), ivd.solvers.RestartSolver)]
+RESTART_METHODS = ivd.solvers.capable(lambda c: c.x0 and c.budget == "iterations")
 
 
 def capabilities(method: str) -> ivd.solvers.Capabilities:
@@ -367,6 +367,7 @@ def test_result_options_record_the_run(box4):
 def test_runs_on_cuda(method, trained_mlp):
     model, task = trained_mlp
     obj = ivd.Objective(copy.deepcopy(model).cuda(), task.space)
-    res = ivd.minimize(obj, method, seed=0, **call_options(method, task.space.to(device="cuda"), model))
+    cuda_model = obj.model
+    res = ivd.minimize(obj, method, seed=0, **call_options(method, task.space.to(device="cuda"), cuda_model))
     assert res.X.device.type == "cuda" and res.success
     assert task.space.to(device="cuda").contains(res.X).all()

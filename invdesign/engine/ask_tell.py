@@ -34,7 +34,7 @@ from torch import Tensor, nn
 
 from invdesign import files
 from invdesign.engine.capabilities import Capabilities
-from invdesign.engine.registry import get
+from invdesign.engine.registry import make
 from invdesign.engine.run import Outcome, Run, assemble, count
 from invdesign.engine.solver import Call, Solver
 from invdesign.objective import Objective
@@ -42,9 +42,11 @@ from invdesign.result import History, Result, Status, sort_designs
 from invdesign.space import Box
 
 _METADATA_KEY = "invdesign-optimizer"
+_FORMAT = 2
+"""Version of the saved ask/tell state; files of another version are refused with a clear error."""
 
 SAMPLE_CAPABILITIES = Capabilities(
-    gradients=False, ask_tell=True, checkpoint=True, x0=True, budget="evaluations", default_budget=100
+    gradients=False, ask_tell=True, checkpoint=True, x0=True, budget="evaluations", default_budget=100, default_restarts=1
 )
 """What every sample-based solver can do; a solver may declare its own."""
 
@@ -92,7 +94,7 @@ class AskTell:
 
     def generator(self) -> torch.Generator:
         """A CPU generator seeded by the run's seed and the number of designs told, for one ask."""
-        return torch.Generator().manual_seed(self.seed * 1_000_003 + self.n_told)
+        return torch.Generator().manual_seed((self.seed * 1_000_003 + self.n_told) % 2**63)
 
     def ask(self, n: int | None = None) -> Tensor:
         """Designs to evaluate next, shape ``(m, d)`` with ``m <= n``, inside the box (``n`` defaults to the solver's batch)."""
@@ -118,8 +120,8 @@ class AskTell:
         """
         x = torch.as_tensor(x, dtype=self.space.dtype, device=self.space.device).detach().clone()
         y = torch.as_tensor(y, dtype=self.space.dtype, device=self.space.device).detach().reshape(-1).clone()
-        if x.ndim != 2 or x.shape[1] != self.space.dim:
-            raise ValueError(f"tell needs designs of shape (n, {self.space.dim}), got {tuple(x.shape)}")
+        if x.ndim != 2 or x.shape[1] != self.space.dim or x.shape[0] == 0:
+            raise ValueError(f"tell needs designs of shape (n, {self.space.dim}) with n >= 1, got {tuple(x.shape)}")
         if y.shape[0] != x.shape[0]:
             raise ValueError(f"tell got {x.shape[0]} designs but {y.shape[0]} energies")
         if not self.space.contains(x).all():
@@ -179,6 +181,7 @@ class AskTell:
             "history": self.history.to_dict(),
             "extra": self.extra_state(),
             "fingerprint": fingerprint,
+            "format": _FORMAT,
         }
         files.write(path, {"X": self.X, "U": self.U, "Y": self.Y}, _METADATA_KEY, meta)
 
@@ -213,8 +216,13 @@ def load_optimizer(path: str | os.PathLike[str], *, device: torch.device | str |
         ValueError: if the file is not a saved invdesign optimizer.
     """
     meta, tensors = files.read(path, _METADATA_KEY, "invdesign optimizer")
-    solver = get(meta["solver"])(**meta["options"])
-    if not isinstance(solver, SampleSolver):
+    if meta.get("format") != _FORMAT:
+        raise ValueError(
+            f"{os.fspath(path)!r} holds an ask/tell run saved in format {meta.get('format', 1)} by another version "
+            f"of invdesign; this version reads format {_FORMAT}: start the run afresh"
+        )
+    solver = make(meta["solver"], **meta["options"])
+    if not solver.capabilities.ask_tell or not isinstance(solver, SampleSolver):
         raise ValueError(f"{os.fspath(path)!r} names method {meta['solver']!r}, which has no ask/tell optimizer")
     dtype = getattr(torch, meta["dtype"])
     space = Box(meta["lower"], meta["upper"], dtype=dtype, device=device)
@@ -229,7 +237,7 @@ def load_optimizer(path: str | os.PathLike[str], *, device: torch.device | str |
     return opt
 
 
-def _fingerprint(path: str) -> str:
+def _saved_fingerprint(path: str) -> str:
     meta, _ = files.read(path, _METADATA_KEY, "invdesign optimizer")
     return str(meta.get("fingerprint", ""))
 
@@ -264,12 +272,12 @@ class SampleSolver(Solver):
             opt = self.optimizer(objective.space, seed=call.seed)
             starts = self.starts(run, call)
             if starts is not None:
-                self._evaluate(run, opt, run.view.designs(starts[:max_evals]), checkpoint, fingerprint)
+                self._evaluate(run, opt, starts[:max_evals], checkpoint, fingerprint)
         told_before = opt.n_told - run.nfev
         run.history = opt.history
         status = Status.MAX_ITER
         while opt.n_told < max_evals:
-            self._evaluate(run, opt, opt.ask(min(self.batch, max_evals - opt.n_told)), checkpoint, fingerprint)
+            self._evaluate(run, opt, opt.ask(min(opt.solver.batch, max_evals - opt.n_told)), checkpoint, fingerprint)
             if run.stop_requested(opt.best, search=False):
                 status = Status.STOPPED
                 break
@@ -279,12 +287,12 @@ class SampleSolver(Solver):
         if told_before:
             message += f" Resumed from {checkpoint!r} after {told_before} designs."
         outcome = Outcome(opt.U, opt.Y, status, message, len(opt.batches))
-        options = {**self.options, "max_evals": max_evals, "seed": opt.seed}
+        options = {**opt.solver.options, "n_restarts": call.n_restarts, "max_evals": max_evals, "seed": opt.seed}
         return assemble(self.name, options, run, outcome, X=opt.X, nfev=opt.n_told)
 
     def _evaluate(self, run: Run, opt: AskTell, x: Tensor, checkpoint: str | None, fingerprint: str) -> None:
         with torch.no_grad():
-            y = run.evaluate(x)
+            y = run.evaluate(x.clone())  # a model that edits its input in place leaves the told design alone
         opt.tell(x, y)
         if checkpoint:
             opt.save(checkpoint, fingerprint=fingerprint)
@@ -294,7 +302,7 @@ class SampleSolver(Solver):
         opt = load_optimizer(checkpoint, device=objective.device)
         same = (
             opt.solver.name == self.name
-            and opt.solver.options == self.options
+            and opt.solver.options == self.optimizer(objective.space, seed=opt.seed).solver.options
             and (seed is None or opt.seed == seed)
             and opt.space == objective.space
             and opt.space.dtype == objective.dtype
@@ -305,7 +313,7 @@ class SampleSolver(Solver):
                 f"{opt.space!r}) that does not match this call; remove it or pass the same method, options, "
                 "seed and box (max_evals may grow)"
             )
-        if _fingerprint(checkpoint) not in ("", fingerprint):
+        if _saved_fingerprint(checkpoint) not in ("", fingerprint):
             raise ValueError(
                 f"checkpoint {checkpoint!r} was written by a run of another objective (another model, weights, space, "
                 "target or penalties); remove it or resume with the same objective"
@@ -322,6 +330,6 @@ def _objective_fingerprint(objective: Objective) -> str:
         digest.update(getattr(part, "__qualname__", type(part).__qualname__).encode())
         if isinstance(part, nn.Module):
             for name, tensor in part.state_dict().items():
-                digest.update(name.encode())
-                digest.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+                digest.update(f"{name} {tensor.dtype} {tuple(tensor.shape)}".encode())
+                digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()[:16]

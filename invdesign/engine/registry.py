@@ -35,7 +35,7 @@ def get(name: str) -> type[Solver]:
     try:
         return _REGISTRY[name]
     except (KeyError, TypeError):
-        raise ValueError(f"unknown method {name!r}; available: {', '.join(available())}") from None
+        raise ValueError(f"unknown method {name!r}; known: {', '.join(available())}") from None
 
 
 def capable(test: Callable[[Capabilities], bool]) -> list[str]:

@@ -80,6 +80,7 @@ class Solver(ABC):
         checked = self.check_call(objective, **call)
         run = Run(objective, objective.space.coordinates(), checked.callback)
         if self.capabilities.data:
+            assert isinstance(checked.x0, FromData)
             run.data = _data(objective, checked.x0)
         return self._execute(run, checked)
 
@@ -110,6 +111,13 @@ class Solver(ABC):
                 f"method {self.name!r} needs gradients, but no gradient reaches the search point through the "
                 f"objective: {objective.adapter.why_not_differentiable}. "
                 f"Use a gradient-free method: {_names(capable(lambda c: not c.gradients))}."
+            ) from objective.adapter.probe_error
+        kinds = objective.space.variable_kinds
+        if not kinds <= caps.variables:
+            missing = sorted(kinds - caps.variables)
+            raise TypeError(
+                f"method {self.name!r} does not handle {', '.join(missing)} variables; methods that do: "
+                f"{_names(capable(lambda c: kinds <= c.variables))}"
             )
         if not caps.x0 and (x0 is not None or n_restarts is not None):
             what = "x0=" if x0 is not None else "n_restarts="
@@ -153,12 +161,15 @@ class Solver(ABC):
         )
 
     def starts(self, run: Run, call: Call) -> Tensor | None:
-        """The call's starting points in search coordinates, ``(n, d)``; ``None`` when there are none."""
-        n = call.n_restarts
-        if call.x0 is None and n is None and self.capabilities.default_restarts == 0:
+        """The call's starting points, points of the objective's space, ``(n, d)``, exactly as given.
+
+        ``None`` when the call gives neither ``x0`` nor ``n_restarts`` to a solver whose budget
+        counts evaluations: such a solver starts from its own designs.
+        """
+        caps = self.capabilities
+        if call.x0 is None and call.n_restarts is None and caps.budget == "evaluations":
             return None
-        points = initial_points(run.objective, n, call.x0, call.seed, default_n=self.capabilities.default_restarts)
-        return run.view.to_search(points)
+        return initial_points(run.objective, call.n_restarts, call.x0, call.seed, default_n=caps.default_restarts)
 
     def record(self, call: Call, **extra: Any) -> dict[str, Any]:
         """What `Result.options` records: the solver's options, the call's budget and seed, and ``extra``."""
@@ -177,8 +188,10 @@ class RestartSolver(Solver):
     """
 
     def _execute(self, run: Run, call: Call) -> Result:
-        starts = self.starts(run, call)
-        assert starts is not None
+        points = self.starts(run, call)
+        if points is None:
+            raise TypeError(f"method {self.name!r} declares no starting points, but restart solvers search from them")
+        starts = run.view.to_search(points)
         with torch.no_grad():
             f0 = run.energy(starts)
         ok = torch.isfinite(f0)
@@ -219,17 +232,12 @@ class TrainedSolver(Solver):
         """Train for ``max_iter`` steps from ``seed``; the outcome's ``U`` is the last batch, in search coordinates."""
 
 
-def _data(objective: Objective, x0: Any) -> Data:
-    """The offline data set of ``x0`` (a `FromData` with ``Y``): designs inside the space, in search coordinates, and their energies."""
-    X = x0.X.to(dtype=objective.dtype, device=objective.device)
-    Y = x0.Y.to(dtype=objective.dtype, device=objective.device)
-    if X.ndim != 2 or X.shape[1] != objective.dim:
-        raise ValueError(f"the data set's designs must have shape (N, {objective.dim}), got {tuple(X.shape)}")
-    inside = objective.space.contains(X)
-    if int(inside.sum()) < 2:
-        raise ValueError("the data set needs at least 2 designs inside the space")
-    view = objective.space.coordinates()
-    return Data(U=view.to_search(X[inside]), E=objective.energy_from_outputs(Y[inside]))
+def _data(objective: Objective, x0: FromData) -> Data:
+    """The offline data set of ``x0`` (a `FromData` with ``Y``): its designs as search points, and their energies."""
+    Z, Y = x0.search_points(objective)
+    if Y is None or Z.shape[0] < 2:
+        raise ValueError(f"the data set needs at least 2 designs with outputs inside the space, got {Z.shape[0]}")
+    return Data(U=objective.space.coordinates().to_search(Z), E=objective.energy_from_outputs(Y))
 
 
 def _names(names: list[str]) -> str:

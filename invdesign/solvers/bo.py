@@ -100,7 +100,7 @@ class ModelAskTell(AskTell):
 
     def _sobol(self, n: int, *, index: int, stream: int = 0) -> Tensor:
         """Points ``index .. index + n - 1`` of the run's scrambled Sobol sequence ``stream``, search coordinates, ``(n, d)``, float64."""
-        return self.view.sample_from(index, n, seed=self.seed + _SOBOL_STREAM * stream, dtype=torch.float64)
+        return self.view.sample(n, seed=self.seed + _SOBOL_STREAM * stream, start=index, dtype=torch.float64)
 
     def _training_data(self, start: int = 0) -> tuple[Tensor, Tensor]:
         """Told designs from index ``start`` on with a finite energy: search points ``(m, d)`` and energies ``(m,)``, float64."""

@@ -21,9 +21,6 @@ from torch import Tensor
 
 from invdesign.engine import AskTell, Capabilities, SampleSolver, count, register
 from invdesign.engine.ask_tell import SAMPLE_CAPABILITIES
-from invdesign.engine.run import Run
-from invdesign.engine.solver import Call
-from invdesign.result import Result
 from invdesign.space import Box
 
 
@@ -89,12 +86,6 @@ class CMAES(SampleSolver):
 
     def optimizer(self, space: Box, *, seed: int | None = None) -> CMAESAskTell:
         return CMAESAskTell(self.for_dim(space.dim), space, seed)
-
-    def _execute(self, run: Run, call: Call) -> Result:
-        """The engine's sample loop, with the population size fixed first from the dimension of the search."""
-        if self.batch is None:
-            return self.for_dim(run.view.dim)._execute(run, call)
-        return super()._execute(run, call)
 
 
 @functools.lru_cache

@@ -40,7 +40,9 @@ class SobolAskTell(AskTell):
 
     def propose(self, n: int | None) -> Tensor:
         n = self.solver.batch if n is None else n
-        u = self.view.sample_from(self.n_drawn, n, seed=self.seed)
+        # Start designs told before the first ask may be this very sequence's first points: skip them.
+        self.n_drawn = max(self.n_drawn, self.n_told)
+        u = self.view.sample(n, seed=self.seed, start=self.n_drawn)
         self.n_drawn += n
         return u
 

@@ -211,7 +211,7 @@ class Task:
         dtype: torch.dtype = torch.float64,
         device: torch.device | str | None = None,
     ) -> Objective:
-        """Black-box mode: the oracle itself as the objective, every call counted in ``n_evals``.
+        """Black-box mode: the oracle itself as the objective (a run counts its calls in ``Result.nfev``).
 
         For a ``"minimize"`` task the energy is the oracle's value; for a ``"target"`` task it is
         the mean squared error between the oracle's outputs and ``target``. The oracle is pure
