@@ -25,11 +25,11 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
+import matplotlib.pyplot as plt
+import torch
 
-import invdesign as ivd  # noqa: E402
-from invdesign.tasks.digits import make_digits  # noqa: E402
+import invdesign as ivd
+from invdesign.tasks.digits import make_digits
 
 METRICS = ("surrogate energy", "oracle score", "nearest-real distance", "VAE recon error", "seconds")
 FORMATS = {"surrogate energy": ".5f", "oracle score": ".5f", "nearest-real distance": ".4f", "VAE recon error": ".4f", "seconds": ".2f"}

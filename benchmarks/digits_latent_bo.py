@@ -36,12 +36,12 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
+import matplotlib.pyplot as plt
+import torch
 
-import invdesign as ivd  # noqa: E402
-from invdesign.solvers.bo import default_n_init  # noqa: E402
-from invdesign.tasks.digits import Digits, make_digits  # noqa: E402
+import invdesign as ivd
+from invdesign.solvers.bo import default_n_init
+from invdesign.tasks.digits import make_digits
 
 TRACE_AT = (18, 25, 50, 75, 100)
 """Evaluation counts at which bo's best-so-far oracle score is printed."""

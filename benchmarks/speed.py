@@ -47,7 +47,6 @@ from torch import Tensor, nn
 
 import invdesign as ivd
 
-
 # --------------------------------------------------------------------------------------------
 # Timing helpers
 

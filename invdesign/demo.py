@@ -82,8 +82,8 @@ def run_demo(
 
             start = time.perf_counter()
             caps = solvers.get(name).capabilities
-            starts = {"n_restarts": n_restarts} if caps.x0 and caps.budget == "iterations" else {}
-            result = minimize(objective, name, seed=seed, callback=tick, **starts)
+            restarts = n_restarts if caps.x0 and caps.budget == "iterations" else None
+            result = minimize(objective, name, n_restarts=restarts, seed=seed, callback=tick)
             seconds = time.perf_counter() - start
         with torch.no_grad():
             y_true = task.oracle(result.x.unsqueeze(0))[0]

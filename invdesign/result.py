@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import enum
-from time import perf_counter
 from dataclasses import dataclass, field
+from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 import torch

@@ -7,13 +7,12 @@ import math
 import numpy as np
 import pytest
 import torch
+from conftest import quadratic
 from torch import nn
 
 import invdesign as ivd
 from invdesign.diversity import count_modes, mean_pairwise_distance
 from invdesign.solvers import ConditionalGenerator, Generator, fit_inverse_model
-
-from conftest import quadratic
 
 BRANIN_MINIMA = ((-math.pi, 12.275), (math.pi, 2.275), (9.42478, 2.475))
 

@@ -11,10 +11,9 @@ import math
 
 import pytest
 import torch
+from test_solvers import BUDGETS
 
 import invdesign as ivd
-
-from test_solvers import BUDGETS
 
 SAMPLE_METHODS = ivd.solvers.capable(lambda c: c.ask_tell)
 MAX_EVALS: dict[str, int] = {"cmaes": 24, "random": 24, "bo": 7, "turbo": 10}

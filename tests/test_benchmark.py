@@ -13,8 +13,8 @@ import invdesign as ivd
 from invdesign import benchmark
 from invdesign.benchmark import runner
 from invdesign.benchmark.configs import SolverConfig
-from invdesign.solvers import make
 from invdesign.cli import main
+from invdesign.solvers import make
 from invdesign.tasks import SurrogateSpec, Task
 
 SMALL = SurrogateSpec(hidden=(32, 32), activation="silu", epochs=30, batch_size=64, lr=3e-3, n_members=2)

@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 import torch
 from sklearn.ensemble import GradientBoostingRegressor
+from test_ask_tell import SAMPLE_METHODS, options
 
 import invdesign as ivd
-
-from test_ask_tell import SAMPLE_METHODS, options
 
 BRANIN_MIN = 0.397887357729738  # Branin's global minimum
 

@@ -8,11 +8,10 @@ import statistics
 import numpy as np
 import pytest
 import torch
+from conftest import CENTER, quadratic
 
 import invdesign as ivd
 from invdesign.solvers.turbo import TrustRegion
-
-from conftest import CENTER, quadratic
 
 # Small, fast settings; turbo's collapse after one failure (length_min above length_init / 2)
 # makes its runs restart regions, so the region state is exercised by every test below.

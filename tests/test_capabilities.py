@@ -10,11 +10,10 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
-
-import invdesign as ivd
-
 from conftest import quadratic
 from test_solvers import METHODS, call_options, capabilities
+
+import invdesign as ivd
 
 
 class Killed(Exception):

@@ -8,13 +8,12 @@ import cma
 import numpy as np
 import pytest
 import torch
+from conftest import CENTER, quadratic
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 import invdesign as ivd
 from invdesign.solvers.cmaes import default_popsize
-
-from conftest import CENTER, quadratic
 
 
 def rosenbrock(x: torch.Tensor) -> torch.Tensor:

@@ -6,13 +6,12 @@ import math
 
 import pytest
 import torch
+from conftest import CENTER, quadratic
 from torch import nn
 
 import invdesign as ivd
 from invdesign.models import Ensemble
 from invdesign.penalties import DataDistance, LatentPrior
-
-from conftest import CENTER, quadratic
 
 
 def linear_ensemble(W: torch.Tensor, b: torch.Tensor) -> Ensemble:

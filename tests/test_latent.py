@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from test_solvers import METHODS, call_options, n_designs
 from torch import nn
 
 import invdesign as ivd
-
-from test_solvers import METHODS, call_options, n_designs
 
 
 class ImageDecoder(nn.Module):

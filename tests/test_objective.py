@@ -3,11 +3,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import quadratic
 from torch import nn
 
 import invdesign as ivd
-
-from conftest import quadratic
 
 
 def linear(k: int, d: int = 4, dtype: torch.dtype = torch.float64) -> nn.Module:

@@ -6,11 +6,10 @@ import math
 
 import pytest
 import torch
+from conftest import quadratic
 
 import invdesign as ivd
 from invdesign import select_designs
-
-from conftest import quadratic
 
 
 def candidates(n: int = 200, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

@@ -7,10 +7,9 @@ import math
 
 import pytest
 import torch
+from conftest import CENTER, quadratic
 
 import invdesign as ivd
-
-from conftest import CENTER, quadratic
 
 # Small budgets for the known solvers, and the energy each must reach on the 4-d quadratic
 # (minimum 0) in float64. A solver without a row runs with a budget drawn from its capabilities

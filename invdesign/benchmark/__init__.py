@@ -16,8 +16,8 @@ from invdesign.benchmark.suites import SUITES, Suite
 
 __all__ = [
     "CONFIGS",
-    "ResultStore",
     "SUITES",
+    "ResultStore",
     "SolverConfig",
     "Suite",
     "exploitation_gap",

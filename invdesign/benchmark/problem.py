@@ -6,7 +6,7 @@ import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import torch
 from torch import Tensor, nn
@@ -154,6 +154,7 @@ def _cached_fit(
     ensemble's training epochs (the decoder keeps its own).
     """
     spec = task.decoder if kind == "decoder" else task.surrogate
+    assert spec is not None
     path = None
     if cache is not None:
         description = {"task": task.name, "seed": seed, "kind": kind, "epochs": epochs, "spec": asdict(spec)}
@@ -166,7 +167,9 @@ def _cached_fit(
                 return load(path, device=device)
             except ValueError:
                 path.unlink()  # a damaged cache file: train again
+    model: nn.Module
     if kind == "decoder":
+        assert task.decoder is not None
         model = task.decoder.fit(X, task.space.to(X.dtype, X.device), seed=seed, device=device)
     elif kind == "selected":
         grid = architecture_grid(task.surrogate)
@@ -175,9 +178,11 @@ def _cached_fit(
             model = _cached_fit(task, X, Y, seed, "surrogate", epochs, cache, device)
         else:
             model, _ = choice.chosen.fit(X, Y, seed=seed, epochs=epochs, device=device)
+    elif kind == "ensemble":
+        model, _ = task.surrogate.fit(X, Y, seed=seed, ensemble=True, epochs=epochs, device=device, progress=False)
     else:
-        model, _ = task.surrogate.fit(X, Y, seed=seed, ensemble=kind == "ensemble", epochs=epochs, device=device, progress=False)
+        model, _ = task.surrogate.fit(X, Y, seed=seed, epochs=epochs, device=device, progress=False)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        save(model, path)
+        save(cast("MLP | Ensemble | VAE", model), path)
     return model

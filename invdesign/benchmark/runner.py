@@ -75,7 +75,7 @@ class _Tracer:
         self.oracle.append(value)
         self.overhead += time.perf_counter() - t0
 
-    def as_dict(self) -> dict[str, list[float]]:
+    def as_dict(self) -> dict[str, list[Any]]:
         return {"nfev": self.nfev, "seconds": self.seconds, "oracle": [nan_to_none(v) for v in self.oracle]}
 
 
@@ -96,6 +96,7 @@ def _objective(problem: Problem, config: SolverConfig, target: Tensor | None) ->
     space, decoder, data = problem.task.space, None, problem.X
     if config.latent:
         decoder = problem.decoder
+        assert problem.task.decoder is not None
         space = problem.task.decoder.latent_box(dtype=problem.X.dtype, device=problem.X.device)
         with torch.no_grad():
             data = space.clamp(decoder.encode(problem.X)[0])
@@ -104,10 +105,11 @@ def _objective(problem: Problem, config: SolverConfig, target: Tensor | None) ->
         spacing = data_spacing(data, space)
         weight = config.data_weight * energy_scale(problem.Y, target) / spacing**2
         penalties.append(DataDistance(data, weight=weight, radius=config.data_radius * spacing, space=space))
-    rule = {} if config.ensemble is None else {"ensemble": config.ensemble}
-    if config.ensemble == "pessimistic":
-        rule["beta"] = config.beta
-    return Objective(_searched_model(problem, config), space, target=target, decoder=decoder, penalties=penalties, **rule)
+    beta = config.beta if config.ensemble == "pessimistic" else None
+    return Objective(
+        _searched_model(problem, config), space, target=target, decoder=decoder, penalties=penalties,
+        ensemble=config.ensemble, beta=beta,
+    )
 
 
 def _searched_model(problem: Problem, config: SolverConfig) -> nn.Module:
@@ -176,7 +178,8 @@ def _search(problem: Problem, config: SolverConfig, k: int, seed: int, target: T
         data = FromData(problem.X, problem.Y, encode=problem.decoder.encode if config.latent else None)
         starts["x0"] = data
         starts["n_restarts"] = min(starts.get("n_restarts") or caps.default_restarts, data.available(objective))
-    result = minimize(objective, config.solver, seed=seed, callback=tracer, **starts, **config.budget)
+    budget: dict[str, Any] = dict(config.budget)
+    result = minimize(objective, config.solver, seed=seed, callback=tracer, **starts, **budget)
     pick = select_designs(result.X, result.F, min(k, result.X.shape[0]), diversity=config.diversity, space=task.space)
     X = result.X[pick].to(problem.X.dtype)  # decoded designs for a latent search
     seconds = result.runtime - (tracer.overhead if tracer else 0.0)
@@ -202,7 +205,7 @@ def _serve_inverse_model(problem: Problem, config: SolverConfig, k: int) -> list
             f"{config.name!r}: the conditional generator of a target task runs in data space without penalties; "
             "drop latent= and data_weight= for target tasks"
         )
-    steps = {} if config.max_iter is None else {"steps": config.max_iter}
+    steps: dict[str, Any] = {} if config.max_iter is None else {"steps": config.max_iter}
     t0 = time.perf_counter()
     model = _searched_model(problem, config)
     generator, report = fit_inverse_model(model, task.space, problem.Y, batch_size=_INVERSE_BATCH, seed=problem.seed, **steps)
@@ -237,6 +240,7 @@ def run_cell(problem: Problem, config: SolverConfig, *, k: int) -> dict[str, Any
         oracle = oracle_energy(task, cell.X)
         predicted = _predicted_energy(problem, config, cell.X, None)
         best, median = percentiles(oracle)
+        assert problem.reference is not None
         y_min, y_max = problem.reference
         i_best = int(torch.argmin(torch.where(torch.isfinite(oracle), oracle, torch.full_like(oracle, math.inf))))
         record.update(
@@ -328,7 +332,7 @@ def _distance_to_data(problem: Problem, X: Tensor) -> float:
         return float(DataDistance(problem.X, space=problem.task.space).distance(X.to(problem.X.dtype)).mean())
 
 
-def _mean(values: list[float]) -> float:
+def _mean(values: Sequence[float]) -> float:
     finite = [v for v in values if math.isfinite(v)]
     return sum(finite) / len(finite) if finite else math.nan
 

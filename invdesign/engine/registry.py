@@ -51,7 +51,7 @@ def make(name: str, **options: Any) -> Solver:
         TypeError: naming any option the solver does not have.
     """
     cls = get(name)
-    known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(options) - known)
     if unknown:
         raise TypeError(

@@ -59,7 +59,7 @@ class CMAES(SampleSolver):
     name: ClassVar[str] = "cmaes"
     capabilities: ClassVar[Capabilities] = dataclasses.replace(SAMPLE_CAPABILITIES, default_budget=1000)
 
-    batch: int | None = None
+    batch: int | None = None  # type: ignore[assignment]  # filled in from the dimension (for_dim)
     sigma0: float = 0.3
     popsize: int | None = None
     restarts: bool = True

@@ -81,11 +81,13 @@ class TrustRegion:
             self.n_successes, self.n_failures = self.n_successes + 1, 0
         else:
             self.n_successes, self.n_failures = 0, self.n_failures + 1
+        length = self.length_init if self.length is None else self.length
         if self.n_successes >= self.success_tolerance:
-            self.length, self.n_successes = min(2.0 * self.length, self.length_max), 0
+            length, self.n_successes = min(2.0 * length, self.length_max), 0
         elif self.n_failures >= self.failure_tolerance:
-            self.length, self.n_failures = self.length / 2.0, 0
-        if self.length >= self.length_min:
+            length, self.n_failures = length / 2.0, 0
+        self.length = length
+        if length >= self.length_min:
             return False
         self.length, self.n_successes, self.n_failures = self.length_init, 0, 0
         self.n_restarts += 1

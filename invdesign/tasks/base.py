@@ -93,6 +93,22 @@ class Task:
         (torch.Size([8, 3]), torch.Size([8, 1]))
     """
 
+    name: str
+    space: Box
+    kind: Kind
+    output_dim: int
+    optimum: float | None
+    reference: str
+    n_train: int
+    hidden_fraction: float
+    surrogate: SurrogateSpec
+    budget: int
+    n_reference: int
+    decoder: DecoderSpec | None
+    _oracle: OracleFn
+    _prior: PriorFn | None
+    _reference_range: tuple[float, float] | None
+
     def __init__(
         self,
         *,
@@ -346,6 +362,7 @@ class Task:
             if y.numel() == 0:
                 raise ValueError(f"Task {self.name!r}: every oracle value of the reference sample is NaN")
             object.__setattr__(self, "_reference_range", (float(y.min()), float(y.max())))
+        assert self._reference_range is not None
         return self._reference_range
 
     def normalized_score(self, y: Tensor) -> Tensor:

@@ -7,6 +7,7 @@ The formulas live in :mod:`botorch.test_functions`; this module only adapts them
 from __future__ import annotations
 
 import copy
+from typing import cast
 
 import torch
 from botorch.test_functions import Ackley, Branin, Hartmann, Rosenbrock, StyblinskiTang
@@ -88,7 +89,8 @@ def botorch_task(
             f"{type(function).__name__} is a maximization problem here; every task minimizes, "
             "so construct it with the opposite `negate`"
         )
-    space = Box(function.bounds[0], function.bounds[1])
+    bounds = cast(Tensor, function.bounds)  # a registered buffer
+    space = Box(bounds[0], bounds[1])
     try:
         optimum = function.optimal_value
     except NotImplementedError:

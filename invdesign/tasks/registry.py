@@ -5,7 +5,6 @@ from __future__ import annotations
 from invdesign.tasks.analytic import robot_arm, sine
 from invdesign.tasks.ballistics import ballistics
 from invdesign.tasks.base import Task
-from invdesign.tasks.digits import digits_task
 from invdesign.tasks.botorch_functions import (
     ackley10,
     ackley20,
@@ -14,6 +13,7 @@ from invdesign.tasks.botorch_functions import (
     rosenbrock10,
     styblinski_tang10,
 )
+from invdesign.tasks.digits import digits_task
 
 _TASKS: dict[str, Task] = {}
 

@@ -8,7 +8,7 @@ import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, overload
+from typing import Any, Literal, overload
 
 import torch
 from torch import Tensor
@@ -122,7 +122,7 @@ class SurrogateSpec:
             :class:`~invdesign.models.FitReport`, or with ``ensemble=True``
             ``(ensemble, reports)`` with one report per member. The model is in eval mode.
         """
-        options = dict(
+        options: dict[str, Any] = dict(
             hidden=self.hidden,
             activation=self.activation,
             epochs=self.epochs if epochs is None else epochs,
