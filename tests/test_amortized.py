@@ -11,7 +11,7 @@ from torch import nn
 
 import invdesign as ivd
 from invdesign.diversity import count_modes, mean_pairwise_distance
-from invdesign.solvers import ConditionalGenerator, Generator, fit_inverse_model
+from invdesign.models import ConditionalGenerator, Generator, fit_inverse_model
 
 from conftest import quadratic
 

@@ -20,14 +20,13 @@ from invdesign.benchmark.problem import Problem, prepare, selection_recipe
 from invdesign.benchmark.reference import design_bench_gradient_ascent
 from invdesign.benchmark.store import ResultStore, cell_key, digest, frame, nan_to_none
 from invdesign.diversity import count_modes, mean_pairwise_distance
-from invdesign.models import MLP, Ensemble
+from invdesign.models import MLP, Ensemble, fit_inverse_model
 from invdesign.objective import Objective
 from invdesign.optimize import minimize
 from invdesign.penalties import DataDistance
 from invdesign.result import Progress
 from invdesign.selection import select_designs
 from invdesign.solvers import RestartSolver, get
-from invdesign.solvers.amortized import fit_inverse_model
 from invdesign.space import Box
 from invdesign.starts import FromData
 from invdesign.tasks import Task
@@ -204,7 +203,7 @@ def _search(problem: Problem, config: SolverConfig, k: int, seed: int, target: T
 def _serve_inverse_model(problem: Problem, config: SolverConfig, k: int) -> list[Cell]:
     """``method="amortized"`` on a target task: one conditional generator for every target.
 
-    `invdesign.solvers.amortized.fit_inverse_model` is trained once on the offline outputs (its
+    `invdesign.models.fit_inverse_model` is trained once on the offline outputs (its
     ``steps`` from the config's ``max_iter``, its options from the config's ``options``), then
     serves ``k`` designs per test target in one forward pass, ranked by the surrogate's error.
     The training time is shared out over the targets.

@@ -7,7 +7,7 @@ from invdesign.solvers import random_search
 from invdesign.solvers.cmaes import CMAES
 from invdesign.solvers.bo import BayesianOptimization
 from invdesign.solvers.turbo import TuRBO
-from invdesign.solvers.amortized import Amortized, ConditionalGenerator, Generator, InverseModelReport, fit_inverse_model
+from invdesign.solvers.amortized import Amortized
 from invdesign.solvers.ask_tell import AskTell, SampleSolver, load_optimizer
 from invdesign.solvers.base import RestartSolver, Solver, available, get, make, register
 from invdesign.solvers.gd import GradientDescent
@@ -19,10 +19,7 @@ __all__ = [
     "AskTell",
     "BayesianOptimization",
     "CMAES",
-    "ConditionalGenerator",
-    "Generator",
     "GradientDescent",
-    "InverseModelReport",
     "LBFGSB",
     "RandomSearch",
     "RestartSolver",
@@ -33,7 +30,6 @@ __all__ = [
     "available",
     "bo",
     "cmaes",
-    "fit_inverse_model",
     "get",
     "gd",
     "lbfgs",
