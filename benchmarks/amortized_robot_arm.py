@@ -2,7 +2,7 @@
 
 Protocol (Ren, Padilla, Malof, NeurIPS 2020, as in ``benchmarks/neural_adjoint.py``): train a
 surrogate on 10,000 samples of the prior; draw 200 test targets y* = f(x) from fresh prior samples.
-Three inverse models ``g(noise, y*)`` (`invdesign.solvers.fit_inverse_model`) are trained against
+Three inverse models ``g(noise, y*)`` (`invdesign.models.fit_inverse_model`) are trained against
 the frozen surrogate over targets drawn from the training outputs: the tandem network (no noise),
 a generator with noise alone, and one with noise and the diversity term (the default). Each
 serves 50 designs per test target in one forward pass; the designs are ranked by the
@@ -76,7 +76,7 @@ def main() -> int:
     rows: dict[str, tuple[dict[int, float], str]] = {}
     serve_seconds: dict[str, float] = {}
     for name, options in INVERSE_MODELS.items():
-        generator, fit_report = ivd.solvers.fit_inverse_model(
+        generator, fit_report = ivd.models.fit_inverse_model(
             surrogate, task.space, Y, steps=args.steps, seed=args.seed, **options
         )
         times = []

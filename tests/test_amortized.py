@@ -12,7 +12,7 @@ from torch import nn
 
 import invdesign as ivd
 from invdesign.diversity import count_modes, mean_pairwise_distance
-from invdesign.solvers import ConditionalGenerator, Generator, fit_inverse_model
+from invdesign.models import ConditionalGenerator, Generator, fit_inverse_model
 
 BRANIN_MINIMA = ((-math.pi, 12.275), (math.pi, 2.275), (9.42478, 2.475))
 
@@ -47,14 +47,14 @@ def test_generators_stay_inside_the_box_even_when_saturated(dtype):
 def test_amortized_designs_are_inside_the_box_in_data_and_latent_space():
     box = ivd.Box(-1.0, 1.0, dim=3)
     corner = ivd.Objective(lambda x: x.sum(-1), box)  # the minimum is the corner (-1, -1, -1)
-    res = ivd.minimize(corner, "amortized", n_restarts=32, max_iter=200, seed=0)
+    res = ivd.minimize(corner, "amortized", batch_size=32, max_iter=200, seed=0)
     assert box.contains(res.X).all() and res.fun < -2.9
     assert box.contains(res.generator.sample(1000, seed=1)).all()
 
     latent = ivd.Box(-2.0, 2.0, dim=2)
     decoder = nn.Linear(2, 5).double()
     obj = ivd.Objective(lambda x: x.square().sum(-1), latent, decoder=decoder)
-    res = ivd.minimize(obj, "amortized", n_restarts=16, max_iter=100, seed=0)
+    res = ivd.minimize(obj, "amortized", batch_size=16, max_iter=100, seed=0)
     assert res.Z.shape == (16, 2) and res.X.shape == (16, 5)
     assert latent.contains(res.Z).all() and latent.contains(res.generator.sample(1000)).all()
     with torch.no_grad():
@@ -64,7 +64,7 @@ def test_amortized_designs_are_inside_the_box_in_data_and_latent_space():
 def test_diversity_bonus_spreads_the_designs_over_several_minima():
     task = ivd.tasks.get("branin")
     objective = task.objective()  # three minima of equal depth
-    runs = {w: ivd.minimize(objective, "amortized", n_restarts=64, max_iter=300, seed=0, diversity=w) for w in (0.0, 1.0)}
+    runs = {w: ivd.minimize(objective, "amortized", batch_size=64, max_iter=300, seed=0, diversity=w) for w in (0.0, 1.0)}
     without, with_ = runs[0.0].X, runs[1.0].X
     assert minima_near(without, task.space) == 1, "without the bonus the generator collapses onto one minimum"
     assert minima_near(with_, task.space) >= 2
@@ -75,7 +75,7 @@ def test_diversity_bonus_spreads_the_designs_over_several_minima():
 def test_seeded_runs_repeat_and_seeds_differ(trained_mlp):
     model, task = trained_mlp
     obj = ivd.Objective(model, task.space)
-    a, b, c = (ivd.minimize(obj, "amortized", n_restarts=16, max_iter=50, seed=s) for s in (3, 3, 4))
+    a, b, c = (ivd.minimize(obj, "amortized", batch_size=16, max_iter=50, seed=s) for s in (3, 3, 4))
     assert torch.equal(a.X, b.X) and torch.equal(a.F, b.F) and a.history.best == b.history.best
     assert all(torch.equal(p, q) for p, q in zip(a.generator.state_dict().values(), b.generator.state_dict().values()))
     assert torch.equal(a.generator.sample(8, seed=1), b.generator.sample(8, seed=1))
@@ -85,19 +85,19 @@ def test_seeded_runs_repeat_and_seeds_differ(trained_mlp):
 
 def test_history_counts_every_generated_design(box4):
     obj = ivd.Objective(quadratic, box4)
-    res = ivd.minimize(obj, "amortized", n_restarts=10, max_iter=20, seed=0)
+    res = ivd.minimize(obj, "amortized", batch_size=10, max_iter=20, seed=0)
     assert res.nit == 20 and res.status is ivd.Status.MAX_ITER
     assert res.history.iteration == list(range(21)), "row 0 is the untrained generator's batch"
     assert res.history.n_active == [10] * 21
     probe = res.nfev - 21 * 10  # the Sobol points that set the energy scale
     assert res.history.nfev == [probe + 10 * (i + 1) for i in range(21)]
     assert res.history.best[-1] == res.fun
-    assert res.options["n_restarts"] == 10 and res.options["diversity"] == 1.0
+    assert res.options["batch_size"] == 10 and res.options["diversity"] == 1.0
 
 
 def test_the_designs_are_one_batch_of_the_generator(box4):
     obj = ivd.Objective(quadratic, box4)
-    res = ivd.minimize(obj, "amortized", n_restarts=5, max_iter=0, seed=0)
+    res = ivd.minimize(obj, "amortized", batch_size=5, max_iter=0, seed=0)
     assert res.nit == 0 and res.status is ivd.Status.MAX_ITER
     batch = res.generator.sample(5, seed=0)  # the noise stream of seed 0 starts with this batch
     assert torch.equal(res.X, batch[torch.argsort(quadratic(batch))])
@@ -111,7 +111,7 @@ def test_callback_stop_returns_the_batch_it_saw(box4):
         if len(seen) == 5:
             raise StopIteration
 
-    res = ivd.minimize(ivd.Objective(quadratic, box4), "amortized", n_restarts=8, max_iter=100, seed=0, callback=stop_at_five)
+    res = ivd.minimize(ivd.Objective(quadratic, box4), "amortized", batch_size=8, max_iter=100, seed=0, callback=stop_at_five)
     assert res.status is ivd.Status.STOPPED and res.nit == 4
     assert torch.equal(res.x, seen[-1][0]) and res.fun == seen[-1][1]
 
@@ -119,11 +119,11 @@ def test_callback_stop_returns_the_batch_it_saw(box4):
 def test_nan_energies_are_left_out_of_training_and_ranked_last():
     box = ivd.Box(-1.0, 1.0, dim=2)
     holey = ivd.Objective(lambda x: torch.where(x[:, 0] > 0, torch.nan, (x[:, 0] + 0.5).square() + x[:, 1].square()), box)
-    start = ivd.minimize(holey, "amortized", n_restarts=32, max_iter=0, seed=0)
+    start = ivd.minimize(holey, "amortized", batch_size=32, max_iter=0, seed=0)
     n_bad = int(torch.isnan(start.F).sum())
     assert 0 < n_bad < 32 and f"{n_bad} of 32 generated designs have a NaN or infinite energy" in start.message
     assert torch.isnan(start.F[-n_bad:]).all(), "NaN energies come last"
-    trained = ivd.minimize(holey, "amortized", n_restarts=32, max_iter=200, seed=0)
+    trained = ivd.minimize(holey, "amortized", batch_size=32, max_iter=200, seed=0)
     assert trained.success and all(math.isfinite(b) for b in trained.history.best)
     assert trained.fun < 0.01 and trained.fun < start.fun
 
@@ -147,12 +147,12 @@ def test_bad_options_fail_clearly(box4, options, error, match):
 
 def test_bad_run_arguments_fail_clearly(box4, tmp_path):
     obj = ivd.Objective(quadratic, box4)
-    with pytest.raises(ValueError, match="x0= gives starting points, but method 'amortized' has none"):
+    with pytest.raises(TypeError, match="method 'amortized' takes no starting points"):
         ivd.minimize(obj, "amortized", x0=torch.zeros(1, 4))
-    with pytest.raises(ValueError, match="checkpoint= is for the sample-based methods"):
+    with pytest.raises(TypeError, match="method 'amortized' cannot save and resume"):
         ivd.minimize(obj, "amortized", checkpoint=tmp_path / "run.safetensors")
-    with pytest.raises(ValueError, match="n_restarts must be at least 1, got 0"):
-        ivd.minimize(obj, "amortized", n_restarts=0)
+    with pytest.raises(ValueError, match="batch_size must be at least 1, got 0"):
+        ivd.minimize(obj, "amortized", batch_size=0)
     with pytest.raises(ValueError, match="max_iter must be at least 0, got -1"):
         ivd.minimize(obj, "amortized", max_iter=-1)
 

@@ -261,12 +261,15 @@ def test_data_spacing_and_energy_scale_make_the_trust_region_scale_free():
 
 
 def test_amortized_serves_every_target_from_one_conditional_generator(tmp_path, monkeypatch):
+    from invdesign.solvers import amortized
+
     calls = []
-    real = runner.fit_inverse_model
-    monkeypatch.setattr(runner, "fit_inverse_model", lambda *a, **kw: (calls.append(kw), real(*a, **kw))[1])
-    config = SolverConfig(name="amortized", solver=make("amortized"), max_iter=50)
+    real = amortized.fit_inverse_model
+    monkeypatch.setattr(amortized, "fit_inverse_model", lambda *a, **kw: (calls.append(kw), real(*a, **kw))[1])
+    config = SolverConfig(name="amortized", solver=make("amortized", diversity=0.5), max_iter=50)
     table = benchmark.run([arm_task(), sphere_task()], [config], 1, out=tmp_path, k=50, n_targets=3, progress=False)
     assert len(calls) == 1 and calls[0]["steps"] == 50, "trained once for the three targets"
+    assert calls[0]["diversity"] == 0.5, "the solver's options carry over to the conditional generator"
     arm, sphere = table.iloc[0], table.iloc[1]
     assert arm["r_1"] >= arm["r_10"] >= arm["r_50"] > 0 and arm["n_designs"] == 50
     assert sphere["n_designs"] == 50 and math.isfinite(sphere["score_best"])
@@ -280,7 +283,8 @@ def test_target_tasks_count_their_real_candidates_and_drop_invalid_targets(tmp_p
         return torch.where((x[:, :1] > 0.5), torch.full_like(y, math.nan), y)
 
     task = Task(name="holey_arm", oracle=holey, space=arm.space, kind="target", output_dim=2, n_train=500, surrogate=SMALL)
-    table = benchmark.run([task], [SolverConfig(name="gd", solver=make("gd"), max_iter=30)], 1, k=10, n_targets=20, progress=False)
+    # Seed 5: some target's top design is invalid, and every target has a valid one among its 10.
+    table = benchmark.run([task], [SolverConfig(name="gd", solver=make("gd"), max_iter=30)], [5], k=10, n_targets=20, progress=False)
     row = table.iloc[0]
     assert row["n_designs"] == 10 and math.isnan(row["r_50"]), "r_50 is undefined with 10 candidates"
     assert row["r_10"] > 0 and not row["r_1"] < row["r_10"], "an invalid top design counts as an infinite error"

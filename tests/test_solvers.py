@@ -22,7 +22,7 @@ BUDGETS: dict[str, dict] = {
     "cmaes": {"max_evals": 400},
     "bo": {"max_evals": 16, "n_init": 6, "num_restarts": 2, "raw_samples": 64},
     "turbo": {"max_evals": 32, "n_init": 8},
-    "amortized": {"batch_size": 8, "max_iter": 200},
+    "amortized": {"batch_size": 16, "max_iter": 200},
 }
 # The amortized generator's diversity bonus keeps its designs apart, so its best one sits near,
 # not at, a lone minimum.

@@ -25,7 +25,6 @@ from invdesign.optimize import minimize
 from invdesign.penalties import DataDistance
 from invdesign.result import Progress
 from invdesign.selection import select_designs
-from invdesign.solvers.amortized import fit_inverse_model
 from invdesign.space import Box
 from invdesign.starts import FromData
 from invdesign.tasks import Task
@@ -186,17 +185,12 @@ def _search(problem: Problem, config: SolverConfig, k: int, seed: int, target: T
     return Cell(X, result.nfev, seconds, tracer.as_dict() if tracer else {})
 
 
-_INVERSE_BATCH = 256
-"""Designs per training step of the conditional generator of a target task."""
-
-
 def _serve_inverse_model(problem: Problem, config: SolverConfig, k: int) -> list[Cell]:
-    """A generator-training solver (budget in training ``steps``) on a target task: one conditional generator for every target.
+    """A solver that amortizes targets (`Capabilities.amortizes_targets`) on a target task: one conditional generator for every target.
 
-    `invdesign.models.fit_inverse_model` is trained once on the offline outputs (``steps`` from
-    the configuration's ``max_iter``, the generator's defaults otherwise), then serves ``k``
-    designs per test target in one forward pass, ranked by the surrogate's error. The training
-    time is shared out over the targets.
+    The solver's ``fit_targets`` trains it once on the offline outputs (``max_iter`` steps), then
+    it serves ``k`` designs per test target in one forward pass, ranked by the surrogate's error.
+    The training time is shared out over the targets.
     """
     task, targets = problem.task, problem.targets
     assert targets is not None
@@ -205,10 +199,10 @@ def _serve_inverse_model(problem: Problem, config: SolverConfig, k: int) -> list
             f"{config.name!r}: the conditional generator of a target task runs in data space without penalties; "
             "drop latent= and data_weight= for target tasks"
         )
-    steps: dict[str, Any] = {} if config.max_iter is None else {"steps": config.max_iter}
     t0 = time.perf_counter()
     model = _searched_model(problem, config)
-    generator, report = fit_inverse_model(model, task.space, problem.Y, batch_size=_INVERSE_BATCH, seed=problem.seed, **steps)
+    fit_targets = config.solver.fit_targets
+    generator, report = fit_targets(model, task.space, problem.Y, max_iter=config.max_iter, seed=problem.seed)
     with torch.no_grad():
         designs = generator.sample(targets.to(problem.Y), k, seed=problem.seed)
         ranked = []
@@ -216,7 +210,7 @@ def _serve_inverse_model(problem: Problem, config: SolverConfig, k: int) -> list
             energy = Objective(model, task.space, target=target)(X)
             ranked.append(X[torch.argsort(energy)])
     seconds = (time.perf_counter() - t0) / len(targets)
-    evaluations = len(report.loss) * _INVERSE_BATCH
+    evaluations = report.evaluations
     return [Cell(X, evaluations // len(targets) + k, seconds, {}) for X in ranked]
 
 
@@ -271,7 +265,7 @@ def run_cell(problem: Problem, config: SolverConfig, *, k: int) -> dict[str, Any
         assert problem.targets is not None
         errors, predicted_top, bests, medians, gaps, gaps_abs, distances, spreads, modes = [], [], [], [], [], [], [], [], []
         nfev, seconds, trace, invalid = 0, 0.0, {}, 0
-        served = _serve_inverse_model(problem, config, k) if config.capabilities.budget == "steps" else None
+        served = _serve_inverse_model(problem, config, k) if config.capabilities.amortizes_targets else None
         for i, target in enumerate(problem.targets):
             cell = served[i] if served is not None else _search(problem, config, k, seed * 100_003 + i, target, traced=i == 0)
             oracle = oracle_energy(task, cell.X, target)

@@ -27,6 +27,9 @@ class Capabilities:
         default_restarts: Starting points when the call gives no ``n_restarts`` (0: none unless
             ``x0`` is given).
         data: The solver needs the offline data set: ``x0=invdesign.FromData(X, Y)`` with ``Y``.
+        amortizes_targets: One trained model serves every target of a target task:
+            ``solver.fit_targets(model, space, Y, max_iter=, seed=)`` returns a conditional
+            generator ``g(noise, y*)`` (with ``.sample(targets, n)``) and its report.
         variables: Kinds of design variables it handles (``"real"`` today).
         constraints: Kinds of constraints it handles beyond bounds (none today).
     """
@@ -39,6 +42,7 @@ class Capabilities:
     default_budget: int
     default_restarts: int = 0
     data: bool = False
+    amortizes_targets: bool = False
     variables: frozenset[str] = field(default_factory=lambda: frozenset({"real"}))
     constraints: frozenset[str] = frozenset()
 

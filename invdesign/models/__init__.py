@@ -1,30 +1,56 @@
-"""Learned models: MLP surrogates and ensembles, VAE and GAN decoders, training helpers and safetensors save / load."""
+"""Learned models: MLP surrogates and ensembles, VAE and GAN decoders, classifiers, generators and
+inverse models; the one trainer they share (`invdesign.models.train`) and safetensors save / load."""
 
 from invdesign.models.classifier import ClassifierReport, ConvClassifier, fit_classifier
 from invdesign.models.ensemble import Ensemble
 from invdesign.models.fit import FitReport, fit, fit_ensemble, fit_mlp
 from invdesign.models.gan import GAN, GANReport, MinibatchStd, fit_gan
+from invdesign.models.generators import ConditionalGenerator, Generator, distinct_pairs
+from invdesign.models.inverse import InverseModelReport, fit_inverse_model
 from invdesign.models.io import load, save
 from invdesign.models.mlp import MLP
+from invdesign.models.train import (
+    Seeds,
+    TrainConfig,
+    TrainLog,
+    adam,
+    descend,
+    lr_scheduler,
+    standard_normal,
+    train,
+)
 from invdesign.models.vae import VAE, VAEReport, fit_vae
 
 __all__ = [
-    "ClassifierReport",
-    "ConvClassifier",
     "GAN",
     "MLP",
     "VAE",
+    "ClassifierReport",
+    "ConditionalGenerator",
+    "ConvClassifier",
     "Ensemble",
     "FitReport",
     "GANReport",
+    "Generator",
+    "InverseModelReport",
     "MinibatchStd",
+    "Seeds",
+    "TrainConfig",
+    "TrainLog",
     "VAEReport",
+    "adam",
+    "descend",
+    "distinct_pairs",
     "fit",
     "fit_classifier",
     "fit_ensemble",
     "fit_gan",
+    "fit_inverse_model",
     "fit_mlp",
     "fit_vae",
     "load",
+    "lr_scheduler",
     "save",
+    "standard_normal",
+    "train",
 ]

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-import math
-import time
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
-from tqdm import tqdm
 
-from invdesign.models.fit import _FUSED_ADAM_DEVICES, _copy_state, _seeded_rng
+from invdesign.models.train import (
+    Seeds,
+    TrainConfig,
+    first_parameter,
+    split_rows,
+    train,
+)
+
+# The cosine schedule ends at this fraction of the peak learning rate.
+_COSINE_FLOOR = 1e-2
 
 
 class ConvClassifier(nn.Module):
@@ -97,22 +103,24 @@ def fit_classifier(
 ) -> ClassifierReport:
     """Train a classifier (logits out) with Adam on cross-entropy; keep the weights of the best validation epoch.
 
+    Training runs through :func:`invdesign.models.train.train`.
+
     Args:
         model: Maps ``X`` rows to logits ``(b, n_classes)``.
         X: Inputs, shape ``(n, ...)``, floating point, finite.
         labels: Class indices, shape ``(n,)``, integer.
         epochs: Passes over the training rows.
         batch_size: Rows per step.
-        lr: Learning rate (cosine-annealed to ``lr / 100``).
+        lr: Learning rate (cosine-annealed per step to ``lr / 100``).
         weight_decay: Decoupled weight decay.
-        val_fraction: Share of rows held out (seeded) to pick the best epoch.
-        seed: Seeds the split, batch order and dropout.
+        val_fraction: Share of rows held out (seeded) to pick the best epoch, in ``(0, 1)``.
+        seed: Seeds the split, batch order and dropout (its streams, see :class:`~invdesign.models.train.Seeds`).
         progress: Show a tqdm bar.
         device: Where to train; ``None`` keeps the model's device.
 
     Raises:
         TypeError: if ``X`` is not floating point or ``labels`` not integer.
-        ValueError: on mismatched rows, non-finite inputs or a bad ``val_fraction``.
+        ValueError: on mismatched rows, non-finite inputs, a bad ``val_fraction`` or another bad option.
     """
     if not X.dtype.is_floating_point:
         raise TypeError(f"X must be floating point, got {X.dtype}")
@@ -122,45 +130,28 @@ def fit_classifier(
         raise ValueError(f"labels must have shape ({X.shape[0]},), got {tuple(labels.shape)}")
     if not bool(torch.isfinite(X).all()):
         raise ValueError("X contains NaN or infinite values")
-    if not 0.0 < val_fraction < 1.0:
-        raise ValueError(f"val_fraction must lie in (0, 1), got {val_fraction}")
-    start = time.perf_counter()
-    device = torch.device(device) if device is not None else next(model.parameters()).device
+    config = TrainConfig(
+        epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, schedule="cosine",
+        lr_floor=_COSINE_FLOOR, progress=progress, desc="fit_classifier",
+    )
+    seeds = Seeds.of(seed)
+    train_rows, val_rows = split_rows(X.shape[0], val_fraction, seeds.generator("split"))
+    device = first_parameter(model).device if device is None else torch.device(device)
     model.to(device=device, dtype=X.dtype)
     X, labels = X.to(device), labels.to(device)
-    seed = int(torch.randint(0, 2**62, ())) if seed is None else seed
-    gen = torch.Generator().manual_seed(seed)
-    perm = torch.randperm(X.shape[0], generator=gen).to(device)
-    n_val = max(1, round(val_fraction * X.shape[0]))
-    val, train = perm[:n_val], perm[n_val:]
-    n_batches = math.ceil(train.numel() / batch_size)
-    optimizer = torch.optim.Adam(
-        model.parameters(), lr=lr, weight_decay=weight_decay, decoupled_weight_decay=True,
-        fused=device.type in _FUSED_ADAM_DEVICES,
+    X_train, labels_train = X[train_rows.to(device)], labels[train_rows.to(device)]
+    X_val, labels_val = X[val_rows.to(device)], labels[val_rows.to(device)]
+
+    def step(batch: Tensor) -> tuple[Tensor, dict[str, Tensor | None]]:
+        loss = nn.functional.cross_entropy(model(X_train[batch]), labels_train[batch])
+        return loss, {"loss": loss}
+
+    def validate() -> dict[str, float]:
+        return {"val_acc": float((model(X_val).argmax(-1) == labels_val).double().mean())}
+
+    log = train(
+        model, step, config, seeds=seeds, n_rows=X_train.shape[0], validate=validate, monitor="val_acc",
+        higher_is_better=True,
     )
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs * n_batches, eta_min=lr / 100)
-    train_loss: list[float] = []
-    val_accuracy: list[float] = []
-    best_state: dict[str, Tensor] = {}
-    best_epoch = 0
-    with _seeded_rng(seed, device), tqdm(range(epochs), desc="fit_classifier", disable=not progress) as bar:
-        for epoch in bar:
-            model.train()
-            total = torch.zeros((), dtype=X.dtype, device=device)
-            for batch in train[torch.randperm(train.numel(), generator=gen).to(device)].tensor_split(n_batches):
-                loss = nn.functional.cross_entropy(model(X[batch]), labels[batch])
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                scheduler.step()
-                total += loss.detach() * batch.numel()
-            train_loss.append(total.item() / train.numel())
-            model.eval()
-            with torch.no_grad():
-                val_accuracy.append(float((model(X[val]).argmax(-1) == labels[val]).double().mean()))
-            if not best_state or val_accuracy[-1] > val_accuracy[best_epoch]:
-                best_epoch, best_state = epoch, _copy_state(model)
-            bar.set_postfix(loss=f"{train_loss[-1]:.3g}", val_acc=f"{val_accuracy[-1]:.3f}", refresh=False)
-    model.load_state_dict(best_state)
-    model.eval()
-    return ClassifierReport(train_loss, val_accuracy, best_epoch, val_accuracy[best_epoch], time.perf_counter() - start)
+    accuracy = log.val["val_acc"]
+    return ClassifierReport(log.train["loss"], accuracy, log.best, accuracy[log.best], log.seconds)

@@ -2,27 +2,30 @@
 
 from __future__ import annotations
 
-import math
-import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, overload
+from typing import Any, overload
 
 import torch
 from torch import Tensor, nn
-from tqdm import tqdm
 
 from invdesign.models.ensemble import Ensemble
 from invdesign.models.mlp import MLP
+from invdesign.models.train import (
+    EVAL_CHUNK,
+    Schedule,
+    Seeds,
+    TrainConfig,
+    first_parameter,
+    mean_std,
+    seeded_init,
+    split_rows,
+    train,
+)
 
-Schedule = Literal["cosine", "constant"]
-
-_EVAL_CHUNK = 65536
 # The cosine schedule ends at this fraction of the peak learning rate.
 _COSINE_FLOOR = 1e-3
-# Device types with a fused Adam kernel (one kernel for all parameters; about 15% faster per step on CPU).
-_FUSED_ADAM_DEVICES = ("cpu", "cuda", "mps")
 
 
 @dataclass(repr=False)
@@ -65,7 +68,8 @@ def fit(model: Ensemble, X: Tensor, Y: Tensor, **kwargs: Any) -> list[FitReport]
 def fit(model: nn.Module, X: Tensor, Y: Tensor, **kwargs: Any) -> FitReport: ...
 
 
-def fit(
+# The overloads shorten the keyword-only options to **kwargs, which mypy reads as "any keyword".
+def fit(  # type: ignore[misc]
     model: nn.Module,
     X: Tensor,
     Y: Tensor,
@@ -92,9 +96,11 @@ def fit(
     ``patience`` epochs, and the weights of the best epoch are restored. The model is left in eval
     mode, converted to ``X``'s dtype and on ``device``.
 
-    An :class:`~invdesign.models.Ensemble` has each member trained in turn on the same training /
-    validation split, each with its own seed derived from ``seed`` (and, with ``bootstrap=True``, its
-    own bootstrap resample of the training rows); ``fit`` then returns one report per member.
+    Training runs through :func:`invdesign.models.train.train` (Adam, the schedule per step, the
+    best epoch kept). An :class:`~invdesign.models.Ensemble` has each member trained in turn on the
+    same training / validation split, each with the seeds of its member (``Seeds(seed).member(i)``:
+    its own batch order, dropout and, with ``bootstrap=True``, bootstrap resample of the training
+    rows); ``fit`` then returns one report per member.
 
     Args:
         model: The regressor ``(n, d) -> (n, k)``, or an ``Ensemble`` of them.
@@ -115,9 +121,10 @@ def fit(
             plateaus while the learning rate is still high (robot arm: stopping after 200 stalled
             epochs gave 4e-6 where running on gave 2e-7).
         bootstrap: Train on a bootstrap resample (rows drawn with replacement) of the training rows.
-        seed: Seed for the split, the batch order, the bootstrap and dropout; the same seed, data and
-            initial weights give identical trained weights. ``None`` draws one from torch's global RNG.
-            (Initial weights are the model's own; :func:`fit_mlp` and :func:`fit_ensemble` seed those too.)
+        seed: Seed for the split, the batch order, the bootstrap and dropout (its streams, see
+            :class:`~invdesign.models.train.Seeds`); the same seed, data and initial weights give
+            identical trained weights. ``None`` draws one from torch's global RNG. (Initial weights
+            are the model's own; :func:`fit_mlp` and :func:`fit_ensemble` seed those too.)
         progress: Show a tqdm bar with the train / validation loss.
         device: Where to train; ``None`` keeps the model's current device.
 
@@ -130,27 +137,20 @@ def fit(
             the model's ``in_dim`` / ``out_dim``, too few rows to split, or a bad option value.
     """
     X, Y = _as_data(X, Y, "X", "Y")
-    _check_options(epochs, batch_size, lr, weight_decay, schedule, patience)
+    config = TrainConfig(
+        epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, schedule=schedule,
+        lr_floor=_COSINE_FLOOR, patience=patience, progress=progress, desc="fit",
+    )
     for attr, width, name in (("in_dim", X.shape[1], "X"), ("out_dim", Y.shape[1], "Y")):
         expected = getattr(model, attr, None)
         if expected is not None and expected != width:
             raise ValueError(f"model has {attr}={expected} but {name} has {width} columns")
-    if seed is None:
-        seed = int(torch.randint(0, 2**62, ()))
-    gen = torch.Generator().manual_seed(seed)
-
+    seeds = Seeds.of(seed)
+    split = seeds.generator("split")
     if val_data is None:
-        if not 0.0 < val_fraction < 1.0:
-            raise ValueError(f"val_fraction must lie in (0, 1), got {val_fraction}")
-        n_val = round(val_fraction * X.shape[0])
-        if n_val < 1 or n_val > X.shape[0] - 2:
-            raise ValueError(
-                f"val_fraction={val_fraction} of {X.shape[0]} rows leaves {n_val} for validation "
-                f"and {X.shape[0] - n_val} for training; need at least 1 and 2"
-            )
-        perm = torch.randperm(X.shape[0], generator=gen).to(X.device)
-        X_val, Y_val = X[perm[:n_val]], Y[perm[:n_val]]
-        X_tr, Y_tr = X[perm[n_val:]], Y[perm[n_val:]]
+        train_rows, val_rows = (rows.to(X.device) for rows in split_rows(X.shape[0], val_fraction, split))
+        X_val, Y_val = X[val_rows], Y[val_rows]
+        X_tr, Y_tr = X[train_rows], Y[train_rows]
     else:
         X_val, Y_val = _as_data(*val_data, "val_data X", "val_data Y")
         if X_val.shape[1] != X.shape[1] or Y_val.shape[1] != Y.shape[1]:
@@ -160,20 +160,18 @@ def fit(
             )
         X_tr, Y_tr = X, Y
 
-    device = _model_device(model) if device is None else torch.device(device)
+    device = first_parameter(model).device if device is None else torch.device(device)
     model.to(device=device, dtype=X.dtype)
     X_tr, Y_tr, X_val, Y_val = (t.to(device=device, dtype=X.dtype) for t in (X_tr, Y_tr, X_val, Y_val))
-    options = dict(
-        epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, schedule=schedule,
-        patience=patience, bootstrap=bootstrap, progress=progress,
-    )
     if isinstance(model, Ensemble):
-        seeds = _child_seeds(gen, len(model))
         return [
-            _train(member, X_tr, Y_tr, X_val, Y_val, seed=s, desc=f"member {i + 1}/{len(model)}", **options)
-            for i, (member, s) in enumerate(zip(model.members, seeds))
+            _fit_one(
+                member, X_tr, Y_tr, X_val, Y_val, dataclasses.replace(config, desc=f"member {i + 1}/{len(model)}"),
+                seeds.member(i), seeds.member(i).generator("split") if bootstrap else None,
+            )
+            for i, member in enumerate(model.members)
         ]
-    return _train(model, X_tr, Y_tr, X_val, Y_val, seed=_child_seeds(gen, 1)[0], desc="fit", **options)
+    return _fit_one(model, X_tr, Y_tr, X_val, Y_val, config, seeds, split if bootstrap else None)
 
 
 def fit_mlp(
@@ -200,9 +198,10 @@ def fit_mlp(
         ``(model, report)``, the model in eval mode with ``in_dim = d`` and ``out_dim = k``.
     """
     X, Y = _as_data(X, Y, "X", "Y")
-    model = _new_mlp(seed, X.shape[1], Y.shape[1], hidden=hidden, activation=activation,
-                     batch_norm=batch_norm, dropout=dropout)
-    return model, fit(model, X, Y, seed=seed, **fit_kwargs)
+    seeds = Seeds.of(seed)
+    with seeded_init(seeds):
+        model = MLP(X.shape[1], Y.shape[1], hidden=hidden, activation=activation, batch_norm=batch_norm, dropout=dropout)
+    return model, fit(model, X, Y, seed=seeds.seed, **fit_kwargs)
 
 
 def fit_ensemble(
@@ -236,96 +235,57 @@ def fit_ensemble(
     X, Y = _as_data(X, Y, "X", "Y")
     if n_members < 1:
         raise ValueError(f"n_members must be at least 1, got {n_members}")
-    init_seeds = (
-        [None] * n_members if seed is None else _child_seeds(torch.Generator().manual_seed(seed), n_members)
-    )
-    ensemble = Ensemble([
-        _new_mlp(s, X.shape[1], Y.shape[1], hidden=hidden, activation=activation,
-                 batch_norm=batch_norm, dropout=dropout)
-        for s in init_seeds
-    ])
-    return ensemble, fit(ensemble, X, Y, seed=seed, **fit_kwargs)
+    seeds = Seeds.of(seed)
+    members = []
+    for i in range(n_members):
+        with seeded_init(seeds.member(i)):
+            members.append(MLP(X.shape[1], Y.shape[1], hidden=hidden, activation=activation,
+                               batch_norm=batch_norm, dropout=dropout))
+    ensemble = Ensemble(members)
+    return ensemble, fit(ensemble, X, Y, seed=seeds.seed, **fit_kwargs)
 
 
-def _train(
+def _fit_one(
     model: nn.Module,
     X: Tensor,
     Y: Tensor,
     X_val: Tensor,
     Y_val: Tensor,
-    *,
-    epochs: int,
-    batch_size: int,
-    lr: float,
-    weight_decay: float,
-    schedule: Schedule,
-    patience: int | None,
-    bootstrap: bool,
-    progress: bool,
-    seed: int,
-    desc: str,
+    config: TrainConfig,
+    seeds: Seeds,
+    resample: torch.Generator | None,
 ) -> FitReport:
-    """Train one model on ``X (n, d), Y (n, k)``, validating on ``X_val, Y_val``; all on one device."""
-    start = time.perf_counter()
-    gen = torch.Generator().manual_seed(seed)
-    if bootstrap:
-        rows = torch.randint(0, X.shape[0], (X.shape[0],), generator=gen).to(X.device)
+    """Train one model on ``X (n, d), Y (n, k)``, validating on ``X_val, Y_val``; all on one device.
+
+    With ``resample``, the model trains on a bootstrap resample of the rows drawn from it.
+    """
+    if resample is not None:
+        rows = torch.randint(0, X.shape[0], (X.shape[0],), generator=resample).to(X.device)
         X, Y = X[rows], Y[rows]
-    x_mean, x_std = _mean_std(X)
-    y_mean, y_std = _mean_std(Y)
+    x_mean, x_std = mean_std(X)
+    y_mean, y_std = mean_std(Y)
     with torch.no_grad():
         for name, value in (("x_mean", x_mean), ("x_std", x_std), ("y_mean", y_mean), ("y_std", y_std)):
             buffer = getattr(model, name, None)
             if isinstance(buffer, Tensor):
                 buffer.copy_(value)
 
-    n_batches = math.ceil(X.shape[0] / batch_size)
-    optimizer = torch.optim.Adam(
-        model.parameters(), lr=lr, weight_decay=weight_decay, decoupled_weight_decay=True,
-        fused=X.device.type in _FUSED_ADAM_DEVICES,
-    )
-    total_steps = epochs * n_batches
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer,
-        lambda step: 1.0 if schedule == "constant" else (
-            _COSINE_FLOOR + (1 - _COSINE_FLOOR) * 0.5 * (1 + math.cos(math.pi * step / total_steps))
-        ),
-    )
+    def step(batch: Tensor) -> tuple[Tensor, dict[str, Tensor | None]]:
+        loss = (((model(X[batch]) - Y[batch]) / y_std) ** 2).mean()
+        return loss, {"train": loss}
 
-    train_loss: list[float] = []
-    val_loss: list[float] = []
-    best_state: dict[str, Tensor] = {}
-    best_epoch = 0
-    with _seeded_rng(seed, X.device), tqdm(range(epochs), desc=desc, disable=not progress) as bar:
-        for epoch in bar:
-            model.train()
-            sum_loss = torch.zeros((), dtype=X.dtype, device=X.device)
-            for batch in torch.randperm(X.shape[0], generator=gen).to(X.device).tensor_split(n_batches):
-                loss = (((model(X[batch]) - Y[batch]) / y_std) ** 2).mean()
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                scheduler.step()
-                sum_loss += loss.detach() * batch.numel()
-            train_loss.append(sum_loss.item() / X.shape[0])
-            val_loss.append(float((_val_errors(model, X_val, Y_val) / y_std**2).mean()))
-            if not best_state or val_loss[-1] < val_loss[best_epoch]:
-                best_epoch = epoch
-                best_state = _copy_state(model)
-            bar.set_postfix(train=f"{train_loss[-1]:.3g}", val=f"{val_loss[-1]:.3g}",
-                            best=f"{val_loss[best_epoch]:.3g}", refresh=False)
-            if patience is not None and epoch - best_epoch >= patience:
-                break
-    model.load_state_dict(best_state)
-    model.eval()
+    def validate() -> dict[str, float]:
+        return {"val": float((_val_errors(model, X_val, Y_val) / y_std**2).mean())}
+
+    log = train(model, step, config, seeds=seeds, n_rows=X.shape[0], validate=validate, monitor="val")
     return FitReport(
-        train_loss=train_loss,
-        val_loss=val_loss,
-        best_epoch=best_epoch,
-        best_val_mse=val_loss[best_epoch],
+        train_loss=log.train["train"],
+        val_loss=log.val["val"],
+        best_epoch=log.best,
+        best_val_mse=log.val["val"][log.best],
         best_val_mse_raw=float(_val_errors(model, X_val, Y_val).mean()),
-        epochs_run=len(train_loss),
-        seconds=time.perf_counter() - start,
+        epochs_run=log.periods_run,
+        seconds=log.seconds,
     )
 
 
@@ -335,15 +295,9 @@ def _val_errors(model: nn.Module, X: Tensor, Y: Tensor) -> Tensor:
     with torch.no_grad():
         sq = sum(
             ((model(xc) - yc) ** 2).sum(dim=0)
-            for xc, yc in zip(X.split(_EVAL_CHUNK), Y.split(_EVAL_CHUNK))
+            for xc, yc in zip(X.split(EVAL_CHUNK), Y.split(EVAL_CHUNK))
         )
     return sq / X.shape[0]
-
-
-def _mean_std(T: Tensor) -> tuple[Tensor, Tensor]:
-    """Column means and standard deviations of ``T (n, k)``, the std floored at ``1e-6 * (1 + |mean|)``."""
-    std, mean = torch.std_mean(T, dim=0, correction=0)
-    return mean, torch.maximum(std, 1e-6 * (1 + mean.abs()))
 
 
 def _as_data(X: Tensor, Y: Tensor, x_name: str, y_name: str) -> tuple[Tensor, Tensor]:
@@ -366,61 +320,3 @@ def _as_data(X: Tensor, Y: Tensor, x_name: str, y_name: str) -> tuple[Tensor, Te
         if not bool(torch.isfinite(T).all()):
             raise ValueError(f"{name} contains NaN or infinite values")
     return X, Y.to(device=X.device, dtype=X.dtype)
-
-
-def _check_options(
-    epochs: int, batch_size: int, lr: float, weight_decay: float, schedule: str, patience: int | None
-) -> None:
-    if epochs < 1:
-        raise ValueError(f"epochs must be at least 1, got {epochs}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    if not lr > 0:
-        raise ValueError(f"lr must be positive, got {lr}")
-    if weight_decay < 0:
-        raise ValueError(f"weight_decay must be non-negative, got {weight_decay}")
-    if schedule not in ("cosine", "constant"):
-        raise ValueError(f"unknown schedule {schedule!r}; choose 'cosine' or 'constant'")
-    if patience is not None and patience < 1:
-        raise ValueError(f"patience must be at least 1 or None, got {patience}")
-
-
-def _model_device(model: nn.Module) -> torch.device:
-    for parameter in model.parameters():
-        return parameter.device
-    raise ValueError(f"{type(model).__name__} has no parameters to train")
-
-
-def _copy_state(model: nn.Module) -> dict[str, Tensor]:
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}
-
-
-def _child_seeds(gen: torch.Generator, n: int) -> list[int]:
-    """``n`` seeds drawn from ``gen``."""
-    return [int(s) for s in torch.randint(0, 2**62, (n,), generator=gen)]
-
-
-def _new_mlp(seed: int | None, in_dim: int, out_dim: int, **architecture: Any) -> MLP:
-    """An ``MLP`` whose initial weights are drawn under ``seed`` (from the global RNG for ``None``)."""
-    if seed is None:
-        return MLP(in_dim, out_dim, **architecture)
-    with torch.random.fork_rng(devices=[]):
-        torch.default_generator.manual_seed(seed)
-        return MLP(in_dim, out_dim, **architecture)
-
-
-@contextmanager
-def _seeded_rng(seed: int, device: torch.device) -> Iterator[None]:
-    """Seed torch's global RNG for ``device`` (what dropout draws from) inside the block, restoring it after.
-
-    On an accelerator every device's generator is seeded, but only ``device``'s and the CPU's are restored.
-    """
-    if device.type == "cpu":
-        with torch.random.fork_rng(devices=[]):
-            torch.default_generator.manual_seed(seed)
-            yield
-        return
-    index = device.index if device.index is not None else torch.get_device_module(device.type).current_device()
-    with torch.random.fork_rng(devices=[index], device_type=device.type):
-        torch.manual_seed(seed)
-        yield

@@ -6,8 +6,8 @@ a replay buffer of earlier fakes for the discriminator's steps (Shrivastava et a
 
 from __future__ import annotations
 
+import itertools
 import math
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -15,10 +15,19 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
-from tqdm import tqdm
 
-from invdesign.models import _generative as gen_util
-from invdesign.models.fit import _FUSED_ADAM_DEVICES, _seeded_rng
+from invdesign.models import checks
+from invdesign.models.train import (
+    Seeds,
+    TrainConfig,
+    adam,
+    descend,
+    first_parameter,
+    noise_generator,
+    seeded_init,
+    standard_normal,
+    train,
+)
 
 Loss = Literal["nonsaturating", "wgan-gp"]
 
@@ -126,18 +135,18 @@ class GAN(nn.Module):
         seed: int | None = None,
     ) -> None:
         super().__init__()
-        self.data_shape = gen_util.check_data_shape(data_shape)
-        self.latent_dim = gen_util.check_positive_int(latent_dim, "latent_dim")
-        self.hidden = gen_util.check_hidden(hidden)
+        self.data_shape = checks.check_data_shape(data_shape)
+        self.latent_dim = checks.check_count(latent_dim, "latent_dim")
+        self.hidden = checks.check_hidden(hidden)
         if len(self.hidden) == 0:
             raise ValueError("hidden needs at least one width")
-        self.data_range = gen_util.check_data_range(data_range)
+        self.data_range = checks.check_data_range(data_range)
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must lie in [0, 1), got {dropout}")
         self.minibatch_std = bool(minibatch_std)
         self.dropout = float(dropout)
         self.data_size = math.prod(self.data_shape)
-        with gen_util.seeded_init(seed):
+        with seeded_init(seed):
             layers: list[nn.Module] = []
             for w_in, w_out in zip((self.latent_dim, *self.hidden[:-1]), self.hidden):
                 layers += [nn.Linear(w_in, w_out), nn.LeakyReLU(_LEAK)]
@@ -171,20 +180,22 @@ class GAN(nn.Module):
         Raises:
             ValueError: if ``z`` has the wrong shape.
         """
-        gen_util.check_latent(z, self.latent_dim)
-        return gen_util.from_unit(self.generator(z), self.data_range).reshape(z.shape[0], *self.data_shape)
+        checks.check_latent(z, self.latent_dim)
+        return checks.denormalized(self.generator(z), self.data_range).reshape(z.shape[0], *self.data_shape)
 
     def sample(self, n: int, *, seed: int | None = None) -> Tensor:
         """Generate ``n`` designs from latents drawn from the standard normal prior (no gradients).
 
         Args:
             n: Number of samples.
-            seed: Seeds the latent draw; ``None`` uses torch's global RNG.
+            seed: Seeds the latent draw (its ``noise`` stream, see :class:`~invdesign.models.train.Seeds`);
+                ``None`` uses torch's global RNG.
 
         Returns:
             Designs of shape ``(n, *data_shape)``, in the model's dtype and device.
         """
-        z = gen_util.normal_latents(n, self.latent_dim, seed, gen_util.first_parameter(self))
+        n = checks.check_count(n, "n")
+        z = standard_normal(n, self.latent_dim, first_parameter(self), noise_generator(seed))
         with torch.no_grad():
             return self(z)
 
@@ -197,7 +208,7 @@ class GAN(nn.Module):
         Returns:
             Scores (logits for the non-saturating loss, critic values for WGAN-GP), shape ``(b,)``.
         """
-        unit = gen_util.to_unit(gen_util.flatten_batch(x, self.data_shape), self.data_range)
+        unit = checks.normalized(checks.flatten_batch(x, self.data_shape), self.data_range)
         return self.discriminator(unit)
 
     def extra_repr(self) -> str:
@@ -212,9 +223,9 @@ class GANReport:
     """What one :func:`fit_gan` run did.
 
     Attributes:
-        d_loss: Per epoch, the discriminator's mean loss over its steps (for WGAN-GP: the critic loss
-            ``D(fake) - D(real)`` plus the gradient penalty).
-        g_loss: Per epoch, the generator's mean loss over its steps (NaN for an epoch without one,
+        d_loss: Per epoch, the discriminator's mean loss over its steps, weighted by batch size (for
+            WGAN-GP: the critic loss ``D(fake) - D(real)`` plus the gradient penalty).
+        g_loss: Per epoch, the generator's mean loss over its steps, likewise (NaN for an epoch without one,
             possible when ``n_critic`` exceeds the number of batches per epoch).
         epochs_run: Epochs trained.
         seconds: Wall-clock training time.
@@ -296,6 +307,9 @@ def fit_gan(
     is full, then overwriting random slots). The GAN is left in eval mode, in ``X``'s dtype, on
     ``device``; the final weights are kept.
 
+    Training runs through :func:`invdesign.models.train.train`, which drives the epochs, the
+    batches and the generator's Adam; each batch's step takes the discriminator's Adam step itself.
+
     ``benchmarks/digits_gan_coverage.py`` measures what the two defences do to class coverage.
 
     Args:
@@ -312,9 +326,9 @@ def fit_gan(
         n_critic: Discriminator steps per generator step; ``None`` means 1 for ``"nonsaturating"`` and
             5 for ``"wgan-gp"``.
         gp_weight: Weight of the gradient penalty; used by ``"wgan-gp"`` only.
-        seed: Seeds the batch order, latents, buffer draws, interpolation weights and dropout; the
-            same seed, data and initial weights give identical trained weights. ``None`` draws one
-            from torch's global RNG.
+        seed: Seeds the batch order, latents, buffer draws, interpolation weights and dropout (its
+            streams, see :class:`~invdesign.models.train.Seeds`); the same seed, data and initial
+            weights give identical trained weights. ``None`` draws one from torch's global RNG.
         progress: Show a tqdm bar with the two losses.
         device: Where to train; ``None`` keeps the model's current device.
 
@@ -328,87 +342,61 @@ def fit_gan(
     """
     if not isinstance(gan, GAN):
         raise TypeError(f"fit_gan trains a GAN, got {type(gan).__name__}")
-    unit = gen_util.as_training_data(X, gan.data_shape, gan.data_range)
-    gen_util.check_fit_options(epochs, batch_size, lr)
+    unit = checks.as_training_data(X, gan.data_shape, gan.data_range)
     if loss not in _ADAM_BETAS:
         raise ValueError(f"unknown loss {loss!r}; choose 'nonsaturating' or 'wgan-gp'")
-    if isinstance(replay_buffer, bool) or int(replay_buffer) != replay_buffer or replay_buffer < 0:
-        raise ValueError(f"replay_buffer must be a non-negative integer, got {replay_buffer!r}")
+    config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, betas=_ADAM_BETAS[loss], progress=progress, desc="fit_gan")
+    replay_buffer = checks.check_count(replay_buffer, "replay_buffer", minimum=0)
     if not 0.0 < replay_fraction <= 1.0:
         raise ValueError(f"replay_fraction must lie in (0, 1], got {replay_fraction}")
     if not 0.0 <= label_smoothing < 0.5:
         raise ValueError(f"label_smoothing must lie in [0, 0.5), got {label_smoothing}")
     if loss == "wgan-gp" and label_smoothing != 0:
         raise ValueError("label_smoothing applies to the non-saturating loss only; WGAN-GP has no labels")
-    n_critic = _DEFAULT_N_CRITIC[loss] if n_critic is None else gen_util.check_positive_int(n_critic, "n_critic")
+    n_critic = _DEFAULT_N_CRITIC[loss] if n_critic is None else checks.check_count(n_critic, "n_critic")
     if not (math.isfinite(gp_weight) and gp_weight >= 0):
         raise ValueError(f"gp_weight must be a finite non-negative number, got {gp_weight}")
 
-    start = time.perf_counter()
-    if seed is None:
-        seed = int(torch.randint(0, 2**62, ()))
-    gen = torch.Generator().manual_seed(seed)
-    device = gen_util.first_parameter(gan).device if device is None else torch.device(device)
+    seeds = Seeds.of(seed)
+    noise = seeds.generator("noise")
+    device = first_parameter(gan).device if device is None else torch.device(device)
     gan.to(device=device, dtype=unit.dtype)
     unit = unit.to(device)
-    fused = device.type in _FUSED_ADAM_DEVICES
-    opt_g = torch.optim.Adam(gan.generator.parameters(), lr=lr, betas=_ADAM_BETAS[loss], fused=fused)
-    opt_d = torch.optim.Adam(gan.discriminator.parameters(), lr=lr, betas=_ADAM_BETAS[loss], fused=fused)
-    buffer = _ReplayBuffer(int(replay_buffer), unit) if replay_buffer > 0 else None
+    opt_d = adam(gan.discriminator.parameters(), lr=lr, betas=_ADAM_BETAS[loss])
+    buffer = _ReplayBuffer(replay_buffer, unit) if replay_buffer > 0 else None
     real_target = 1.0 - label_smoothing
+    d_steps = itertools.count(1)
 
     def latents(n: int) -> Tensor:
-        return torch.randn(n, gan.latent_dim, generator=gen, dtype=unit.dtype).to(device)
+        return standard_normal(n, gan.latent_dim, unit, noise)
 
-    def d_step(real: Tensor) -> Tensor:
+    def discriminator_loss(real: Tensor) -> Tensor:
         with torch.no_grad():
             fake = gan.generator(latents(real.shape[0]))
         if buffer is not None:
             n_replay = max(1, round(replay_fraction * fake.shape[0]))
-            replayed = buffer.draw(n_replay, gen)
+            replayed = buffer.draw(n_replay, noise)
             fresh = fake
             fake = torch.cat([fake[: fake.shape[0] - replayed.shape[0]], replayed])
-            buffer.add(fresh[:n_replay], gen)
+            buffer.add(fresh[:n_replay], noise)
         d_real, d_fake = gan.discriminator(real), gan.discriminator(fake)
         if loss == "nonsaturating":
-            d_loss = (F.binary_cross_entropy_with_logits(d_real, torch.full_like(d_real, real_target))
-                      + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
-        else:
-            d_loss = d_fake.mean() - d_real.mean() + gp_weight * _gradient_penalty(gan.discriminator, real, fake, gen)
-        opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
-        opt_d.step()
-        return d_loss.detach()
+            return (F.binary_cross_entropy_with_logits(d_real, torch.full_like(d_real, real_target))
+                    + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
+        return d_fake.mean() - d_real.mean() + gp_weight * _gradient_penalty(gan.discriminator, real, fake, noise)
 
-    def g_step(n: int) -> Tensor:
-        score = gan.discriminator(gan.generator(latents(n)))
+    def step(batch: Tensor) -> tuple[Tensor | None, dict[str, Tensor | None]]:
+        """One discriminator step on the real rows ``batch``; every ``n_critic``-th also returns the generator's loss."""
+        d_loss = discriminator_loss(unit[batch])
+        descend(opt_d, d_loss)
+        if next(d_steps) % n_critic:
+            return None, {"d": d_loss, "g": None}
+        score = gan.discriminator(gan.generator(latents(batch.numel())))
         g_loss = F.softplus(-score).mean() if loss == "nonsaturating" else -score.mean()
-        opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        opt_g.step()
-        return g_loss.detach()
+        return g_loss, {"d": d_loss, "g": g_loss}
 
-    n_batches = math.ceil(unit.shape[0] / batch_size)
-    d_losses: list[float] = []
-    g_losses: list[float] = []
-    step = 0
-    gan.train()
-    with _seeded_rng(seed, device), tqdm(range(epochs), desc="fit_gan", disable=not progress) as bar:
-        for _ in bar:
-            d_sum = torch.zeros((), dtype=unit.dtype, device=device)
-            g_sum = torch.zeros((), dtype=unit.dtype, device=device)
-            g_count = 0
-            for batch in torch.randperm(unit.shape[0], generator=gen).to(device).tensor_split(n_batches):
-                d_sum += d_step(unit[batch])
-                step += 1
-                if step % n_critic == 0:
-                    g_sum += g_step(batch.numel())
-                    g_count += 1
-            d_losses.append(d_sum.item() / n_batches)
-            g_losses.append(g_sum.item() / g_count if g_count else math.nan)
-            bar.set_postfix(d=f"{d_losses[-1]:.3g}", g=f"{g_losses[-1]:.3g}", refresh=False)
-    gan.eval()
-    return GANReport(d_loss=d_losses, g_loss=g_losses, epochs_run=epochs, seconds=time.perf_counter() - start)
+    log = train(gan, step, config, seeds=seeds, n_rows=unit.shape[0], params=gan.generator.parameters())
+    return GANReport(d_loss=log.train["d"], g_loss=log.train["g"], epochs_run=log.periods_run, seconds=log.seconds)
 
 
 def _gradient_penalty(critic: nn.Module, real: Tensor, fake: Tensor, gen: torch.Generator) -> Tensor:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
 import math
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -11,10 +11,19 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
-from tqdm import tqdm
 
-from invdesign.models import _generative as gen_util
-from invdesign.models.fit import _EVAL_CHUNK, _FUSED_ADAM_DEVICES, _copy_state, _seeded_rng
+from invdesign.models import checks
+from invdesign.models.train import (
+    EVAL_CHUNK,
+    Seeds,
+    TrainConfig,
+    first_parameter,
+    noise_generator,
+    seeded_init,
+    split_rows,
+    standard_normal,
+    train,
+)
 
 Arch = Literal["mlp", "conv"]
 
@@ -75,16 +84,16 @@ class VAE(nn.Module):
         super().__init__()
         if arch not in _DEFAULT_HIDDEN:
             raise ValueError(f"unknown arch {arch!r}; choose 'mlp' or 'conv'")
-        self.data_shape = gen_util.check_data_shape(data_shape)
-        self.latent_dim = gen_util.check_positive_int(latent_dim, "latent_dim")
+        self.data_shape = checks.check_data_shape(data_shape)
+        self.latent_dim = checks.check_count(latent_dim, "latent_dim")
         self.arch = arch
-        self.hidden = gen_util.check_hidden(_DEFAULT_HIDDEN[arch] if hidden is None else hidden)
+        self.hidden = checks.check_hidden(_DEFAULT_HIDDEN[arch] if hidden is None else hidden)
         if not (math.isfinite(beta) and beta >= 0):
             raise ValueError(f"beta must be a finite non-negative number, got {beta}")
         self.beta = float(beta)
-        self.data_range = gen_util.check_data_range(data_range)
+        self.data_range = checks.check_data_range(data_range)
         self.data_size = math.prod(self.data_shape)
-        with gen_util.seeded_init(seed):
+        with seeded_init(seed):
             if arch == "mlp":
                 self.encoder, self.decoder = self._mlp_nets()
             else:
@@ -94,11 +103,11 @@ class VAE(nn.Module):
         enc_widths = [self.data_size, *self.hidden]
         dec_widths = [self.latent_dim, *reversed(self.hidden)]
         encoder: list[nn.Module] = []
-        for w_in, w_out in zip(enc_widths[:-1], enc_widths[1:]):
+        for w_in, w_out in itertools.pairwise(enc_widths):
             encoder += [nn.Linear(w_in, w_out), nn.SiLU()]
         encoder.append(nn.Linear(enc_widths[-1], 2 * self.latent_dim))
         decoder: list[nn.Module] = []
-        for w_in, w_out in zip(dec_widths[:-1], dec_widths[1:]):
+        for w_in, w_out in itertools.pairwise(dec_widths):
             decoder += [nn.Linear(w_in, w_out), nn.SiLU()]
         decoder.append(nn.Linear(dec_widths[-1], self.data_size))
         return nn.Sequential(*encoder), nn.Sequential(*decoder)
@@ -121,7 +130,7 @@ class VAE(nn.Module):
         decoder: list[nn.Module] = [nn.Linear(self.latent_dim, math.prod(bottleneck)), nn.SiLU(),
                                     nn.Unflatten(1, bottleneck)]
         reversed_channels = (*reversed(self.hidden), channels)
-        for i, (c_in, c_out) in enumerate(zip(reversed_channels[:-1], reversed_channels[1:])):
+        for i, (c_in, c_out) in enumerate(itertools.pairwise(reversed_channels)):
             decoder.append(nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1))
             if i < len(self.hidden) - 1:
                 decoder.append(nn.SiLU())
@@ -152,7 +161,7 @@ class VAE(nn.Module):
         Raises:
             ValueError: if ``x`` has the wrong shape.
         """
-        return self._encode_unit(gen_util.to_unit(gen_util.flatten_batch(x, self.data_shape), self.data_range))
+        return self._encode_unit(checks.normalized(checks.flatten_batch(x, self.data_shape), self.data_range))
 
     def decode(self, z: Tensor) -> Tensor:
         """Designs for latents: the decoder's Bernoulli means, scaled to data units.
@@ -166,9 +175,9 @@ class VAE(nn.Module):
         Raises:
             ValueError: if ``z`` has the wrong shape.
         """
-        gen_util.check_latent(z, self.latent_dim)
+        checks.check_latent(z, self.latent_dim)
         unit = torch.sigmoid(self.decoder(z))
-        return gen_util.from_unit(unit, self.data_range).reshape(z.shape[0], *self.data_shape)
+        return checks.denormalized(unit, self.data_range).reshape(z.shape[0], *self.data_shape)
 
     def forward(self, z: Tensor) -> Tensor:
         """``decode(z)``: latents ``(b, latent_dim)`` -> designs ``(b, *data_shape)``."""
@@ -179,12 +188,14 @@ class VAE(nn.Module):
 
         Args:
             n: Number of samples.
-            seed: Seeds the latent draw; ``None`` uses torch's global RNG.
+            seed: Seeds the latent draw (its ``noise`` stream, see :class:`~invdesign.models.train.Seeds`);
+                ``None`` uses torch's global RNG.
 
         Returns:
             Designs of shape ``(n, *data_shape)``, in the model's dtype and device.
         """
-        z = gen_util.normal_latents(n, self.latent_dim, seed, gen_util.first_parameter(self))
+        n = checks.check_count(n, "n")
+        z = standard_normal(n, self.latent_dim, first_parameter(self), noise_generator(seed))
         with torch.no_grad():
             return self.decode(z)
 
@@ -200,7 +211,7 @@ class VAE(nn.Module):
         Returns:
             Errors, shape ``(b,)``.
         """
-        return self._unit_errors(gen_util.to_unit(gen_util.flatten_batch(x, self.data_shape), self.data_range))
+        return self._unit_errors(checks.normalized(checks.flatten_batch(x, self.data_shape), self.data_range))
 
     def _encode_unit(self, unit: Tensor) -> tuple[Tensor, Tensor]:
         """``(mu, logvar)`` for flattened ``[0, 1]``-scaled designs ``(b, prod(data_shape))``."""
@@ -279,9 +290,10 @@ def fit_vae(
 ) -> VAEReport:
     """Train a :class:`VAE` with Adam on the beta-weighted negative ELBO (see :class:`VAE`).
 
-    A seeded random ``val_fraction`` of the designs is held out. After each epoch the validation
-    objective (reconstruction from ``z = mu`` plus ``beta`` times the KL term) is measured and the
-    weights of the best epoch are kept. The VAE is left in eval mode, in ``X``'s dtype, on ``device``.
+    A seeded random ``val_fraction`` of the designs is held out. Training runs through
+    :func:`invdesign.models.train.train`: after each epoch the validation objective (reconstruction
+    from ``z = mu`` plus ``beta`` times the KL term) is measured and the weights of the best epoch
+    are kept. The VAE is left in eval mode, in ``X``'s dtype, on ``device``.
 
     Args:
         vae: The model to train (in place).
@@ -291,8 +303,9 @@ def fit_vae(
         batch_size: Designs per Adam step (the designs are split into equal-sized batches, none larger).
         lr: Adam learning rate (constant).
         val_fraction: Share of the designs held out for validation, in ``(0, 1)``.
-        seed: Seeds the split, the batch order and the latent noise; the same seed, data and initial
-            weights give identical trained weights. ``None`` draws one from torch's global RNG.
+        seed: Seeds the split, the batch order and the latent noise (its streams, see
+            :class:`~invdesign.models.train.Seeds`); the same seed, data and initial weights give
+            identical trained weights. ``None`` draws one from torch's global RNG.
         progress: Show a tqdm bar with the training and validation losses.
         device: Where to train; ``None`` keeps the model's current device.
 
@@ -306,68 +319,37 @@ def fit_vae(
     """
     if not isinstance(vae, VAE):
         raise TypeError(f"fit_vae trains a VAE, got {type(vae).__name__}")
-    unit = gen_util.as_training_data(X, vae.data_shape, vae.data_range)
-    gen_util.check_fit_options(epochs, batch_size, lr)
-    if not 0.0 < val_fraction < 1.0:
-        raise ValueError(f"val_fraction must lie in (0, 1), got {val_fraction}")
-    n_val = round(val_fraction * unit.shape[0])
-    if n_val < 1 or n_val > unit.shape[0] - 2:
-        raise ValueError(
-            f"val_fraction={val_fraction} of {unit.shape[0]} designs leaves {n_val} for validation "
-            f"and {unit.shape[0] - n_val} for training; need at least 1 and 2"
-        )
-    start = time.perf_counter()
-    if seed is None:
-        seed = int(torch.randint(0, 2**62, ()))
-    gen = torch.Generator().manual_seed(seed)
-    perm = torch.randperm(unit.shape[0], generator=gen).to(unit.device)
-    device = gen_util.first_parameter(vae).device if device is None else torch.device(device)
+    unit = checks.as_training_data(X, vae.data_shape, vae.data_range)
+    config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, progress=progress, desc="fit_vae")
+    seeds = Seeds.of(seed)
+    train_rows, val_rows = split_rows(unit.shape[0], val_fraction, seeds.generator("split"))
+    device = first_parameter(vae).device if device is None else torch.device(device)
     vae.to(device=device, dtype=unit.dtype)
-    val, train = unit[perm[:n_val]].to(device), unit[perm[n_val:]].to(device)
+    unit = unit.to(device)
+    train_set, val = unit[train_rows.to(device)], unit[val_rows.to(device)]
+    noise = seeds.generator("noise")
 
-    n_batches = math.ceil(train.shape[0] / batch_size)
-    optimizer = torch.optim.Adam(vae.parameters(), lr=lr, fused=device.type in _FUSED_ADAM_DEVICES)
-    train_recon: list[float] = []
-    train_kl: list[float] = []
-    val_recon: list[float] = []
-    val_loss: list[float] = []
-    best_state: dict[str, Tensor] = {}
-    best_epoch = 0
-    with _seeded_rng(seed, device), tqdm(range(epochs), desc="fit_vae", disable=not progress) as bar:
-        for epoch in bar:
-            vae.train()
-            sums = torch.zeros(2, dtype=unit.dtype, device=device)
-            for batch in torch.randperm(train.shape[0], generator=gen).to(device).tensor_split(n_batches):
-                eps = torch.randn(batch.numel(), vae.latent_dim, generator=gen, dtype=unit.dtype).to(device)
-                recon, kl = vae._losses(train[batch], eps)
-                loss = (recon + vae.beta * kl).mean()
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                sums += torch.stack([recon.detach().sum(), kl.detach().sum()])
-            train_recon.append(sums[0].item() / train.shape[0])
-            train_kl.append(sums[1].item() / train.shape[0])
-            recon, kl = _eval_losses(vae, val)
-            val_recon.append(recon)
-            val_loss.append(recon + vae.beta * kl)
-            if not best_state or val_loss[-1] < val_loss[best_epoch]:
-                best_epoch = epoch
-                best_state = _copy_state(vae)
-            bar.set_postfix(recon=f"{train_recon[-1]:.4g}", kl=f"{train_kl[-1]:.3g}",
-                            val=f"{val_loss[-1]:.4g}", refresh=False)
-    vae.load_state_dict(best_state)
-    vae.eval()
+    def step(batch: Tensor) -> tuple[Tensor, dict[str, Tensor | None]]:
+        eps = standard_normal(batch.numel(), vae.latent_dim, train_set, noise)
+        recon, kl = vae._losses(train_set[batch], eps)
+        return (recon + vae.beta * kl).mean(), {"recon": recon.mean(), "kl": kl.mean()}
+
+    def validate() -> dict[str, float]:
+        recon, kl = _eval_losses(vae, val)
+        return {"val_recon": recon, "val": recon + vae.beta * kl}
+
+    log = train(vae, step, config, seeds=seeds, n_rows=train_set.shape[0], validate=validate, monitor="val")
     with torch.no_grad():
-        val_mse = float(torch.cat([vae._unit_errors(chunk) for chunk in val.split(_EVAL_CHUNK)]).mean())
+        val_mse = float(torch.cat([vae._unit_errors(chunk) for chunk in val.split(EVAL_CHUNK)]).mean())
     return VAEReport(
-        train_recon=train_recon,
-        train_kl=train_kl,
-        val_recon=val_recon,
-        val_loss=val_loss,
-        best_epoch=best_epoch,
+        train_recon=log.train["recon"],
+        train_kl=log.train["kl"],
+        val_recon=log.val["val_recon"],
+        val_loss=log.val["val"],
+        best_epoch=log.best,
         val_mse=val_mse,
-        epochs_run=len(train_recon),
-        seconds=time.perf_counter() - start,
+        epochs_run=log.periods_run,
+        seconds=log.seconds,
     )
 
 
@@ -375,7 +357,7 @@ def _eval_losses(vae: VAE, unit: Tensor) -> tuple[float, float]:
     """Mean reconstruction (``z = mu``) and KL per design over scaled designs ``unit (n, D)``, in eval mode."""
     vae.eval()
     with torch.no_grad():
-        parts = [vae._losses(chunk, None) for chunk in unit.split(_EVAL_CHUNK)]
+        parts = [vae._losses(chunk, None) for chunk in unit.split(EVAL_CHUNK)]
     recon = torch.cat([r for r, _ in parts]).mean()
     kl = torch.cat([k for _, k in parts]).mean()
     return float(recon), float(kl)

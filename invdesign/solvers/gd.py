@@ -11,7 +11,7 @@ from torch import Tensor
 
 from invdesign.engine import Capabilities, Outcome, RestartSolver, Run, register
 from invdesign.engine.run import best_of
-from invdesign.models.fit import _FUSED_ADAM_DEVICES
+from invdesign.models import adam
 from invdesign.result import Status
 
 
@@ -135,7 +135,7 @@ class GradientDescent(RestartSolver):
 
     def _optimizer(self, u: Tensor, dim: int) -> torch.optim.Optimizer:
         if self.optimizer == "adam":
-            return torch.optim.Adam([u], lr=self.lr, fused=u.device.type in _FUSED_ADAM_DEVICES)
+            return adam([u], lr=self.lr)
         return torch.optim.SGD([u], lr=self.lr * math.sqrt(dim), momentum=self.momentum)
 
     def _lr_factor(self, it: int, max_iter: int) -> float:

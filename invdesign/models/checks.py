@@ -1,15 +1,32 @@
-"""Pieces the generative models share: checking shapes, ranges and options; scaling to ``[0, 1]``; seeding."""
+"""Checks the models share (counts, widths, design shapes and ranges, training data), and the scaling
+of designs between a model's ``data_range`` and ``[0, 1]`` that goes with them."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+import numbers
+from collections.abc import Sequence
+from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from invdesign.models.fit import _seeded_rng
+
+def check_count(value: Any, name: str, *, minimum: int = 1) -> int:
+    """``value`` as an int of at least ``minimum``.
+
+    Accepts integers (NumPy's too) and integral floats such as ``3.0``.
+
+    Raises:
+        TypeError: for anything else, a bool included.
+        ValueError: below ``minimum``.
+    """
+    integral = isinstance(value, numbers.Integral) or (isinstance(value, float) and value.is_integer())
+    if isinstance(value, bool) or not integral:
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value!r}")
+    return int(value)
 
 
 def check_data_shape(data_shape: Sequence[int]) -> tuple[int, ...]:
@@ -31,20 +48,8 @@ def check_data_range(data_range: Sequence[float]) -> tuple[float, float]:
     return low, high
 
 
-def check_positive_int(value: int, name: str) -> int:
-    if isinstance(value, bool) or int(value) != value or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def check_fit_options(epochs: int, batch_size: int, lr: float) -> None:
-    check_positive_int(epochs, "epochs")
-    check_positive_int(batch_size, "batch_size")
-    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr must be a positive number, got {lr!r}")
-
-
 def check_hidden(hidden: Sequence[int]) -> tuple[int, ...]:
+    """Hidden-layer widths as a tuple of positive ints (possibly empty)."""
     if isinstance(hidden, int) or not isinstance(hidden, Sequence):
         raise TypeError(f"hidden must be a sequence of ints, got {hidden!r}")
     if any(isinstance(w, bool) or int(w) != w or w < 1 for w in hidden):
@@ -52,14 +57,20 @@ def check_hidden(hidden: Sequence[int]) -> tuple[int, ...]:
     return tuple(int(w) for w in hidden)
 
 
-def to_unit(x: Tensor, data_range: tuple[float, float]) -> Tensor:
-    """Data units -> ``[0, 1]``: ``(x - low) / (high - low)``."""
+def check_latent(z: Tensor, latent_dim: int) -> None:
+    """Raise ``ValueError`` unless ``z`` has shape ``(b, latent_dim)``."""
+    if z.ndim != 2 or z.shape[1] != latent_dim:
+        raise ValueError(f"z must have shape (b, {latent_dim}), got {tuple(z.shape)}")
+
+
+def normalized(x: Tensor, data_range: tuple[float, float]) -> Tensor:
+    """Data units -> ``[0, 1]``: ``(x - low) / (high - low)``, any shape."""
     low, high = data_range
     return (x - low) / (high - low)
 
 
-def from_unit(u: Tensor, data_range: tuple[float, float]) -> Tensor:
-    """``[0, 1]`` -> data units, clamped so rounding can never leave ``data_range``."""
+def denormalized(u: Tensor, data_range: tuple[float, float]) -> Tensor:
+    """``[0, 1]`` -> data units, any shape, clamped so rounding can never leave ``data_range``."""
     low, high = data_range
     return (low + (high - low) * u).clamp(low, high)
 
@@ -74,15 +85,10 @@ def flatten_batch(x: Tensor, data_shape: tuple[int, ...], name: str = "x") -> Te
     )
 
 
-def check_latent(z: Tensor, latent_dim: int) -> None:
-    if z.ndim != 2 or z.shape[1] != latent_dim:
-        raise ValueError(f"z must have shape (b, {latent_dim}), got {tuple(z.shape)}")
-
-
 def as_training_data(
     X: Tensor, data_shape: tuple[int, ...], data_range: tuple[float, float]
 ) -> Tensor:
-    """Check training data and return it flattened to ``(n, prod(data_shape))`` and scaled to ``[0, 1]``.
+    """Check training data ``(n, *data_shape)`` and return it flattened to ``(n, prod(data_shape))``, scaled to ``[0, 1]``.
 
     Raises:
         TypeError: if ``X`` is not floating point.
@@ -102,24 +108,4 @@ def as_training_data(
         raise ValueError(
             f"X has values in [{x_min:g}, {x_max:g}], outside the model's data_range ({low:g}, {high:g})"
         )
-    return to_unit(X, data_range)
-
-
-def normal_latents(n: int, latent_dim: int, seed: int | None, like: Tensor) -> Tensor:
-    """``(n, latent_dim)`` standard normal draws in ``like``'s dtype and device (drawn on the CPU when seeded)."""
-    n = check_positive_int(n, "n")
-    gen = None if seed is None else torch.Generator().manual_seed(seed)
-    device = torch.device("cpu") if gen is not None else like.device
-    z = torch.randn(n, latent_dim, generator=gen, dtype=like.dtype, device=device)
-    return z.to(like.device)
-
-
-@contextmanager
-def seeded_init(seed: int | None) -> Iterator[None]:
-    """Draw initial weights under ``seed`` inside the block (from torch's global RNG for ``None``)."""
-    with nullcontext() if seed is None else _seeded_rng(seed, torch.device("cpu")):
-        yield
-
-
-def first_parameter(module: nn.Module) -> Tensor:
-    return next(module.parameters())
+    return normalized(X, data_range)
