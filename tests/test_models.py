@@ -131,7 +131,7 @@ def test_fit_is_reproducible_with_seed() -> None:
     a, report_a = fit_mlp(x, y, hidden=(16, 16), dropout=0.1, seed=7, **FAST)
     b, report_b = fit_mlp(x, y, hidden=(16, 16), dropout=0.1, seed=7, **FAST)
     c, _ = fit_mlp(x, y, hidden=(16, 16), dropout=0.1, seed=8, **FAST)
-    for (name, ta), tb, tc in zip(a.state_dict().items(), b.state_dict().values(), c.state_dict().values()):
+    for (name, ta), tb in zip(a.state_dict().items(), b.state_dict().values()):
         assert torch.equal(ta, tb), name
     assert report_a.val_loss == report_b.val_loss
     assert not torch.equal(a.net[0].weight, c.net[0].weight)
@@ -154,7 +154,7 @@ def test_fit_float64_and_device_argument() -> None:
 
 def test_fit_accepts_1d_targets() -> None:
     x, y = smooth_data(100)
-    model, report = fit_mlp(x, y[:, 0], hidden=(8,), seed=0, **FAST)
+    model, _ = fit_mlp(x, y[:, 0], hidden=(8,), seed=0, **FAST)
     assert model.out_dim == 1 and model(x).shape == (100, 1)
 
 
