@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -86,7 +86,7 @@ class ModelAdapter:
         for m in (model, decoder):
             if isinstance(m, nn.Module):
                 m.eval()
-        self._fn: Callable[[Tensor], Any] = model.members_forward if members else model
+        self._fn: Callable[[Tensor], Any] = cast(Any, model).members_forward if members else model
         self.flatten = False
         self.detach = differentiable is False
         self.why_not_differentiable = "declared with differentiable=False" if self.detach else ""

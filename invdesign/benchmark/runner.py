@@ -19,6 +19,7 @@ from invdesign.benchmark.metrics import T_VALUES, exploitation_gap, percentiles,
 from invdesign.benchmark.problem import Problem, prepare, selection_recipe
 from invdesign.benchmark.store import ResultStore, cell_key, digest, frame, nan_to_none
 from invdesign.diversity import count_modes, mean_pairwise_distance
+from invdesign.engine.solver import TargetAmortizer
 from invdesign.models import MLP, Ensemble
 from invdesign.objective import Objective
 from invdesign.optimize import minimize
@@ -201,8 +202,10 @@ def _serve_inverse_model(problem: Problem, config: SolverConfig, k: int) -> list
         )
     t0 = time.perf_counter()
     model = _searched_model(problem, config)
-    fit_targets = config.solver.fit_targets
-    generator, report = fit_targets(model, task.space, problem.Y, max_iter=config.max_iter, seed=problem.seed)
+    solver = config.solver
+    if not isinstance(solver, TargetAmortizer):
+        raise TypeError(f"{config.name!r}: method {config.method!r} declares amortizes_targets but has no fit_targets")
+    generator, report = solver.fit_targets(model, task.space, problem.Y, max_iter=config.max_iter, seed=problem.seed)
     with torch.no_grad():
         designs = generator.sample(targets.to(problem.Y), k, seed=problem.seed)
         ranked = []

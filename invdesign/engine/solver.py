@@ -25,16 +25,17 @@ import dataclasses
 import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from invdesign.engine.capabilities import Capabilities
 from invdesign.engine.registry import capable
 from invdesign.engine.run import Callback, Data, Outcome, Run, assemble, check_seed, count
 from invdesign.objective import Objective
 from invdesign.result import Result
+from invdesign.space import Box
 from invdesign.starts import FromData, StartStrategy, initial_points
 
 
@@ -230,6 +231,17 @@ class TrainedSolver(Solver):
     @abstractmethod
     def train(self, run: Run, *, max_iter: int, seed: int) -> Outcome:
         """Train for ``max_iter`` steps from ``seed``; the outcome's ``U`` is the last batch, in search coordinates."""
+
+
+@runtime_checkable
+class TargetAmortizer(Protocol):
+    """A solver that declares `Capabilities.amortizes_targets`: one trained model serves every target."""
+
+    def fit_targets(
+        self, model: nn.Module, space: Box, Y: Tensor, *, max_iter: int | None = None, seed: int | None = None
+    ) -> tuple[Any, Any]:
+        """A conditional generator of designs for targets (``.sample(targets (T, k), n)`` -> ``(T, n, d)``) and its report."""
+        ...
 
 
 def _data(objective: Objective, x0: FromData) -> Data:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -186,7 +186,7 @@ class Amortized(TrainedSolver):
             max_iter: Training steps (``None``: `fit_inverse_model`'s default).
             seed: Seeds the generator.
         """
-        steps = {} if max_iter is None else {"steps": max_iter}
+        steps: dict[str, Any] = {} if max_iter is None else {"steps": max_iter}
         return fit_inverse_model(
             model, space, Y, batch_size=self.batch_size, diversity=self.diversity, radius=self.radius,
             progress=self.progress, seed=seed, **steps,
