@@ -81,28 +81,10 @@ def test_exploitation_gap_is_oracle_minus_prediction():
     assert benchmark.exploitation_gap(torch.tensor([2.0, 2.0]), pessimistic, absolute=True) == pytest.approx(1.0)
 
 
-def test_ga_takes_design_bench_steps_on_standardised_designs():
-    space = ivd.Box(-10.0, 10.0, dim=2, dtype=torch.float64)
-    X = torch.tensor([[0.0, 0.0], [2.0, 4.0], [4.0, 8.0], [1.0, 1.0]], dtype=torch.float64)
-    Y = X.sum(-1, keepdim=True)
-    w = torch.tensor([1.0, -1.0], dtype=torch.float64)
-
-    def model(x):
-        return (x @ w).unsqueeze(-1)
-
-    out = ivd.minimize(ivd.Objective(model, space), "ga", x0=ivd.FromData(X, Y), n_restarts=2, max_iter=1)
-    x_std, y_std = X.std(0), Y[:, 0].std()
-    start = X[[0, 3]]  # the two lowest Y
-    step = 0.01 * math.sqrt(2)
-    expected = start - step * (w * x_std / y_std) * x_std  # one step in standardised units, mapped back
-    assert torch.allclose(out.X.sort(0).values, expected.sort(0).values)
-    assert out.nfev == 2 * 3 and out.nit == 1
-
-
 def test_run_minimize_task_reports_oracle_and_surrogate_side_by_side(tmp_path):
     task = sphere_task()
-    table = benchmark.run([task], CONFIGS[:3] + [benchmark.get_config("ga")], 1, out=tmp_path, k=16, progress=False)
-    assert len(table) == 4 and set(table["solver"]) == {"gd", "random", "gd+pessimism", "ga"}
+    table = benchmark.run([task], CONFIGS[:3], 1, out=tmp_path, k=16, progress=False)
+    assert len(table) == 3 and set(table["solver"]) == {"gd", "random", "gd+pessimism"}
     y_min, y_max = task.reference_range()
     for row in table.itertuples():
         assert row.oracle_best <= row.oracle_median
@@ -324,8 +306,9 @@ def test_configurations_are_checked_against_the_solver_before_any_training():
         SolverConfig(name="amortized", solver=make("amortized"), n_restarts=8)
     with pytest.raises(TypeError, match="solver must be an invdesign solver object"):
         SolverConfig(name="gd", solver="gd")
-    with pytest.raises(ValueError, match="needs the data set"):
-        SolverConfig(name="ga", solver=make("ga"), starts="sobol")
+    for method in ivd.solvers.capable(lambda c: c.data):
+        with pytest.raises(ValueError, match="needs the data set"):
+            SolverConfig(name=method, solver=make(method), starts="sobol")
     with pytest.raises(TypeError, match="unknown option 'lr' for method 'lbfgs'"):
         SolverConfig(name="lbfgs", solver=make("lbfgs", lr=0.1))
 
