@@ -18,7 +18,7 @@ How the timing is done:
 
 The claims:
 
-1. ``gd``, 1,024 restarts on a 3x256 SiLU MLP: one iteration costs at most 1.2x one bare
+1. ``gd``, 1,024 restarts on a 3x256 SiLU MLP: one iteration costs at most 1.1x one bare
    forward plus backward pass (gradient with respect to the input only) of the same batch.
 2. ``gd`` with 256 restarts is at least 20x faster than a Python loop of 256 single-restart
    ``torch.optim.Adam`` runs of the same number of steps.
@@ -227,8 +227,8 @@ def claim_gd_iteration(args: argparse.Namespace, device: torch.device) -> list[R
             base_times=base,
             cand_times=cand,
             ratio=ratio,
-            threshold="<= 1.2",
-            passed=ratio <= 1.2,
+            threshold="<= 1.1",
+            passed=ratio <= 1.1,
             note=(
                 "runtime / nit also counts the start-point evaluation and result assembly "
                 "(conservative). Per-iteration median from history.time differences: "
