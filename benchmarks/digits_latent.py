@@ -49,7 +49,7 @@ def run_seed(
     ivd.models.fit_vae(vae, digits.images[digits.half_a], epochs=args.vae_epochs, seed=seed, progress=False)
     with torch.no_grad():
         held_out = float(vae.reconstruction_error(digits.images[digits.half_b]).mean())
-    pick = torch.randperm(digits.half_a.numel(), generator=torch.Generator().manual_seed(seed))[: args.restarts]
+    pick = torch.randperm(digits.half_a.numel(), generator=torch.Generator().manual_seed(seed))[: args.n_restarts]
     starts = digits.images[digits.half_a[pick]]
     energy = digits.energy()
     latent_box = ivd.Box(-args.latent_bound, args.latent_bound, dim=args.latent_dim, dtype=torch.float32)
@@ -63,7 +63,7 @@ def run_seed(
     }
     table, designs = {}, {}
     for name, (objective, method, x0) in runs.items():
-        result = ivd.minimize(objective, method, n_restarts=args.restarts, x0=x0, seed=seed)
+        result = ivd.minimize(objective, method, n_restarts=args.n_restarts, x0=x0, seed=seed)
         top = result.X[: args.top].reshape(-1, 1, 8, 8)
         with torch.no_grad():
             table[name] = {
@@ -95,7 +95,7 @@ def save_grid(designs: dict[str, torch.Tensor], path: Path, n: int = 8) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    parser.add_argument("--restarts", type=int, default=64)
+    parser.add_argument("--n-restarts", type=int, default=64)
     parser.add_argument("--top", type=int, default=16, help="best designs (by the surrogate) judged per run")
     parser.add_argument("--latent-dim", type=int, default=8)
     parser.add_argument("--latent-bound", type=float, default=3.0, help="latent box is [-b, b]^d")
@@ -119,7 +119,7 @@ def main() -> None:
         m: {k: (statistics.mean(t[m][k] for t in per_seed), statistics.pstdev(t[m][k] for t in per_seed)) for k in METRICS}
         for m in methods
     }
-    print(f"digits, 'looks like a 3' energy; best {args.top} of {args.restarts} restarts per run; "
+    print(f"digits, 'looks like a 3' energy; best {args.top} of {args.n_restarts} restarts per run; "
           f"mean +- std over seeds {args.seeds}")
     print("| method | " + " | ".join(METRICS) + " |")
     print("|---|" + "---:|" * len(METRICS))

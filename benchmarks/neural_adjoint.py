@@ -60,7 +60,7 @@ def run_task(name: str, args: argparse.Namespace) -> tuple[dict[int, float], str
     for i, y_star in enumerate(tqdm(targets, desc=name, leave=False)):
         objective = ivd.Objective(surrogate, task.space, target=y_star)
         result = ivd.minimize(
-            objective, "gd", n_restarts=args.restarts, max_iter=args.max_iter, seed=args.seed + i, lr=args.lr, bounds="penalty"
+            objective, "gd", n_restarts=args.n_restarts, max_iter=args.max_iter, seed=args.seed + i, lr=args.lr, bounds="penalty"
         )
         with torch.no_grad():
             candidates = result.X[: max(TS)].to(torch.float64)
@@ -80,7 +80,7 @@ def main() -> int:
     parser.add_argument("--tasks", nargs="+", default=list(PAPER), choices=list(PAPER))
     parser.add_argument("--n-train", type=int, default=10_000)
     parser.add_argument("--n-targets", type=int, default=200)
-    parser.add_argument("--restarts", type=int, default=2048)
+    parser.add_argument("--n-restarts", type=int, default=2048)
     parser.add_argument("--max-iter", type=int, default=300)
     parser.add_argument("--lr", type=float, default=0.05)
     parser.add_argument("--seed", type=int, default=0)
@@ -93,7 +93,7 @@ def main() -> int:
         scores[name], notes[name] = run_task(name, args)
         print(f"{name}: {notes[name]}", flush=True)
 
-    print(f"\ngd (Adam lr {args.lr}, {args.max_iter} steps, boundary loss), {args.restarts} restarts; "
+    print(f"\ngd (Adam lr {args.lr}, {args.max_iter} steps, boundary loss), {args.n_restarts} restarts; "
           "candidates ranked by the surrogate, judged by the true forward model")
     print("| task | T | r_T (ours) | r_T (paper, NA) | ours / paper | within 2x or better |")
     print("|---|---:|---:|---:|---:|---|")
