@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from invdesign.space import Box
+from invdesign.space import Box, DesignSpace
 
 _PROBE_ROWS = 2
 
@@ -65,7 +65,7 @@ class ModelAdapter:
     def __init__(
         self,
         model: nn.Module | Callable[[Tensor], Any],
-        space: Box,
+        space: DesignSpace,
         *,
         decoder: nn.Module | Callable[[Tensor], Tensor] | None = None,
         members: bool = False,
@@ -193,7 +193,17 @@ class ModelAdapter:
             "Does the decoder's output fit the model's input (pass flatten=True for a model of flat vectors)?"
             if self.decoder is not None
             else "Does the box dimension match the model's input?"
+            if isinstance(self.space, Box)
+            else f"Does the model take the space's {self.space.dim} encoded columns ({', '.join(self.space.columns)})?"
         )
+        width = _input_width(self.model)
+        if self.decoder is None and not self.members and width is not None and width != x.shape[-1]:
+            what = (
+                f"box dimension is {x.shape[-1]}"
+                if isinstance(self.space, Box)
+                else f"space encodes each design as {x.shape[-1]} columns ({', '.join(self.space.columns)})"
+            )
+            raise ModelError(f"{self.what} takes {width} inputs (its first layer), but the {what}")
         try:
             return self._outputs(self._fn(x.detach() if self.detach else x), _PROBE_ROWS)
         except ModelError:
@@ -225,6 +235,18 @@ def _expects_flat(model: Any, x: Tensor) -> bool:
     return False
 
 
+def _input_width(model: Any) -> int | None:
+    """The input width of a module whose first weighted layer is a ``torch.nn.Linear``; else ``None``."""
+    if not isinstance(model, nn.Module):
+        return None
+    for module in model.modules():
+        if isinstance(module, (nn.Bilinear, nn.modules.conv._ConvNd, nn.Embedding, nn.modules.lazy.LazyModuleMixin)):
+            return None
+        if isinstance(module, nn.Linear):
+            return module.in_features
+    return None
+
+
 def _first_tensor(module: Any) -> Tensor | None:
     if isinstance(module, nn.Module):
         return next(itertools.chain(module.parameters(), module.buffers()), None)
@@ -232,7 +254,7 @@ def _first_tensor(module: Any) -> Tensor | None:
 
 
 def resolve_dtype_device(
-    space: Box, dtype: torch.dtype | None, device: torch.device | str | None, *modules: Any
+    space: DesignSpace, dtype: torch.dtype | None, device: torch.device | str | None, *modules: Any
 ) -> tuple[torch.dtype, torch.device]:
     """The search's dtype and device: the given ones, else the first module's parameters', else the box's.
 

@@ -15,10 +15,10 @@ import torch
 from scipy.cluster.hierarchy import fcluster, linkage
 from torch import Tensor
 
-from invdesign.space import Box
+from invdesign.space import Box, DesignSpace, Space
 
 
-def mean_pairwise_distance(X: Tensor, space: Box | None = None) -> float:
+def mean_pairwise_distance(X: Tensor, space: DesignSpace | None = None) -> float:
     """Mean Euclidean distance over all pairs of designs.
 
     Args:
@@ -42,7 +42,7 @@ def mean_pairwise_distance(X: Tensor, space: Box | None = None) -> float:
     return float(torch.pdist(U).mean())
 
 
-def count_modes(X: Tensor, space: Box | None = None, *, radius: float = 0.1) -> int:
+def count_modes(X: Tensor, space: DesignSpace | None = None, *, radius: float = 0.1) -> int:
     """Number of distinct modes among the designs: clusters of single-linkage clustering cut at ``radius``.
 
     Two designs are in the same mode when a chain of designs joins them with every step shorter
@@ -78,7 +78,7 @@ def count_modes(X: Tensor, space: Box | None = None, *, radius: float = 0.1) -> 
     return int(np.unique(labels).size)
 
 
-def _coordinates(X: Tensor, space: Box | None) -> Tensor:
+def _coordinates(X: Tensor, space: DesignSpace | None) -> Tensor:
     """``X`` as float64 rows ``(k, d)``, in unit-cube coordinates of ``space`` when given."""
     if not isinstance(X, Tensor) or not X.is_floating_point():
         got = X.dtype if isinstance(X, Tensor) else type(X).__name__
@@ -87,8 +87,8 @@ def _coordinates(X: Tensor, space: Box | None) -> Tensor:
         raise ValueError(f"designs X must have shape (k, d), got {tuple(X.shape)}")
     U = X.detach().flatten(1).to(torch.float64)
     if space is not None:
-        if not isinstance(space, Box):
-            raise TypeError(f"space must be an invdesign.Box, got {type(space).__name__}")
+        if not isinstance(space, (Box, Space)):
+            raise TypeError(f"space must be an invdesign.Box or invdesign.Space, got {type(space).__name__}")
         if X.ndim != 2 or space.dim != X.shape[1]:
             raise ValueError(f"the box has dimension {space.dim} but the designs have shape {tuple(X.shape)}")
         U = space.coordinates().to_search(U)

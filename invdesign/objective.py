@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from invdesign.adapter import ModelAdapter
 from invdesign.energies import EnsembleRule, MemberRule, Negated, OutputEnergy, Plain, TargetError, member_rule
-from invdesign.space import Box
+from invdesign.space import Box, DesignSpace, Space
 
 Penalty = Callable[[Tensor], Tensor]
 """A penalty maps search points of shape ``(b, d)`` to non-negative energies of shape ``(b,)``."""
@@ -83,7 +83,7 @@ class Objective:
     def __init__(
         self,
         model: nn.Module | Callable[[Tensor], Any],
-        space: Box,
+        space: DesignSpace,
         *,
         target: float | Sequence[float] | Tensor | None = None,
         decoder: nn.Module | Callable[[Tensor], Tensor] | None = None,
@@ -96,8 +96,8 @@ class Objective:
         flatten: bool | None = None,
         differentiable: bool | None = None,
     ) -> None:
-        if not isinstance(space, Box):
-            raise TypeError(f"space must be an invdesign.Box, got {type(space).__name__}")
+        if not isinstance(space, (Box, Space)):
+            raise TypeError(f"space must be an invdesign.Box or invdesign.Space, got {type(space).__name__}")
         if maximize and target is not None:
             raise ValueError("maximize=True and target= cannot be combined: a target is matched, not maximized")
         for i, p in enumerate(penalties):

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from invdesign.space import Box
+from invdesign.space import Box, DesignSpace, Space
 
 
 class LatentPrior:
@@ -138,7 +138,7 @@ class DataDistance:
     _CHUNK = 4_000_000
     """Most distances computed at once when searching for the nearest training design."""
 
-    def __init__(self, X: Tensor, weight: float = 1.0, *, radius: float = 0.0, space: Box | None = None) -> None:
+    def __init__(self, X: Tensor, weight: float = 1.0, *, radius: float = 0.0, space: DesignSpace | None = None) -> None:
         X = torch.as_tensor(X)
         if X.ndim != 2 or X.shape[0] < 1 or X.shape[1] < 1:
             raise ValueError(f"DataDistance needs training designs X of shape (n, d), got {tuple(X.shape)}")
@@ -148,8 +148,8 @@ class DataDistance:
             rows = (~torch.isfinite(X)).any(dim=-1).nonzero().flatten().tolist()
             raise ValueError(f"DataDistance X has NaN or infinite values in rows {rows[:10]}")
         if space is not None:
-            if not isinstance(space, Box):
-                raise TypeError(f"DataDistance space must be an invdesign.Box, got {type(space).__name__}")
+            if not isinstance(space, (Box, Space)):
+                raise TypeError(f"DataDistance space must be an invdesign.Box or invdesign.Space, got {type(space).__name__}")
             if space.dim != X.shape[1]:
                 raise ValueError(f"DataDistance X has {X.shape[1]} columns but the box has dimension {space.dim}")
         if not (math.isfinite(weight) and weight >= 0):

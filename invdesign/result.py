@@ -15,7 +15,7 @@ from invdesign.selection import select_designs
 if TYPE_CHECKING:
     import pandas
 
-    from invdesign.space import Box
+    from invdesign.space import Box, DesignSpace
 
 
 class Status(enum.Enum):
@@ -132,6 +132,10 @@ class Result:
         generator: For ``method="amortized"``, the trained generator: ``generator.sample(n)``
             draws ``n`` more search points in one forward pass, shape ``(n, d)`` (latent codes for
             an objective with a decoder: decode them with ``objective.decode``); else ``None``.
+        feasible: Whether each design of ``X`` meets every constraint of the space (bounds,
+            fixed values, integrality, compositions, linear and nonlinear constraints), ``(n,)``;
+            feasible designs come first.
+        space: The space of the designs (``None`` for a latent search, whose designs are decoded).
     """
 
     x: Tensor
@@ -150,6 +154,21 @@ class Result:
     z: Tensor | None = None
     Z: Tensor | None = None
     generator: nn.Module | None = None
+    feasible: Tensor | None = None
+    space: DesignSpace | None = None
+
+    @property
+    def designs(self) -> pandas.DataFrame:
+        """The designs as a table, best first: one column per variable (categorical levels as their
+        labels, integers as ints, ``x0 ..`` for a box), then ``energy`` and ``feasible``.
+
+        Raises:
+            ValueError: for a latent search (its designs have no named variables; see ``X``).
+        """
+        if self.space is None:
+            raise ValueError("the designs of a latent search have no named variables: use Result.X (and Result.Z)")
+        feasible = torch.ones_like(self.F, dtype=torch.bool) if self.feasible is None else self.feasible
+        return self.space.to_frame(self.X, energy=self.F, feasible=feasible)
 
     def top(self, k: int, *, diversity: float = 0.0, space: Box | None = None) -> tuple[Tensor, Tensor]:
         """The ``k`` designs to keep, chosen by `invdesign.selection.select_designs`.
@@ -191,16 +210,16 @@ def _span(f: Tensor) -> str:
     return f"[{f.min().item():.4g} .. {f.max().item():.4g}]"
 
 
-def sort_designs(X: Tensor, F: Tensor) -> tuple[Tensor, Tensor]:
-    """Sort designs best first (NaN and infinite energies, failed evaluations, last).
+def sort_designs(F: Tensor, feasible: Tensor | None = None) -> Tensor:
+    """The order of designs best first: feasible ones first, then by energy (NaN and infinite
+    energies, failed evaluations, last), ``(n,)``.
 
     Args:
-        X: Designs, shape ``(n, d)``.
         F: Energies, shape ``(n,)``.
-
-    Returns:
-        ``(X_sorted, F_sorted)``.
+        feasible: Which designs meet every constraint, ``(n,)`` bool; ``None``: all.
     """
     key = torch.where(torch.isfinite(F), F, torch.full_like(F, float("inf")))
     order = torch.argsort(key, stable=True)
-    return X[order], F[order]
+    if feasible is not None:
+        order = order[torch.argsort((~feasible[order]).to(torch.uint8), stable=True)]
+    return order

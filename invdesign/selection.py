@@ -12,11 +12,11 @@ import operator
 import torch
 from torch import Tensor
 
-from invdesign.space import Box
+from invdesign.space import Box, DesignSpace, Space
 
 
 def select_designs(
-    X: Tensor, F: Tensor, k: int, *, diversity: float = 0.0, space: Box | None = None
+    X: Tensor, F: Tensor, k: int, *, diversity: float = 0.0, space: DesignSpace | None = None
 ) -> Tensor:
     """Indices of ``k`` designs to return, best first.
 
@@ -92,7 +92,7 @@ def select_designs(
     return torch.cat([torch.tensor(picked, dtype=torch.long, device=X.device), rest])
 
 
-def _check(X: Tensor, F: Tensor, k: int, diversity: float, space: Box | None) -> tuple[Tensor, Tensor, int]:
+def _check(X: Tensor, F: Tensor, k: int, diversity: float, space: DesignSpace | None) -> tuple[Tensor, Tensor, int]:
     if not isinstance(X, Tensor) or not isinstance(F, Tensor):
         raise TypeError(f"select_designs needs tensors X and F, got {type(X).__name__} and {type(F).__name__}")
     if X.ndim != 2:
@@ -108,8 +108,8 @@ def _check(X: Tensor, F: Tensor, k: int, diversity: float, space: Box | None) ->
     if not (math.isfinite(diversity) and diversity >= 0):
         raise ValueError(f"diversity must be finite and non-negative, got {diversity}")
     if space is not None:
-        if not isinstance(space, Box):
-            raise TypeError(f"space must be an invdesign.Box, got {type(space).__name__}")
+        if not isinstance(space, (Box, Space)):
+            raise TypeError(f"space must be an invdesign.Box or invdesign.Space, got {type(space).__name__}")
         if space.dim != X.shape[1]:
             raise ValueError(f"the box has dimension {space.dim} but the designs have {X.shape[1]}")
     return X, F, k

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
+from invdesign.space import Box
+
 if TYPE_CHECKING:
     from invdesign.objective import Objective
 
@@ -100,7 +102,12 @@ class FromData:
                 f"encode returned shape {tuple(Z.shape)} for {X.shape[0]} designs; the latent box needs "
                 f"({X.shape[0]}, {objective.dim})"
             )
-        return objective.space.clamp(Z.to(dtype=objective.dtype, device=objective.device))
+        Z = Z.to(dtype=objective.dtype, device=objective.device)
+        space = objective.space
+        if isinstance(space, Box):
+            return space.clamp(Z)
+        view = space.coordinates(relax=True)
+        return view.designs(view.to_search(Z))
 
 
 def _best(score: Tensor, n: int) -> Tensor:

@@ -33,20 +33,28 @@ import torch
 from torch import Tensor, nn
 
 from invdesign import files
-from invdesign.engine.capabilities import Capabilities
+from invdesign.engine.capabilities import EVERY_CONSTRAINT, EVERY_VARIABLE, Capabilities
 from invdesign.engine.registry import make
 from invdesign.engine.run import Outcome, Run, assemble, count
 from invdesign.engine.solver import Call, Solver
 from invdesign.objective import Objective
 from invdesign.result import History, Result, Status, sort_designs
-from invdesign.space import Box
+from invdesign.space import Box, DesignSpace, Space, space_from_spec
 
 _METADATA_KEY = "invdesign-optimizer"
-_FORMAT = 2
+_FORMAT = 3
 """Version of the saved ask/tell state; files of another version are refused with a clear error."""
 
 SAMPLE_CAPABILITIES = Capabilities(
-    gradients=False, ask_tell=True, checkpoint=True, x0=True, budget="evaluations", default_budget=100, default_restarts=1
+    gradients=False,
+    ask_tell=True,
+    checkpoint=True,
+    x0=True,
+    budget="evaluations",
+    default_budget=100,
+    default_restarts=1,
+    variables=EVERY_VARIABLE,
+    constraints=EVERY_CONSTRAINT,
 )
 """What every sample-based solver can do; a solver may declare its own."""
 
@@ -66,15 +74,15 @@ class AskTell:
         history: Best energy so far after each tell.
     """
 
-    def __init__(self, solver: SampleSolver, space: Box, seed: int | None = None) -> None:
-        if not isinstance(space, Box):
-            raise TypeError(f"space must be an invdesign.Box, got {type(space).__name__}")
+    def __init__(self, solver: SampleSolver, space: DesignSpace, seed: int | None = None) -> None:
+        if not isinstance(space, (Box, Space)):
+            raise TypeError(f"space must be an invdesign.Box or invdesign.Space, got {type(space).__name__}")
         self.solver = solver
         self.space = space
-        self.view = space.coordinates()
+        self.view = space.coordinates(relax=False)
         self.seed = int(torch.randint(0, 2**31 - 1, ())) if seed is None else int(seed)
         self.X = torch.empty(0, space.dim, dtype=space.dtype, device=space.device)
-        self.U = torch.empty_like(self.X)
+        self.U = torch.empty(0, self.view.dim, dtype=space.dtype, device=space.device)
         self.Y = torch.empty(0, dtype=space.dtype, device=space.device)
         self.batches: list[int] = []
         self.history = History()
@@ -125,7 +133,8 @@ class AskTell:
         if y.shape[0] != x.shape[0]:
             raise ValueError(f"tell got {x.shape[0]} designs but {y.shape[0]} energies")
         if not self.space.contains(x).all():
-            raise ValueError("tell got designs outside the box")
+            what = "the box" if isinstance(self.space, Box) else "the space (bounds, fixed values, integrality, one-hot blocks, compositions, linear constraints)"
+            raise ValueError(f"tell got designs outside {what}")
         u = self._search_points(x)
         self.observe(u, y)
         self.X = torch.cat([self.X, x])
@@ -174,8 +183,7 @@ class AskTell:
             "solver": self.solver.name,
             "options": self.solver.options,
             "seed": self.seed,
-            "lower": self.space.lower.tolist(),
-            "upper": self.space.upper.tolist(),
+            "space": self.space.spec(),
             "dtype": str(self.space.dtype).removeprefix("torch."),
             "batches": self.batches,
             "history": self.history.to_dict(),
@@ -189,7 +197,9 @@ class AskTell:
         """Every told design, best first, as a `Result`."""
         if self.n_told == 0:
             raise ValueError("nothing has been told yet")
-        X, F = sort_designs(self.X, self.Y)
+        feasible = self.space.feasible(self.X)
+        order = sort_designs(self.Y, feasible)
+        X, F, feasible = self.X[order], self.Y[order], feasible[order]
         finite = bool(torch.isfinite(F[0]))
         failed = int((~torch.isfinite(self.Y)).sum())
         return Result(
@@ -206,14 +216,24 @@ class AskTell:
             history=self.history,
             solver=self.solver.name,
             options={**self.solver.options, "seed": self.seed},
+            feasible=feasible,
+            space=self.space,
         )
 
 
-def load_optimizer(path: str | os.PathLike[str], *, device: torch.device | str | None = None) -> AskTell:
+def load_optimizer(
+    path: str | os.PathLike[str], *, device: torch.device | str | None = None, space: DesignSpace | None = None
+) -> AskTell:
     """Resume a run written by `AskTell.save`.
 
+    Args:
+        path: The file.
+        device: Where to put the run.
+        space: The run's space, needed when it has nonlinear constraints (callables are not
+            saved); it must describe the saved space.
+
     Raises:
-        ValueError: if the file is not a saved invdesign optimizer.
+        ValueError: if the file is not a saved invdesign optimizer, or ``space`` is not the saved one.
     """
     meta, tensors = files.read(path, _METADATA_KEY, "invdesign optimizer")
     if meta.get("format") != _FORMAT:
@@ -225,7 +245,20 @@ def load_optimizer(path: str | os.PathLike[str], *, device: torch.device | str |
     if not solver.capabilities.ask_tell or not isinstance(solver, SampleSolver):
         raise ValueError(f"{os.fspath(path)!r} names method {meta['solver']!r}, which has no ask/tell optimizer")
     dtype = getattr(torch, meta["dtype"])
-    space = Box(meta["lower"], meta["upper"], dtype=dtype, device=device)
+    saved = meta["space"]
+    if space is not None:
+        if space.spec() != saved:
+            raise ValueError(f"{os.fspath(path)!r} holds a run on another space than {space!r}")
+        space = space.to(dtype=dtype, device=device)
+    elif "lower" in saved:
+        space = Box(saved["lower"], saved["upper"], dtype=dtype, device=device)
+    else:
+        if saved["nonlinear"]:
+            raise ValueError(
+                f"{os.fspath(path)!r} holds a run on a space with nonlinear constraints, which cannot be saved: "
+                "pass the space too (load_optimizer(path, space=space))"
+            )
+        space = space_from_spec(saved, dtype=dtype, device=device)
     opt = solver.optimizer(space, seed=meta["seed"])
     opt.X = tensors["X"].to(dtype=dtype, device=space.device)
     opt.U = tensors["U"].to(dtype=dtype, device=space.device)
@@ -235,6 +268,11 @@ def load_optimizer(path: str | os.PathLike[str], *, device: torch.device | str |
         setattr(opt.history, key, list(values))
     opt.load_extra_state(meta["extra"])
     return opt
+
+
+def _saved_space(path: str) -> Any:
+    meta, _ = files.read(path, _METADATA_KEY, "invdesign optimizer")
+    return meta.get("space")
 
 
 def _saved_fingerprint(path: str) -> str:
@@ -256,11 +294,12 @@ class SampleSolver(Solver):
     """
 
     capabilities = SAMPLE_CAPABILITIES
+    relaxes = False
 
     batch: int = 1
 
     @abstractmethod
-    def optimizer(self, space: Box, *, seed: int | None = None) -> AskTell:
+    def optimizer(self, space: DesignSpace, *, seed: int | None = None) -> AskTell:
         """Start a stateful ask/tell run on ``space``."""
 
     def _execute(self, run: Run, call: Call) -> Result:
@@ -299,7 +338,8 @@ class SampleSolver(Solver):
 
     def _resume(self, checkpoint: str, run: Run, seed: int | None, fingerprint: str) -> AskTell:
         objective = run.objective
-        opt = load_optimizer(checkpoint, device=objective.device)
+        space = objective.space if objective.space.nonlinear and _saved_space(checkpoint) == objective.space.spec() else None
+        opt = load_optimizer(checkpoint, device=objective.device, space=space)
         same = (
             opt.solver.name == self.name
             and opt.solver.options == self.optimizer(objective.space, seed=opt.seed).solver.options

@@ -10,6 +10,12 @@ Budget = Literal["iterations", "evaluations", "steps"]
 ``"evaluations"`` (``max_evals``), or training ``"steps"`` of a generator (``max_iter``)."""
 
 
+EVERY_VARIABLE: frozenset[str] = frozenset({"real", "integer", "categorical", "composition"})
+"""Every kind of design variable (`invdesign.space.Space`)."""
+EVERY_CONSTRAINT: frozenset[str] = frozenset({"linear", "nonlinear"})
+"""Every kind of constraint beyond bounds and compositions."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class Capabilities:
     """What a solver supports; `invdesign.minimize` checks every call against it, the benchmark
@@ -30,8 +36,11 @@ class Capabilities:
         amortizes_targets: One trained model serves every target of a target task:
             ``solver.fit_targets(model, space, Y, max_iter=, seed=)`` returns a conditional
             generator ``g(noise, y*)`` (with ``.sample(targets, n)``) and its report.
-        variables: Kinds of design variables it handles (``"real"`` today).
-        constraints: Kinds of constraints it handles beyond bounds (none today).
+        variables: Kinds of design variables it handles: ``"real"``, ``"integer"``,
+            ``"categorical"``, ``"composition"`` (`invdesign.space.Space`; a fixed variable needs
+            no support, it is not searched).
+        constraints: Kinds of constraints it handles beyond bounds and compositions:
+            ``"linear"``, ``"nonlinear"``.
     """
 
     gradients: bool

@@ -19,7 +19,13 @@ from torch import Tensor, nn
 
 from invdesign.objective import Objective
 from invdesign.result import History, Progress, Result, Status, sort_designs
-from invdesign.space import UnitCube
+from invdesign.space import SpaceView, UnitCube
+
+_CONSTRAINT_WEIGHT = 10.0
+"""Weight of the nonlinear-constraint penalty at the start of a run."""
+_CONSTRAINT_GROWTH = 1.05
+"""Factor the weight grows by per recorded iteration."""
+_CONSTRAINT_WEIGHT_MAX = 1e6
 
 Callback = Callable[[Progress], None]
 
@@ -64,19 +70,25 @@ class Run:
 
     Attributes:
         objective: The objective being minimized.
-        view: The search coordinates (`invdesign.space.UnitCube`).
+        view: The search coordinates (`invdesign.space.UnitCube` of a box, `invdesign.space.SpaceView`
+            of a space).
         callback: The user's callback, or ``None``.
         data: The offline data set, for solvers that declare ``data``; else ``None``.
         history: The per-iteration trace.
         nfev: Objective evaluations (designs) so far.
+        constraint_weight: Weight of the nonlinear-constraint penalty ``sum_j relu(g_j(x))`` added
+            to the energy of a space with nonlinear constraints; it grows by 5% per recorded
+            iteration (from 10 to at most 1e6), so that late iterations are pushed onto the
+            feasible set.
     """
 
     objective: Objective
-    view: UnitCube
+    view: UnitCube | SpaceView
     callback: Callback | None = None
     data: Data | None = None
     history: History = field(default_factory=History)
     nfev: int = 0
+    constraint_weight: float = _CONSTRAINT_WEIGHT
     t0: float = field(default_factory=time.perf_counter)
 
     def energy(self, u: Tensor) -> Tensor:
@@ -84,13 +96,20 @@ class Run:
         return self.evaluate(self.view.to_design(u))
 
     def evaluate(self, x: Tensor) -> Tensor:
-        """Energies of points ``x`` ``(b, d)`` of the objective's space, shape ``(b,)``; counted."""
+        """Energies of points ``x`` ``(b, d)`` of the objective's space, shape ``(b,)``; counted.
+
+        For a space with nonlinear constraints, ``constraint_weight`` times their violation is added.
+        """
         self.nfev += x.shape[0]
-        return self.objective(x)
+        energy = self.objective(x)
+        if self.objective.space.nonlinear:
+            energy = energy + self.constraint_weight * self.objective.space.nonlinear_violation(x)
+        return energy
 
     def record(self, nit: int, best: float, n_active: int, fit_time: float = 0.0) -> None:
-        """Add one iteration to the history."""
+        """Add one iteration to the history (and grow the nonlinear-constraint weight)."""
         self.history.record(nit, best, self.nfev, n_active, fit_time)
+        self.constraint_weight = min(self.constraint_weight * _CONSTRAINT_GROWTH, _CONSTRAINT_WEIGHT_MAX)
 
     def stop_requested(self, best: Callable[[], tuple[Tensor, float]], *, search: bool = True) -> bool:
         """Show the callback the best point so far; True if it raised ``StopIteration``.
@@ -145,8 +164,16 @@ def assemble(
         nfev: Evaluations to report, when the run counted only part of them (a resumed run).
     """
     points = run.view.designs(outcome.U.detach()) if X is None else X.detach()
-    Z, F = sort_designs(points, outcome.F.detach())
     objective = run.objective
+    space = objective.space
+    F = outcome.F.detach()
+    if space.nonlinear:
+        # The energies without the penalty, so that F is the objective's; feasibility says the rest.
+        with torch.no_grad():
+            F = torch.where(torch.isfinite(F), objective(points), F)
+    feasible = space.feasible(points) if objective.decoder is None else torch.ones_like(F, dtype=torch.bool)
+    order = sort_designs(F, feasible)
+    Z, F, feasible = points[order], F[order], feasible[order]
     latent = objective.decoder is not None
     with torch.no_grad():
         designs = objective.decode(Z) if latent else Z
@@ -154,6 +181,10 @@ def assemble(
         # of one can round differently from a larger batch).
         x = objective.decode(Z[:1])[0] if latent else Z[0]
     status = outcome.status if torch.isfinite(F[0]) else Status.FAILED
+    message = outcome.message
+    n_infeasible = int((~feasible).sum())
+    if n_infeasible:
+        message += f" {n_infeasible} of {F.shape[0]} designs break a constraint (ranked last; see Result.feasible)."
     return Result(
         x=x,
         fun=float(F[0]),
@@ -161,7 +192,7 @@ def assemble(
         F=F,
         success=status is not Status.FAILED,
         status=status,
-        message=outcome.message,
+        message=message,
         nit=outcome.nit,
         nfev=run.nfev if nfev is None else nfev,
         runtime=time.perf_counter() - run.t0,
@@ -171,6 +202,8 @@ def assemble(
         z=Z[0] if latent else None,
         Z=Z if latent else None,
         generator=outcome.generator,
+        feasible=feasible,
+        space=None if latent else space,
     )
 
 

@@ -31,10 +31,11 @@ import torch
 from torch import Tensor, nn
 
 from invdesign.engine.capabilities import Capabilities
+from invdesign.engine.mixed import settle_discrete
 from invdesign.engine.registry import capable
 from invdesign.engine.run import Callback, Data, Outcome, Run, assemble, check_seed, count
 from invdesign.objective import Objective
-from invdesign.result import Result
+from invdesign.result import Result, Status
 from invdesign.space import Box
 from invdesign.starts import FromData, StartStrategy, initial_points
 
@@ -70,6 +71,9 @@ class Solver(ABC):
 
     name: ClassVar[str]
     capabilities: ClassVar[Capabilities]
+    relaxes: ClassVar[bool] = True
+    """Whether the solver searches relaxed coordinates of a mixed space (one-hot categoricals on
+    the simplex, continuous integers; `invdesign.space.Space.coordinates`)."""
 
     @property
     def options(self) -> dict[str, Any]:
@@ -79,7 +83,7 @@ class Solver(ABC):
     def minimize(self, objective: Objective, **call: Any) -> Result:
         """Minimize ``objective``; the keywords are `invdesign.minimize`'s (checked by `check_call`)."""
         checked = self.check_call(objective, **call)
-        run = Run(objective, objective.space.coordinates(), checked.callback)
+        run = Run(objective, objective.space.coordinates(relax=self.relaxes), checked.callback)
         if self.capabilities.data:
             assert isinstance(checked.x0, FromData)
             run.data = _data(objective, checked.x0)
@@ -119,6 +123,13 @@ class Solver(ABC):
             raise TypeError(
                 f"method {self.name!r} does not handle {', '.join(missing)} variables; methods that do: "
                 f"{_names(capable(lambda c: kinds <= c.variables))}"
+            )
+        constraints = objective.space.constraint_kinds
+        if not constraints <= caps.constraints:
+            missing = sorted(constraints - caps.constraints)
+            raise TypeError(
+                f"method {self.name!r} does not handle {' or '.join(missing)} constraints; methods that do: "
+                f"{_names(capable(lambda c: constraints <= c.constraints))}"
             )
         if not caps.x0 and (x0 is not None or n_restarts is not None):
             what = "x0=" if x0 is not None else "n_restarts="
@@ -206,7 +217,12 @@ class RestartSolver(Solver):
         run.record(0, float(f0.min()), starts.shape[0])
         outcome = self.search(run, starts, f0, max_iter=call.budget)
         message = " ".join(m for m in (outcome.message, dropped) if m)
-        return assemble(self.name, self.record(call, n_restarts=starts.shape[0]), run, outcome._replace(message=message))
+        outcome = outcome._replace(message=message)
+        options = self.record(call, n_restarts=starts.shape[0])
+        if bool(run.view.discrete.any()) and outcome.status is not Status.STOPPED:
+            X, outcome = settle_discrete(run, outcome, lambda u, f: self.search(run, u, f, max_iter=call.budget))
+            return assemble(self.name, options, run, outcome, X=X)
+        return assemble(self.name, options, run, outcome)
 
     @abstractmethod
     def search(self, run: Run, starts: Tensor, f0: Tensor, *, max_iter: int) -> Outcome:
@@ -249,7 +265,7 @@ def _data(objective: Objective, x0: FromData) -> Data:
     Z, Y = x0.search_points(objective)
     if Y is None or Z.shape[0] < 2:
         raise ValueError(f"the data set needs at least 2 designs with outputs inside the space, got {Z.shape[0]}")
-    return Data(U=objective.space.coordinates().to_search(Z), E=objective.energy_from_outputs(Y))
+    return Data(U=objective.space.coordinates(relax=True).to_search(Z), E=objective.energy_from_outputs(Y))
 
 
 def _names(names: list[str]) -> str:

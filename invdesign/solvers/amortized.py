@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from invdesign.engine import Capabilities, Outcome, Run, TrainedSolver, count, register
+from invdesign.engine.capabilities import EVERY_CONSTRAINT, EVERY_VARIABLE
 from invdesign.engine.run import best_of
 from invdesign.models import (
     ConditionalGenerator,
@@ -78,6 +79,11 @@ class Amortized(TrainedSolver):
     generator: ``result.generator.sample(n)`` serves ``n`` more designs (search points) in one
     forward pass. Designs with a NaN or infinite energy are left out of the loss.
 
+    On an `invdesign.Space` the generator makes relaxed search points (`Space.coordinates`),
+    projected exactly onto the feasible set (compositions, linear constraints) inside the loss;
+    the returned designs are rounded (integers, categoricals), and ``result.generator.sample(n)``
+    gives search points: ``space.coordinates().designs(...)`` turns them into feasible designs.
+
     ``max_iter`` is the number of training steps; ``x0`` and ``n_restarts`` are refused (there
     are no starting points, only the generator's random initial weights, drawn from ``seed``).
     On a target task, `fit_targets` trains one conditional generator that serves every target. The weights come
@@ -101,7 +107,13 @@ class Amortized(TrainedSolver):
 
     name: ClassVar[str] = "amortized"
     capabilities: ClassVar[Capabilities] = Capabilities(
-        gradients=True, x0=False, budget="steps", default_budget=2000, amortizes_targets=True
+        gradients=True,
+        x0=False,
+        budget="steps",
+        default_budget=2000,
+        amortizes_targets=True,
+        variables=EVERY_VARIABLE,
+        constraints=EVERY_CONSTRAINT,
     )
 
     batch_size: int = 256
@@ -131,11 +143,11 @@ class Amortized(TrainedSolver):
 
     def train(self, run: Run, *, max_iter: int, seed: int) -> Outcome:
         """Train a generator for ``max_iter`` steps on batches of ``batch_size``; the last batch is the outcome."""
-        objective, k = run.objective, self.batch_size
+        objective, view, k = run.objective, run.view, self.batch_size
         seeds = Seeds.of(seed)
-        generator = Generator(
-            objective.space, noise_dim=self.noise_dim, hidden=self.hidden, activation=self.activation, seed=seeds.seed
-        )
+        # A box's generator makes its designs; a space's makes relaxed search points, projected onto the feasible set.
+        box = objective.space if isinstance(objective.space, Box) else Box(view.bounds[0], view.bounds[1])
+        generator = Generator(box, noise_dim=self.noise_dim, hidden=self.hidden, activation=self.activation, seed=seeds.seed)
         with torch.no_grad():
             scale = _energy_scale(run.evaluate(objective.space.sample(_SCALE_PROBE, seed=seeds.seed)))
         rng = seeds.generator("noise")
@@ -145,6 +157,8 @@ class Amortized(TrainedSolver):
         with tqdm(total=max_iter, desc=self.name, disable=not self.progress, leave=False) as bar:
             while True:
                 u = generator.unit(standard_normal(k, self.noise_dim, objective.space.lower, rng))
+                if box is not objective.space:
+                    u = view.project(box.coordinates().to_design(u))
                 f = run.energy(u)
                 finite = torch.isfinite(f.detach())
                 best_f = float(f.detach()[finite].min()) if finite.any() else math.inf

@@ -34,7 +34,7 @@ from torch import Tensor
 
 from invdesign.engine import AskTell, SampleSolver, register
 from invdesign.result import Result
-from invdesign.space import Box
+from invdesign.space import DesignSpace
 
 _SOBOL_STREAM = 104_729
 """Offset between the Sobol sequences of successive initial designs (a prime, so seeds don't collide)."""
@@ -84,7 +84,7 @@ class ModelAskTell(AskTell):
         gp_fit_seconds: Seconds each GP fit took, one entry per ask that fitted a GP, in order.
     """
 
-    def __init__(self, solver: SampleSolver, space: Box, seed: int | None = None) -> None:
+    def __init__(self, solver: SampleSolver, space: DesignSpace, seed: int | None = None) -> None:
         super().__init__(solver, space, seed)
         self.gp_fit_seconds: list[float] = []
         self._fits_in_history = 0
@@ -186,7 +186,7 @@ class BayesianOptimization(SampleSolver):
         if self.raw_samples < self.num_restarts:
             raise ValueError(f"bo option raw_samples ({self.raw_samples}) must be at least num_restarts ({self.num_restarts})")
 
-    def optimizer(self, space: Box, *, seed: int | None = None) -> BOAskTell:
+    def optimizer(self, space: DesignSpace, *, seed: int | None = None) -> BOAskTell:
         return BOAskTell(self, space, seed)
 
 

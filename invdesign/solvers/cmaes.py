@@ -21,7 +21,7 @@ from torch import Tensor
 
 from invdesign.engine import AskTell, Capabilities, SampleSolver, count, register
 from invdesign.engine.ask_tell import SAMPLE_CAPABILITIES
-from invdesign.space import Box
+from invdesign.space import DesignSpace
 
 
 @register
@@ -84,7 +84,7 @@ class CMAES(SampleSolver):
         popsize = default_popsize(dim) if self.popsize is None else self.popsize
         return dataclasses.replace(self, popsize=popsize, batch=popsize)
 
-    def optimizer(self, space: Box, *, seed: int | None = None) -> CMAESAskTell:
+    def optimizer(self, space: DesignSpace, *, seed: int | None = None) -> CMAESAskTell:
         return CMAESAskTell(self.for_dim(space.dim), space, seed)
 
 
@@ -116,7 +116,7 @@ class CMAESAskTell(AskTell):
 
     solver: CMAES
 
-    def __init__(self, solver: CMAES, space: Box, seed: int | None = None) -> None:
+    def __init__(self, solver: CMAES, space: DesignSpace, seed: int | None = None) -> None:
         super().__init__(solver, space, seed)
         self._reset()
 
@@ -165,7 +165,7 @@ class CMAESAskTell(AskTell):
             centre = self.view.bounds.mean(dim=0).cpu().double().numpy()
             self.es = self._new_strategy(centre if start is None else start)
         self._population = self.es.ask()
-        u = torch.as_tensor(np.stack(self._population), device=self.space.device)
+        u = torch.as_tensor(np.stack(self._population) / self._scale, device=self.space.device)
         self._population_u = self.view.project(u.to(self.space.dtype))
 
     def _new_strategy(self, mean: np.ndarray) -> cma.CMAEvolutionStrategy:
@@ -175,8 +175,11 @@ class CMAESAskTell(AskTell):
         def randn(*shape: int) -> np.ndarray:
             return rng.standard_normal(shape)
 
+        scale = self._scale
         options = {
-            "bounds": self.view.bounds.cpu().double().numpy().tolist(),
+            "bounds": (self.view.bounds.cpu().double().numpy() * scale).tolist(),
+            "integer_variables": np.flatnonzero(self.view.discrete.cpu().numpy()).tolist(),
+            "CMA_stds": scale.tolist(),
             "popsize": self.solver.popsize,
             "randn": randn,
             "seed": math.nan,  # cma leaves NumPy's global generator alone
@@ -184,7 +187,16 @@ class CMAESAskTell(AskTell):
             "verb_disp": 0,
             "verb_log": 0,
         }
-        return cma.CMAEvolutionStrategy(mean, self.solver.sigma0, options)
+        return cma.CMAEvolutionStrategy(mean * scale, self.solver.sigma0, options)
+
+    @property
+    def _scale(self) -> np.ndarray:
+        """cma's coordinates per search coordinate: discrete columns count their grid steps (cma's
+        integer handling works in whole units), the others are the search coordinates, ``(d,)``."""
+        scale = np.ones(self.dim)
+        for column, levels in self.view.integers + [(c, k) for c, _, k in self.view.ordinal]:
+            scale[column] = levels - 1
+        return scale
 
     def observe(self, u: Tensor, y: Tensor) -> None:
         if self.es is None:

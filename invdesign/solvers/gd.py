@@ -10,6 +10,7 @@ import torch
 from torch import Tensor
 
 from invdesign.engine import Capabilities, Outcome, RestartSolver, Run, register
+from invdesign.engine.capabilities import EVERY_CONSTRAINT, EVERY_VARIABLE
 from invdesign.engine.run import best_of
 from invdesign.models import adam
 from invdesign.result import Status
@@ -47,7 +48,7 @@ class GradientDescent(RestartSolver):
     """
 
     name: ClassVar[str] = "gd"
-    capabilities: ClassVar[Capabilities] = Capabilities(gradients=True, default_budget=300, default_restarts=64)
+    capabilities: ClassVar[Capabilities] = Capabilities(gradients=True, default_budget=300, default_restarts=64, variables=EVERY_VARIABLE, constraints=EVERY_CONSTRAINT)
 
     optimizer: Literal["adam", "sgd"] = "adam"
     lr: float = 0.05

@@ -17,6 +17,7 @@ from botorch.optim.batched_lbfgs_b import fmin_l_bfgs_b_batched
 from torch import Tensor
 
 from invdesign.engine import Capabilities, Outcome, RestartSolver, Run, register
+from invdesign.engine.capabilities import EVERY_CONSTRAINT, EVERY_VARIABLE
 from invdesign.result import Status
 
 
@@ -45,7 +46,7 @@ class LBFGSB(RestartSolver):
     """
 
     name: ClassVar[str] = "lbfgs"
-    capabilities: ClassVar[Capabilities] = Capabilities(gradients=True, default_budget=1000, default_restarts=16)
+    capabilities: ClassVar[Capabilities] = Capabilities(gradients=True, default_budget=1000, default_restarts=16, variables=EVERY_VARIABLE, constraints=EVERY_CONSTRAINT)
 
     ftol: float = 1e-12
     gtol: float = 1e-8

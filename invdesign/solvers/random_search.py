@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from torch import Tensor
 
 from invdesign.engine import AskTell, SampleSolver, count, register
-from invdesign.space import Box
+from invdesign.space import DesignSpace
 
 
 @register
@@ -25,14 +25,14 @@ class RandomSearch(SampleSolver):
     def __post_init__(self) -> None:
         count("random option batch", self.batch, minimum=1)
 
-    def optimizer(self, space: Box, *, seed: int | None = None) -> SobolAskTell:
+    def optimizer(self, space: DesignSpace, *, seed: int | None = None) -> SobolAskTell:
         return SobolAskTell(self, space, seed)
 
 
 class SobolAskTell(AskTell):
     """Ask/tell state of `RandomSearch`: the seed and how many points were drawn."""
 
-    def __init__(self, solver: RandomSearch, space: Box, seed: int | None = None) -> None:
+    def __init__(self, solver: RandomSearch, space: DesignSpace, seed: int | None = None) -> None:
         super().__init__(solver, space, seed)
         self.n_drawn = 0
 

@@ -24,7 +24,7 @@ from torch import Tensor
 
 from invdesign.engine import SampleSolver, register
 from invdesign.solvers.bo import ModelAskTell, check_options
-from invdesign.space import Box
+from invdesign.space import DesignSpace
 
 
 @dataclass
@@ -146,7 +146,7 @@ class TuRBO(SampleSolver):
                 f"{self.length_min}, {self.length_init}, {self.length_max}"
             )
 
-    def optimizer(self, space: Box, *, seed: int | None = None) -> TuRBOAskTell:
+    def optimizer(self, space: DesignSpace, *, seed: int | None = None) -> TuRBOAskTell:
         return TuRBOAskTell(self, space, seed)
 
 
@@ -159,7 +159,7 @@ class TuRBOAskTell(ModelAskTell):
 
     solver: TuRBO
 
-    def __init__(self, solver: TuRBO, space: Box, seed: int | None = None) -> None:
+    def __init__(self, solver: TuRBO, space: DesignSpace, seed: int | None = None) -> None:
         super().__init__(solver, space, seed)
         q, d = solver.batch, self.dim
         self.region = TrustRegion(

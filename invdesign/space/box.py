@@ -1,11 +1,15 @@
-"""Search spaces: the box every design (or latent code) lives in, and the coordinates solvers search it in."""
+"""`Box`: the all-real, unnamed design space (or latent box), and `UnitCube`, the coordinates solvers search it in."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from torch import Tensor
+
+if TYPE_CHECKING:
+    import pandas
 
 ArrayLike = Sequence[float] | Tensor | float | int
 
@@ -91,6 +95,55 @@ class Box:
         return frozenset({"real"})
 
     @property
+    def constraint_kinds(self) -> frozenset[str]:
+        """Constraints beyond the bounds: a box has none."""
+        return frozenset()
+
+    @property
+    def nonlinear(self) -> tuple[()]:
+        """Nonlinear constraints: a box has none."""
+        return ()
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Names of the columns of a design: ``x0 .. x{d-1}``."""
+        return tuple(f"x{i}" for i in range(self.dim))
+
+    def feasible(self, x: Tensor) -> Tensor:
+        """Whether each design of ``x`` ``(b, d)`` lies in the box, ``(b,)`` (a box has no other constraint)."""
+        return self.contains(x)
+
+    def nonlinear_violation(self, x: Tensor) -> Tensor:
+        """Zeros ``(b,)``: a box has no nonlinear constraint."""
+        return torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
+
+    def to_frame(self, X: Tensor, **columns: Any) -> pandas.DataFrame:
+        """Designs ``X`` ``(n, d)`` as a table with columns ``x0 .. x{d-1}``, then ``columns`` (each ``(n,)``)."""
+        import pandas
+
+        if X.ndim != 2 or X.shape[1] != self.dim:
+            raise ValueError(f"expected designs of shape (n, {self.dim}), got {tuple(X.shape)}")
+        data: dict[str, Any] = dict(zip(self.columns, X.detach().cpu().double().numpy().T))
+        for name, values in columns.items():
+            data[name] = values.detach().cpu().numpy() if isinstance(values, Tensor) else values
+        return pandas.DataFrame(data)
+
+    def from_frame(self, frame: pandas.DataFrame) -> Tensor:
+        """Designs ``(n, d)`` of a table: its columns ``x0 .. x{d-1}``, or all its columns if there are ``d``."""
+        names = list(self.columns) if all(c in frame.columns for c in self.columns) else list(frame.columns)
+        if len(names) != self.dim:
+            raise ValueError(f"the table has {len(frame.columns)} columns; the box needs {self.dim} (or columns {list(self.columns)[:3]}...)")
+        try:
+            values = frame[names].to_numpy(dtype=float)
+        except (TypeError, ValueError):
+            raise ValueError("the table holds values that are not numbers") from None
+        return torch.as_tensor(values, dtype=self.dtype, device=self.device)
+
+    def spec(self) -> dict[str, Any]:
+        """A JSON-ready description: the bounds."""
+        return {"lower": self.lower.tolist(), "upper": self.upper.tolist()}
+
+    @property
     def bounds(self) -> Tensor:
         """Bounds stacked BoTorch-style, shape ``(2, d)``."""
         return torch.stack([self.lower, self.upper])
@@ -139,8 +192,12 @@ class Box:
         lo, hi = self._like(x)
         return torch.clamp(x, min=lo, max=hi)
 
-    def coordinates(self) -> UnitCube:
-        """The coordinates solvers search this box in (`UnitCube`), in the box's dtype and on its device."""
+    def coordinates(self, *, relax: bool = True) -> UnitCube:
+        """The coordinates solvers search this box in (`UnitCube`), in the box's dtype and on its device.
+
+        ``relax`` is accepted for the interface of `invdesign.space.Space.coordinates`: a box has
+        no discrete variable, so its coordinates are the same either way.
+        """
         return UnitCube(self)
 
     def to_unit(self, x: Tensor) -> Tensor:
@@ -192,6 +249,12 @@ class UnitCube:
         space: The box.
     """
 
+    relax: ClassVar[bool] = True
+    integers: ClassVar[list[tuple[int, int]]] = []
+    ordinal: ClassVar[list[tuple[int, int, int]]] = []
+    blocks: ClassVar[list[Tensor]] = []
+    has_constraints: ClassVar[bool] = False
+
     def __init__(self, space: Box) -> None:
         self.space = space
 
@@ -212,6 +275,20 @@ class UnitCube:
     def bounds(self) -> Tensor:
         """Bounds of the search coordinates stacked BoTorch-style, shape ``(2, d)``: zeros and ones."""
         return torch.stack([torch.zeros_like(self.space.lower), torch.ones_like(self.space.upper)])
+
+    @property
+    def discrete(self) -> Tensor:
+        """Which search columns are discrete: none, ``(d,)`` bool."""
+        return torch.zeros(self.dim, dtype=torch.bool, device=self.device)
+
+    def linear_constraints(self) -> tuple[Tensor, Tensor, Tensor]:
+        """No linear constraints: ``A (0, d)``, ``b (0,)``, ``equality (0,)``."""
+        zeros = torch.zeros(0, self.dim, dtype=self.dtype, device=self.device)
+        return zeros, zeros[:, 0], torch.zeros(0, dtype=torch.bool, device=self.device)
+
+    def round(self, u: Tensor) -> Tensor:
+        """`project`: a box has no discrete variable to round."""
+        return self.project(u)
 
     def to_design(self, u: Tensor) -> Tensor:
         """Designs for search points ``u`` (shape ``(..., d)``, any float dtype), in the box's dtype.

@@ -1,0 +1,105 @@
+"""Euclidean projections, batched over rows: onto a simplex, a bounded simplex, and (by Dykstra's
+alternating projection) onto the intersection of such a set with halfspaces and hyperplanes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+
+def simplex(v: Tensor, total: float = 1.0) -> Tensor:
+    """The nearest point of ``{u >= 0, sum u = total}`` to each row of ``v`` ``(b, k)``.
+
+    The sort-based algorithm (Held, Wolfe and Crowder 1974; Duchi et al. 2008): ``u = relu(v - tau)``
+    with the threshold ``tau`` read off the sorted row; ``O(k log k)`` per row.
+    """
+    s, _ = torch.sort(v, dim=-1, descending=True)
+    cumulative = s.cumsum(dim=-1) - total
+    j = torch.arange(1, v.shape[-1] + 1, device=v.device, dtype=v.dtype)
+    rho = ((s - cumulative / j) > 0).sum(dim=-1, keepdim=True).clamp_min(1)
+    tau = cumulative.gather(-1, rho - 1) / rho.to(v.dtype)
+    return (v - tau).clamp_min(0.0)
+
+
+def bounded_simplex(v: Tensor, lower: Tensor, upper: Tensor, total: float = 1.0) -> Tensor:
+    """The nearest point of ``{lower <= u <= upper, sum u = total}`` to each row of ``v`` ``(b, k)``.
+
+    ``u = clamp(v - tau, lower, upper)`` where ``tau`` solves ``sum u = total``: the sum is a
+    piecewise-linear, non-increasing function of ``tau`` with kinks at ``v - upper`` and
+    ``v - lower``; the kinks are sorted, the segment holding ``total`` is found, and ``tau`` is
+    interpolated on it exactly.
+
+    Args:
+        v: Points, ``(b, k)``.
+        lower: Lower bounds, ``(k,)`` or ``(b, k)``, with ``sum lower <= total``.
+        upper: Upper bounds, ``(k,)`` or ``(b, k)``, with ``sum upper >= total``.
+        total: The sum.
+    """
+    lower, upper = lower.expand_as(v), upper.expand_as(v)
+    kinks, _ = torch.sort(torch.cat([v - upper, v - lower], dim=-1), dim=-1)
+    sums = (v.unsqueeze(-2) - kinks.unsqueeze(-1)).clamp(lower.unsqueeze(-2), upper.unsqueeze(-2)).sum(dim=-1)
+    # sums is non-increasing along the kinks; the first kink where it falls to total or below ends the segment.
+    j = (sums > total).sum(dim=-1, keepdim=True).clamp(1, kinks.shape[-1] - 1)
+    t0, t1 = kinks.gather(-1, j - 1), kinks.gather(-1, j)
+    s0, s1 = sums.gather(-1, j - 1), sums.gather(-1, j)
+    drop = s0 - s1
+    safe = torch.where(drop > 0, drop, torch.ones_like(drop))
+    tau = torch.where(drop > 0, t0 + (s0 - total) / safe * (t1 - t0), t1)
+    return (v - tau).clamp(lower, upper)
+
+
+def dykstra(
+    v: Tensor,
+    project: Callable[[Tensor], Tensor],
+    A: Tensor,
+    b: Tensor,
+    equality: Tensor,
+    *,
+    tol: float = 1e-11,
+    max_cycles: int = 2000,
+) -> Tensor:
+    """The nearest point to each row of ``v`` of ``C ∩ {a_i . u <= b_i}`` (``== b_i`` where ``equality[i]``).
+
+    Dykstra's alternating projection (Boyle and Dykstra 1986), which converges to the Euclidean
+    projection onto the intersection, not just to a point in it: each cycle projects onto every
+    halfspace (or hyperplane) and then onto ``C`` (``project``, exact), carrying each set's
+    correction. It stops once every constraint holds to ``tol`` and a cycle moves no point by
+    more than ``tol``, or after ``max_cycles``; the result always lies in ``C`` exactly.
+
+    Args:
+        v: Points, ``(b, n)``.
+        project: The exact projection onto the convex set ``C`` (a box with simplex blocks).
+        A: Constraint rows, ``(m, n)``, each of unit norm.
+        b: Right-hand sides, ``(m,)``.
+        equality: Which rows are equalities, ``(m,)`` bool.
+    """
+    x = project(v)
+    if A.shape[0] == 0:
+        return x
+    corrections = torch.zeros((A.shape[0] + 1, *v.shape), dtype=v.dtype, device=v.device)
+    for _ in range(max_cycles):
+        start = x
+        for i in range(A.shape[0]):
+            y = x + corrections[i]
+            gap = y @ A[i] - b[i]
+            gap = gap if bool(equality[i]) else gap.clamp_min(0.0)
+            new = y - gap.unsqueeze(-1) * A[i]
+            corrections[i] = y - new
+            x = new
+        y = x + corrections[-1]
+        x = project(y)
+        corrections[-1] = y - x
+        if violation(x, A, b, equality).max() <= tol and (x - start).abs().max() <= tol:
+            break
+    return x
+
+
+def violation(u: Tensor, A: Tensor, b: Tensor, equality: Tensor) -> Tensor:
+    """How far each row of ``u`` ``(b, n)`` breaks the constraints ``A u <= b`` (``==`` where ``equality``), ``(b,)``."""
+    if A.shape[0] == 0:
+        return torch.zeros(u.shape[0], dtype=u.dtype, device=u.device)
+    gap = u @ A.T - b
+    return torch.where(equality, gap.abs(), gap.clamp_min(0.0)).amax(dim=-1)
