@@ -10,16 +10,22 @@ from invdesign.objective import Objective
 from invdesign.optimize import minimize
 from invdesign.result import History, Progress, Result, Status
 from invdesign.selection import select_designs
-from invdesign.space import Box
+from invdesign.space import Box, Categorical, Composition, Integer, Linear, Real, Space
 from invdesign.starts import FromData
 
 __all__ = [
     "Box",
+    "Categorical",
+    "Composition",
     "FromData",
     "History",
+    "Integer",
+    "Linear",
     "Objective",
     "Progress",
+    "Real",
     "Result",
+    "Space",
     "Status",
     "benchmark",
     "diversity",
