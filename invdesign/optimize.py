@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from torch import Tensor
 
@@ -11,6 +11,9 @@ from invdesign.engine import Callback, Solver, make
 from invdesign.objective import Objective
 from invdesign.result import Result
 from invdesign.starts import StartStrategy
+
+if TYPE_CHECKING:
+    import pandas
 
 
 def minimize(
@@ -21,7 +24,7 @@ def minimize(
     max_iter: int | None = None,
     max_evals: int | None = None,
     seed: int | None = None,
-    x0: Tensor | StartStrategy | None = None,
+    x0: Tensor | pandas.DataFrame | StartStrategy | None = None,
     callback: Callback | None = None,
     checkpoint: str | os.PathLike[str] | None = None,
     **solver_options: Any,
@@ -45,7 +48,7 @@ def minimize(
         seed: Seed for the starting points and any randomness; the same seed gives the same
             result.
         x0: Starting points: ``None`` for Sobol points of the space, a tensor ``(n, d)`` or
-            ``(d,)``, or a start strategy such as `invdesign.starts.FromData`.
+            ``(d,)``, a pandas DataFrame of designs (one column per variable of a `Space`), or a start strategy such as `invdesign.starts.FromData`.
         callback: Called after every iteration with a `invdesign.result.Progress` (holding
             copies: editing them changes nothing); raising ``StopIteration`` ends the run and
             returns the best designs so far.

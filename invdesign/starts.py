@@ -4,6 +4,8 @@
 
 - ``None``: scrambled Sobol points of the search box (the default);
 - a tensor of shape ``(n, d)`` or ``(d,)``: the user's own points;
+- a pandas DataFrame with one column per variable of the objective's `invdesign.Space` (or
+  ``x0 .. x{d-1}`` of a box): its rows, encoded;
 - a start strategy: a callable ``(objective, n, seed) -> Tensor (n, d)``, such as `FromData`.
 """
 
@@ -11,14 +13,17 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from invdesign.space import Box
 
 if TYPE_CHECKING:
+    import pandas
+
     from invdesign.objective import Objective
 
 StartStrategy = Callable[["Objective", int, "int | None"], Tensor]
@@ -48,8 +53,20 @@ class FromData:
     """
 
     def __init__(
-        self, X: Tensor, Y: Tensor | None = None, *, encode: Callable[[Tensor], Tensor | tuple[Tensor, ...]] | None = None
+        self,
+        X: Tensor | pandas.DataFrame,
+        Y: Tensor | pandas.DataFrame | pandas.Series | None = None,
+        *,
+        encode: Callable[[Tensor], Tensor | tuple[Tensor, ...]] | None = None,
     ) -> None:
+        if Y is not None and not isinstance(Y, Tensor):
+            Y = torch.as_tensor(np.array(Y, dtype=np.float64))
+        if _is_frame(X):
+            # A table of designs: encoded by the objective's space when the starts are drawn.
+            if Y is not None and Y.shape[0] != len(X):
+                raise ValueError(f"FromData needs Y with {len(X)} rows like X, got {tuple(Y.shape)}")
+            self.X, self.Y, self.encode = X, None if Y is None else Y.reshape(Y.shape[0], -1), encode
+            return
         if X.ndim < 2:
             raise ValueError(f"FromData needs X of shape (N, d), got {tuple(X.shape)}")
         if Y is not None:
@@ -72,7 +89,7 @@ class FromData:
         return self._to_search_space(objective, X), Y
 
     def _candidates(self, objective: Objective) -> tuple[Tensor, Tensor | None]:
-        X = self.X.to(dtype=objective.dtype, device=objective.device)
+        X = as_designs(self.X, objective).to(dtype=objective.dtype, device=objective.device)
         Y = None if self.Y is None else self.Y.to(dtype=objective.dtype, device=objective.device)
         if self.encode is None and objective.decoder is None:
             inside = objective.space.contains(X.reshape(X.shape[0], -1))
@@ -119,7 +136,7 @@ def _best(score: Tensor, n: int) -> Tensor:
 def initial_points(
     objective: Objective,
     n: int | None,
-    x0: Tensor | StartStrategy | None,
+    x0: Tensor | pandas.DataFrame | StartStrategy | None,
     seed: int | None,
     *,
     default_n: int,
@@ -160,7 +177,7 @@ def initial_points(
                 f"the start strategy returned shape {tuple(points.shape)}; expected ({n or default_n}, {space.dim})"
             )
     else:
-        points = torch.as_tensor(x0).detach()
+        points = as_designs(x0, objective).detach()
         if not points.dtype.is_floating_point:
             points = points.to(objective.dtype)
         if points.ndim == 1:
@@ -176,5 +193,19 @@ def initial_points(
     outside = ~space.contains(points)
     if outside.any():
         rows = outside.nonzero().flatten().tolist()
-        raise ValueError(f"x0 rows {rows[:10]} lie outside the box {space!r}")
+        where = "outside the box" if isinstance(space, Box) else "outside the space (bounds, fixed values, integrality, one-hot blocks, compositions or linear constraints)"
+        raise ValueError(f"x0 rows {rows[:10]} lie {where}: {space!r}")
     return points
+
+
+def as_designs(x: Any, objective: Objective) -> Tensor:
+    """``x`` as a tensor of designs: a pandas DataFrame is encoded by the objective's space (one column per variable)."""
+    if _is_frame(x):
+        if objective.decoder is not None:
+            raise TypeError("a table of designs cannot start a latent search: give latent points as a tensor")
+        return objective.space.from_frame(x)
+    return torch.as_tensor(x)
+
+
+def _is_frame(x: Any) -> bool:
+    return type(x).__name__ == "DataFrame" and hasattr(x, "columns")

@@ -25,7 +25,7 @@ import dataclasses
 import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor, nn
@@ -38,6 +38,9 @@ from invdesign.objective import Objective
 from invdesign.result import Result, Status
 from invdesign.space import Box
 from invdesign.starts import FromData, StartStrategy, initial_points
+
+if TYPE_CHECKING:
+    import pandas
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,7 @@ class Call:
     n_restarts: int | None
     budget: int
     seed: int | None
-    x0: Tensor | StartStrategy | None
+    x0: Tensor | pandas.DataFrame | StartStrategy | None
     callback: Callback | None
     checkpoint: str | None
 
@@ -97,7 +100,7 @@ class Solver(ABC):
         max_iter: int | None = None,
         max_evals: int | None = None,
         seed: int | None = None,
-        x0: Tensor | StartStrategy | None = None,
+        x0: Tensor | pandas.DataFrame | StartStrategy | None = None,
         callback: Callback | None = None,
         checkpoint: str | os.PathLike[str] | None = None,
     ) -> Call:
