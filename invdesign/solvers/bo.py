@@ -22,11 +22,12 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
+from botorch.acquisition import AcquisitionFunction
 from botorch.acquisition.logei import qLogExpectedImprovement
 from botorch.fit import fit_gpytorch_mll
-from botorch.models import SingleTaskGP
+from botorch.models import MixedSingleTaskGP, SingleTaskGP
 from botorch.models.transforms.outcome import Standardize
-from botorch.optim import optimize_acqf
+from botorch.optim import optimize_acqf, optimize_acqf_mixed_alternating
 from gpytorch.kernels import Kernel
 from gpytorch.likelihoods import Likelihood
 from gpytorch.mlls import ExactMarginalLogLikelihood
@@ -34,7 +35,7 @@ from torch import Tensor
 
 from invdesign.engine import AskTell, SampleSolver, register
 from invdesign.result import Result
-from invdesign.space import DesignSpace
+from invdesign.space import DesignSpace, SpaceView, UnitCube
 
 _SOBOL_STREAM = 104_729
 """Offset between the Sobol sequences of successive initial designs (a prime, so seeds don't collide)."""
@@ -49,7 +50,12 @@ def to_utility(energy: Tensor) -> Tensor:
 
 
 def fit_gp(
-    u: Tensor, energy: Tensor, *, covar_module: Kernel | None = None, likelihood: Likelihood | None = None
+    u: Tensor,
+    energy: Tensor,
+    *,
+    covar_module: Kernel | None = None,
+    likelihood: Likelihood | None = None,
+    cat_dims: list[int] | None = None,
 ) -> tuple[SingleTaskGP, float]:
     """A `SingleTaskGP` of the utility (`to_utility`) of ``energy``, fitted by marginal likelihood.
 
@@ -59,14 +65,21 @@ def fit_gp(
         covar_module: The kernel; ``None`` for BoTorch's default (RBF with dimension-scaled
             lengthscale priors).
         likelihood: The likelihood; ``None`` for BoTorch's default.
+        cat_dims: Columns of ``u`` that hold categorical level indices: the GP is then a
+            `MixedSingleTaskGP` (a categorical kernel on those columns, BoTorch's default kernel on
+            the rest; ``covar_module`` is not used).
 
     Returns:
         The fitted model (outputs standardised by a `Standardize` outcome transform; its posterior
         is on the utility scale) and the seconds the fit took.
     """
-    model = SingleTaskGP(
-        u, to_utility(energy), likelihood=likelihood, covar_module=covar_module, outcome_transform=Standardize(m=1)
-    )
+    model: SingleTaskGP
+    if cat_dims:
+        model = MixedSingleTaskGP(u, to_utility(energy), cat_dims=cat_dims, likelihood=likelihood, outcome_transform=Standardize(m=1))
+    else:
+        model = SingleTaskGP(
+            u, to_utility(energy), likelihood=likelihood, covar_module=covar_module, outcome_transform=Standardize(m=1)
+        )
     t0 = time.perf_counter()
     fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
     return model, time.perf_counter() - t0
@@ -108,9 +121,9 @@ class ModelAskTell(AskTell):
         ok = torch.isfinite(Y)
         return U[ok].to(torch.float64), Y[ok].to(torch.float64)
 
-    def _fit(self, u: Tensor, energy: Tensor, **modules: Any) -> SingleTaskGP:
-        """`fit_gp` (``modules``: its ``covar_module`` and ``likelihood``), recording the fit time."""
-        model, seconds = fit_gp(u, energy, **modules)
+    def _fit(self, u: Tensor, energy: Tensor, **options: Any) -> SingleTaskGP:
+        """`fit_gp` (``options``: its keywords), recording the fit time."""
+        model, seconds = fit_gp(u, energy, **options)
         self.gp_fit_seconds.append(seconds)
         return model
 
@@ -201,16 +214,75 @@ class BOAskTell(ModelAskTell):
         if self.n_told < self.n_init or energy.numel() < 2:
             return self._sobol(n, index=self.n_told)
         with self._seeded():
-            model = self._fit(u, energy)
+            model = self._fit(u, energy, cat_dims=[column for column, _, _ in self.view.ordinal])
             acquisition = qLogExpectedImprovement(model, best_f=to_utility(energy).max())
-            candidates, _ = optimize_acqf(
-                acquisition,
-                bounds=self.view.bounds.to(torch.float64),
-                q=n,
-                num_restarts=self.solver.num_restarts,
-                raw_samples=self.solver.raw_samples,
+            candidates = maximize_acquisition(
+                acquisition, self.view, q=n, num_restarts=self.solver.num_restarts, raw_samples=self.solver.raw_samples
             )
         return candidates.detach()
+
+
+def maximize_acquisition(
+    acquisition: AcquisitionFunction, view: UnitCube | SpaceView, *, q: int, num_restarts: int, raw_samples: int
+) -> Tensor:
+    """The ``q`` search points ``(q, n)`` that maximize ``acquisition`` over the view's feasible set.
+
+    A box: BoTorch's `optimize_acqf` on the unit cube. A space: its compositions as equality
+    constraints and its linear constraints as inequality (or equality) constraints in BoTorch's
+    format; with integers or categoricals, `optimize_acqf_mixed_alternating` (discrete local
+    search alternating with L-BFGS-B on the continuous columns), each integer on its grid and each
+    categorical a column of level indices.
+    """
+    bounds = view.bounds.to(torch.float64)
+    inequalities, equalities = botorch_constraints(view)
+    constraints: dict[str, Any] = {
+        "inequality_constraints": inequalities or None,
+        "equality_constraints": equalities or None,
+    }
+    if view.integers or view.ordinal:
+        discrete = {column: _grid(levels) for column, levels in view.integers}
+        categorical = {column: _grid(levels) for column, _, levels in view.ordinal}
+        candidates, _ = optimize_acqf_mixed_alternating(
+            acquisition,
+            bounds=bounds,
+            discrete_dims=discrete,
+            cat_dims=categorical,
+            q=q,
+            num_restarts=num_restarts,
+            raw_samples=raw_samples,
+            **constraints,
+        )
+        return candidates
+    candidates, _ = optimize_acqf(
+        acquisition, bounds=bounds, q=q, num_restarts=num_restarts, raw_samples=raw_samples, **constraints
+    )
+    return candidates
+
+
+Constraint = tuple[Tensor, Tensor, float]
+"""BoTorch's linear constraint: ``(indices, coefficients, rhs)``."""
+
+
+def botorch_constraints(view: UnitCube | SpaceView) -> tuple[list[Constraint], list[Constraint]]:
+    """The view's linear constraints and simplex blocks as BoTorch's ``(indices, coefficients, rhs)``
+    tuples, ``sum coefficients * X[indices] >= rhs`` (inequalities) and ``== rhs`` (equalities)."""
+    inequalities: list[Constraint] = []
+    equalities: list[Constraint] = []
+    A, b, equality = view.linear_constraints()
+    for row, rhs, eq in zip(A.to(torch.float64), b.tolist(), equality.tolist()):
+        index = row.nonzero().flatten()
+        if eq:
+            equalities.append((index, row[index], rhs))
+        else:
+            inequalities.append((index, -row[index], -rhs))  # A u <= b  <=>  -A u >= -b
+    for block in view.blocks:
+        equalities.append((block, torch.ones(block.numel(), dtype=torch.float64, device=block.device), 1.0))
+    return inequalities, equalities
+
+
+def _grid(levels: int) -> list[float]:
+    """The search coordinates of an integer's or a categorical's ``levels`` values: ``k / (levels - 1)``."""
+    return [k / (levels - 1) for k in range(levels)]
 
 
 def check_options(solver: SampleSolver, *, positive: tuple[str, ...], optional: tuple[str, ...] = ()) -> None:

@@ -198,14 +198,16 @@ class TuRBOAskTell(ModelAskTell):
         lengthscale = kernel.lengthscale.detach().reshape(-1)
         weights = lengthscale / lengthscale.log().mean().exp()
         half = weights * self.region.length / 2.0
-        lower, upper = self.view.project(center - half), self.view.project(center + half)
+        bounds = self.view.bounds.to(center)
+        lower, upper = torch.clamp(center - half, bounds[0], bounds[1]), torch.clamp(center + half, bounds[0], bounds[1])
         engine = torch.quasirandom.SobolEngine(d, scramble=True, seed=int(torch.randint(0, 2**62, ())))
         sobol = engine.draw(self.n_candidates, dtype=torch.float64).to(center.device)
         perturbed = lower + (upper - lower) * sobol
         mask = torch.rand(self.n_candidates, d, dtype=torch.float64, device=center.device) <= min(1.0, 20.0 / d)
         none = ~mask.any(dim=-1)
         mask[none, torch.randint(0, d, (int(none.sum()),), device=center.device)] = True
-        return torch.where(mask, perturbed, center.expand_as(perturbed))
+        # Feasible candidates: on a space, rounded to the grids and projected onto compositions and constraints.
+        return self.view.project(torch.where(mask, perturbed, center.expand_as(perturbed)))
 
     def observe(self, u: Tensor, y: Tensor) -> None:
         in_region = self.n_told - self.region.start
