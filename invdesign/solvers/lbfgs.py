@@ -30,8 +30,12 @@ class _Stop(Exception):
 class LBFGSB(RestartSolver):
     """L-BFGS-B (Byrd, Lu, Nocedal, Zhu 1995) on the box, with gradients from autograd.
 
-    The search runs in the space's search coordinates (the unit cube of a box). Each restart
-    returns the lowest-energy point it evaluated. ``max_iter`` caps L-BFGS-B iterations per
+    The search runs in the space's search coordinates (the unit cube of a box). On a
+    `invdesign.Space` the energy is evaluated at the exact projection of each point onto the
+    feasible set (simplex blocks, linear constraints), so L-BFGS-B minimizes ``E(P(u))`` over the
+    coordinates' bounds, with the gradient through the projection; integers and categoricals are
+    relaxed, then rounded and searched locally by the engine. Each restart returns the
+    lowest-energy (projected) point it evaluated. ``max_iter`` caps L-BFGS-B iterations per
     restart. The history and the callback see every batched energy evaluation (line-search steps
     included) as one iteration; ``Result.nit`` counts L-BFGS-B iterations of the longest restart.
     A NaN or infinite energy is handed to SciPy as a finite value worse than the restart's best
@@ -78,7 +82,8 @@ class LBFGSB(RestartSolver):
         def energy_and_grad(u_np: np.ndarray, batch_indices: list[int]) -> tuple[np.ndarray, np.ndarray]:
             nonlocal calls
             u = as_tensor(u_np).requires_grad_(True)
-            f = run.energy(view.project(u))
+            projected = view.project(u)
+            f = run.energy(projected)
             (g,) = torch.autograd.grad(f.sum(), u)
             f_np = f.detach().cpu().double().numpy()
             g_np = g.detach().cpu().double().numpy()
@@ -90,7 +95,7 @@ class LBFGSB(RestartSolver):
             g_np[bad] = 0.0
             better = f_np < best_f[idx]
             best_f[idx[better]] = f_np[better]
-            best_u[idx[better]] = u_np[better]
+            best_u[idx[better]] = projected.detach().cpu().double().numpy()[better]
             calls += 1
             run.record(calls, float(best_f.min()), len(idx))
             if run.stop_requested(best):

@@ -13,14 +13,22 @@ from torch import Tensor
 def simplex(v: Tensor, total: float = 1.0) -> Tensor:
     """The nearest point of ``{u >= 0, sum u = total}`` to each row of ``v`` ``(b, k)``.
 
-    The sort-based algorithm (Held, Wolfe and Crowder 1974; Duchi et al. 2008): ``u = relu(v - tau)``
-    with the threshold ``tau`` read off the sorted row; ``O(k log k)`` per row.
+    ``u = relu(v - tau)``, with the threshold ``tau`` found by Michelot's algorithm (1986): start
+    from ``tau = (sum v - total) / k``, drop the entries at or below ``tau``, recompute ``tau``
+    from the rest, until the kept set no longer changes. ``tau`` only grows, so the loop ends
+    after at most ``k`` passes, and the last ``tau`` is exact (the one a sort of the row gives);
+    a point near the simplex, as after a small descent step, needs two or three passes, each a
+    few elementwise operations, where a sort costs far more on a CPU.
     """
-    s, _ = torch.sort(v, dim=-1, descending=True)
-    cumulative = s.cumsum(dim=-1) - total
-    j = torch.arange(1, v.shape[-1] + 1, device=v.device, dtype=v.dtype)
-    rho = ((s - cumulative / j) > 0).sum(dim=-1, keepdim=True).clamp_min(1)
-    tau = cumulative.gather(-1, rho - 1) / rho.to(v.dtype)
+    tau = (v.sum(dim=-1, keepdim=True) - total) / v.shape[-1]
+    for _ in range(v.shape[-1]):
+        active = v > tau
+        new = (torch.where(active, v, torch.zeros_like(v)).sum(dim=-1, keepdim=True) - total) / active.sum(
+            dim=-1, keepdim=True
+        )
+        if torch.equal(new, tau):
+            break
+        tau = new
     return (v - tau).clamp_min(0.0)
 
 

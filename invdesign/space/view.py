@@ -133,6 +133,11 @@ class SpaceView:
             _Block(tensor(i, torch.long), tensor(lo), tensor(hi), bounded, categorical)
             for i, lo, hi, bounded, categorical in blocks
         ]
+        # One unbounded composition and nothing else: the projection is the simplex projection alone.
+        self._whole_simplex = (
+            len(self._blocks) == 1 and not self._blocks[0].bounded and not self._blocks[0].categorical
+            and self._blocks[0].index.numel() == self.dim
+        )
         self._discrete = torch.zeros(self.dim, dtype=torch.bool, device=device)
         for column, _ in self.integers:
             self._discrete[column] = True
@@ -177,9 +182,9 @@ class SpaceView:
         Points off the feasible set map to designs off it; `designs` gives feasible ones.
         """
         u = u.to(device=self.device, dtype=torch.promote_types(u.dtype, self.dtype))
-        values = self._offset.to(u.dtype) + self._scale.to(u.dtype) * u[..., self._src]
         if self._identity:
-            return values.to(self.dtype)
+            return (self._offset.to(u.dtype) + self._scale.to(u.dtype) * u).to(self.dtype)
+        values = self._offset.to(u.dtype) + self._scale.to(u.dtype) * u[..., self._src]
         x = self._base.to(u.dtype).expand(*u.shape[:-1], self.space.dim)
         x = x.index_copy(-1, self._dst, values) if u.ndim <= 2 else x.clone().index_copy_(-1, self._dst, values)
         if self.ordinal:
@@ -270,6 +275,8 @@ class SpaceView:
     def _project_set(self, u: Tensor, lower: Tensor | None = None, upper: Tensor | None = None) -> Tensor:
         """The exact projection onto the bounds and simplex blocks (bounds per row when given)."""
         own = lower is None
+        if own and self._whole_simplex:
+            return projection.simplex(u)
         lo = self._lower.to(u) if lower is None else lower
         hi = self._upper.to(u) if upper is None else upper
         out = torch.clamp(u, lo, hi)
