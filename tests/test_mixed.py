@@ -135,7 +135,7 @@ def test_nonlinear_constraints_are_met_and_reported():
     for method, budget in (("gd", {}), ("lbfgs", {}), ("random", {"max_evals": 64})):
         result = ivd.minimize(objective, method, seed=0, **budget)
         assert result.feasible[0] and space.feasible(result.X[:1]).all()
-        assert result.fun == pytest.approx(-np.sqrt(2), abs=0.05 if method == "random" else 1e-3)
+        assert result.fun == pytest.approx(-np.sqrt(2), abs=0.5 if method == "random" else 1e-8)
         assert torch.equal(result.feasible, space.feasible(result.X))
         assert not (result.feasible[1:].int() > result.feasible[:-1].int()).any()  # feasible designs first
 

@@ -32,6 +32,7 @@ from torch import Tensor, nn
 
 from invdesign.engine.capabilities import Capabilities
 from invdesign.engine.mixed import settle_discrete
+from invdesign.engine.nonlinear import polish_nonlinear
 from invdesign.engine.registry import capable
 from invdesign.engine.run import Callback, Data, Outcome, Run, assemble, check_seed, count
 from invdesign.objective import Objective
@@ -222,10 +223,19 @@ class RestartSolver(Solver):
         message = " ".join(m for m in (outcome.message, dropped) if m)
         outcome = outcome._replace(message=message)
         options = self.record(call, n_restarts=starts.shape[0])
-        if bool(run.view.discrete.any()) and outcome.status is not Status.STOPPED:
+        if outcome.status is Status.STOPPED:
+            return assemble(self.name, options, run, outcome)
+        X = None
+        if bool(run.view.discrete.any()):
             X, outcome = settle_discrete(run, outcome, lambda u, f: self.search(run, u, f, max_iter=call.budget))
-            return assemble(self.name, options, run, outcome, X=X)
-        return assemble(self.name, options, run, outcome)
+        if run.objective.space.nonlinear:
+            order = torch.argsort(torch.where(torch.isfinite(outcome.F), outcome.F, torch.full_like(outcome.F, torch.inf)))
+            X = (run.view.designs(outcome.U.detach()) if X is None else X)[order]
+            X, improved = polish_nonlinear(run, X)
+            outcome = outcome._replace(
+                F=outcome.F[order], message=f"{outcome.message} SLSQP from the best designs improved {improved} of them."
+            )
+        return assemble(self.name, options, run, outcome, X=X)
 
     @abstractmethod
     def search(self, run: Run, starts: Tensor, f0: Tensor, *, max_iter: int) -> Outcome:

@@ -84,15 +84,16 @@ def dykstra(
         b: Right-hand sides, ``(m,)``.
         equality: Which rows are equalities, ``(m,)`` bool.
     """
-    x = project(v)
     if A.shape[0] == 0:
-        return x
+        return project(v)
+    x = v
     corrections = torch.zeros((A.shape[0] + 1, *v.shape), dtype=v.dtype, device=v.device)
+    done = torch.zeros(v.shape[0], dtype=torch.bool, device=v.device)
     for _ in range(max_cycles):
         start = x
         for i in range(A.shape[0]):
             y = x + corrections[i]
-            gap = y @ A[i] - b[i]
+            gap = (y * A[i]).sum(dim=-1) - b[i]
             gap = gap if bool(equality[i]) else gap.clamp_min(0.0)
             new = y - gap.unsqueeze(-1) * A[i]
             corrections[i] = y - new
@@ -100,7 +101,10 @@ def dykstra(
         y = x + corrections[-1]
         x = project(y)
         corrections[-1] = y - x
-        if violation(x, A, b, equality).max() <= tol and (x - start).abs().max() <= tol:
+        # Each row stops on its own test, so that its result does not depend on the other rows of the batch.
+        x = torch.where(done.unsqueeze(-1), start, x)
+        done = done | ((violation(x, A, b, equality) <= tol) & ((x - start).abs().amax(dim=-1) <= tol))
+        if done.all():
             break
     return x
 
@@ -109,5 +113,5 @@ def violation(u: Tensor, A: Tensor, b: Tensor, equality: Tensor) -> Tensor:
     """How far each row of ``u`` ``(b, n)`` breaks the constraints ``A u <= b`` (``==`` where ``equality``), ``(b,)``."""
     if A.shape[0] == 0:
         return torch.zeros(u.shape[0], dtype=u.dtype, device=u.device)
-    gap = u @ A.T - b
+    gap = (u.unsqueeze(-2) * A).sum(dim=-1) - b
     return torch.where(equality, gap.abs(), gap.clamp_min(0.0)).amax(dim=-1)

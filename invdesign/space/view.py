@@ -298,7 +298,7 @@ class SpaceView:
         A, b = self._A.to(u), self._b.to(u)
         if A.shape[0] == 0:
             return torch.zeros(u.shape[0], dtype=u.dtype, device=u.device)
-        gap = u @ A.T - b
+        gap = (u.unsqueeze(-2) * A).sum(dim=-1) - b
         gap = torch.where(self._equality, gap.abs(), gap.clamp_min(0.0))
         return (gap * self._row_scale.to(u)).amax(dim=-1)
 

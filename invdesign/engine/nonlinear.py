@@ -1,0 +1,99 @@
+"""The end of a penalty search on a space with nonlinear constraints: SciPy's SLSQP from the best designs.
+
+A restart solver meets nonlinear constraints ``g(x) <= 0`` through a penalty whose weight grows
+(`invdesign.engine.Run.constraint_weight`); a penalty leaves its minimizer near, not on, the
+constraint's boundary. From the best designs found, SLSQP (Kraft 1988) then solves the constrained
+problem itself: the energy, the linear constraints and compositions, and every nonlinear
+constraint with its exact autograd Jacobian, in the search coordinates (discrete variables held
+at their values). A design is replaced only by a feasible one of lower energy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from scipy.optimize import minimize as scipy_minimize
+from torch import Tensor
+
+from invdesign.engine.run import Run
+from invdesign.space import FEASIBILITY_TOL, Space, SpaceView
+
+_POLISHED = 8
+"""Best designs SLSQP starts from."""
+_MAX_ITER = 200
+
+
+def polish_nonlinear(run: Run, X: Tensor) -> tuple[Tensor, int]:
+    """SLSQP from the best designs of ``X`` ``(n, dim)`` (best first); returns the designs and how many improved."""
+    space = run.objective.space
+    assert isinstance(space, Space)
+    X = X.clone()
+    improved = 0
+    for i in range(min(_POLISHED, X.shape[0])):
+        choice = space.assignment(X[i])
+        view = space.fix(choice).coordinates(relax=True) if choice else space.coordinates(relax=True)
+        x = _slsqp(run, view, view.to_search(X[i : i + 1])[0])
+        if x is None:
+            continue
+        with torch.no_grad():
+            pair = torch.stack([X[i], x])
+            feasible = space.feasible(pair)
+            energy = run.objective(pair)
+            run.nfev += 2
+        if feasible[1] and (not feasible[0] or energy[1] < energy[0]):
+            X[i] = x
+            improved += 1
+    return X, improved
+
+
+def _slsqp(run: Run, view: SpaceView, u0: Tensor) -> Tensor | None:
+    """The design SLSQP reaches from search point ``u0`` ``(n,)``, or ``None`` if it failed."""
+    objective, space = run.objective, run.objective.space
+    assert isinstance(space, Space)
+
+    def design(u: np.ndarray) -> Tensor:
+        return view.to_design(torch.as_tensor(u, dtype=view.dtype, device=view.device).unsqueeze(0))
+
+    def energy(u: np.ndarray) -> tuple[float, np.ndarray]:
+        z = torch.as_tensor(u, dtype=view.dtype, device=view.device).requires_grad_(True)
+        f = objective(view.to_design(z.unsqueeze(0)))[0]
+        run.nfev += 1
+        (g,) = torch.autograd.grad(f, z)
+        return float(f.detach()), g.detach().cpu().double().numpy()
+
+    def nonlinear(u: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return -_constraint_values(space, design(u)).cpu().double().numpy()
+
+    def nonlinear_jacobian(u: np.ndarray) -> np.ndarray:
+        z = torch.as_tensor(u, dtype=view.dtype, device=view.device)
+        jac = torch.autograd.functional.jacobian(lambda w: _constraint_values(space, view.to_design(w.unsqueeze(0))), z)
+        return -jac.detach().cpu().double().numpy()
+
+    A, b, equality = (t.cpu().double().numpy() for t in view.linear_constraints())
+    constraints: list[dict] = [{"type": "ineq", "fun": nonlinear, "jac": nonlinear_jacobian}]
+    for row, rhs, eq in zip(A, b, equality):
+        constraints.append({"type": "eq" if eq else "ineq", "fun": lambda u, row=row, rhs=rhs: rhs - row @ u, "jac": lambda u, row=row: -row})
+    for block in view.blocks:
+        index = block.cpu().numpy()
+        ones = np.zeros(view.dim)
+        ones[index] = 1.0
+        constraints.append({"type": "eq", "fun": lambda u, index=index: u[index].sum() - 1.0, "jac": lambda u, ones=ones: ones})
+    try:
+        result = scipy_minimize(
+            energy, u0.detach().cpu().double().numpy(), jac=True, method="SLSQP",
+            bounds=view.bounds.T.cpu().double().numpy(), constraints=constraints,
+            options={"maxiter": _MAX_ITER, "ftol": 1e-12},
+        )
+    except (ValueError, RuntimeError):
+        return None
+    if not np.all(np.isfinite(result.x)):
+        return None
+    with torch.no_grad():
+        x = view.designs(torch.as_tensor(result.x, dtype=view.dtype, device=view.device).unsqueeze(0))[0]
+    return x if bool(space.nonlinear_violation(x.unsqueeze(0))[0] <= FEASIBILITY_TOL) else None
+
+
+def _constraint_values(space: Space, x: Tensor) -> Tensor:
+    """Every nonlinear constraint's outputs for one design ``x`` ``(1, dim)``, concatenated, ``(m,)``."""
+    return torch.cat([g(x).reshape(-1) for g in space.nonlinear])
