@@ -54,7 +54,9 @@ class Objective:
 
     Args:
         model: A ``torch.nn.Module`` or a callable on tensors (or returning NumPy arrays).
-        space: The search box (data space, or latent space when ``decoder`` is given).
+        space: The search space: a `Box`, or a `Space` of named variables whose encoding (one
+            column per real or integer, one-hot columns per categorical, one per composition
+            component) is the model's input; or the latent box when ``decoder`` is given.
         target: Target output, a scalar or a ``(k,)`` sequence/tensor.
         decoder: Maps search points ``(b, d_z)`` to designs accepted by ``model``.
         penalties: Extra energies of the search point, each ``(b, d) -> (b,)``.

@@ -29,7 +29,7 @@ def minimize(
     checkpoint: str | os.PathLike[str] | None = None,
     **solver_options: Any,
 ) -> Result:
-    """Minimize an objective's energy over its box.
+    """Minimize an objective's energy over its space (a `Box`, or a named, mixed, constrained `Space`).
 
     Args:
         objective: The energy, an `invdesign.Objective`.
@@ -62,7 +62,13 @@ def minimize(
 
     Every call is checked against the solver's `invdesign.engine.Capabilities` first: what a
     solver cannot do (gradients of a NumPy model, starting points, a checkpoint, the other
-    budget) is a ``TypeError`` naming the solvers that can.
+    budget, a kind of variable or constraint of the space) is a ``TypeError`` naming the solvers
+    that can.
+
+    On a `Space`, every returned design is feasible (bounds, fixed values, integers, one-hot
+    categoricals, compositions, linear constraints); designs that break a nonlinear constraint
+    are ranked after the feasible ones and marked in ``Result.feasible``. ``Result.designs`` is
+    the table of designs, one column per variable.
 
     Raises:
         ValueError: for an unknown method, bad starting points, budgets or seed.

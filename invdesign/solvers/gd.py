@@ -29,6 +29,12 @@ class GradientDescent(RestartSolver):
     than ``ftol * (1 + |best|)`` for ``patience`` iterations, or once its energy turns NaN.
     Each restart returns the lowest-energy point it visited inside the box.
 
+    On an `invdesign.Space` the step is followed by the exact Euclidean projection onto the
+    relaxed feasible set (a clamp, a simplex projection per composition or relaxed categorical,
+    Dykstra's alternating projection for linear constraints), so every point the search visits,
+    and every design the callback sees, is feasible; integers and categoricals are relaxed, then
+    rounded, searched locally and polished by the engine (`invdesign.engine.mixed`).
+
     Attributes:
         optimizer: ``"adam"`` (default) or ``"sgd"``. With ``"sgd"`` the step is
             ``lr * sqrt(d) * gradient``, Design-Bench's scaling.
