@@ -117,7 +117,10 @@ class Space:
     @property
     def free_variables(self) -> tuple[Variable, ...]:
         """The variables that are not fixed."""
-        return tuple(v for v in self.variables if not (v.kind != "composition" and v.name in self.fixed))
+        return tuple(
+            v for v in self.variables
+            if not (v.name in self.fixed if not isinstance(v, Composition) else all(n in self.fixed for n in v.names))
+        )
 
     @property
     def variable_kinds(self) -> frozenset[Kind]:
@@ -339,10 +342,12 @@ class Space:
         for name, value in fixed.items():
             variable = self.variable(check_name(name, "fixed variable"))
             if isinstance(variable, Composition):
-                raise ValueError(
-                    f"{name!r} is a component of the composition {variable.name!r}; pin it with the composition's "
-                    f"lower and upper bounds (Composition(..., lower=..., upper=...)) instead of fixed="
-                )
+                assert isinstance(variable.lower, tuple) and isinstance(variable.upper, tuple)
+                i = variable.names.index(name)
+                out[name] = Real(name, variable.lower[i], variable.upper[i]).check_value(value) if variable.lower[i] < variable.upper[i] else variable.lower[i]
+                if out[name] != value and variable.lower[i] == variable.upper[i]:
+                    raise ValueError(f"the value {value!r} of {name!r} differs from its pinned bound {variable.lower[i]}")
+                continue
             out[name] = variable.check_value(value)
         return out
 

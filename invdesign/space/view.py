@@ -80,11 +80,12 @@ class SpaceView:
                 dst += list(range(cols.start, cols.stop))
                 scale += [variable.total] * k
                 offset += [0.0] * k
-                lo = [lo / variable.total for lo in variable.lower]
-                hi = [hi / variable.total for hi in variable.upper]
+                pinned = [space.fixed.get(name) for name in variable.names]
+                lo = [(lo if p is None else p) / variable.total for lo, p in zip(variable.lower, pinned)]
+                hi = [(hi if p is None else p) / variable.total for hi, p in zip(variable.upper, pinned)]
                 lower += lo
                 upper += hi
-                blocks.append((index, lo, hi, variable.bounded, False))
+                blocks.append((index, lo, hi, variable.bounded or any(p is not None for p in pinned), False))
                 j += k
             elif variable.name in space.fixed:
                 value = space.fixed[variable.name]
@@ -146,6 +147,9 @@ class SpaceView:
         for block in self._blocks:
             if block.categorical:
                 self._discrete[block.index] = True
+        pinned = [(space.columns.index(n), float(v)) for n, v in space.fixed.items() if isinstance(space.variable(n), Composition)]
+        self._pinned_columns = tensor([c for c, _ in pinned], torch.long)
+        self._pinned_values = tensor([v for _, v in pinned])
         self._integer_designs = tensor([dst[src.index(column)] for column, _ in self.integers], torch.long)
         self._A, self._b, self._equality, self._row_scale = self._linear_rows()
 
@@ -200,6 +204,8 @@ class SpaceView:
         x = self.to_design(self.round(u.detach()))
         if self.integers:
             x[:, self._integer_designs] = x[:, self._integer_designs].round()
+        if self._pinned_columns.numel():
+            x[:, self._pinned_columns] = self._pinned_values.to(x)
         return x
 
     def to_search(self, x: Tensor) -> Tensor:
@@ -318,6 +324,9 @@ class SpaceView:
                 worst = torch.maximum(worst, torch.maximum(off, (part.sum(dim=-1) - 1).abs()))
             elif isinstance(variable, Composition):
                 worst = torch.maximum(worst, (part.sum(dim=-1) - variable.total).abs() / variable.total)
+                for i, name in enumerate(variable.names):
+                    if name in space.fixed:
+                        worst = torch.maximum(worst, (part[:, i] - space.fixed[name]).abs() / variable.total)
             if not isinstance(variable, Composition) and variable.name in space.fixed:
                 expected = self._base[cols].to(x)
                 worst = torch.maximum(worst, ((part - expected).abs().amax(dim=-1) / scale[cols].amax()))
