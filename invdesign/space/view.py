@@ -147,9 +147,9 @@ class SpaceView:
         for block in self._blocks:
             if block.categorical:
                 self._discrete[block.index] = True
-        pinned = [(space.columns.index(n), float(v)) for n, v in space.fixed.items() if isinstance(space.variable(n), Composition)]
-        self._pinned_columns = tensor([c for c, _ in pinned], torch.long)
-        self._pinned_values = tensor([v for _, v in pinned])
+        exact = [(space.columns.index(n), float(v)) for n, v in space.fixed.items() if isinstance(space.variable(n), Composition)]
+        self._pinned_columns = tensor([c for c, _ in exact], torch.long)
+        self._pinned_values = tensor([v for _, v in exact])
         self._integer_designs = tensor([dst[src.index(column)] for column, _ in self.integers], torch.long)
         self._A, self._b, self._equality, self._row_scale = self._linear_rows()
 
