@@ -16,7 +16,8 @@ from typing import Literal
 from torch import Tensor
 
 Op = Literal["<=", ">=", "=="]
-_OPS: dict[type, Op] = {ast.LtE: "<=", ast.GtE: ">=", ast.Eq: "=="}
+_READ: dict[type, Op] = {ast.LtE: "<=", ast.GtE: ">=", ast.Eq: "==", ast.Lt: "<=", ast.Gt: ">="}
+"""How each comparison reads: ``<`` and ``>`` as their non-strict forms (a continuous search cannot tell them apart)."""
 
 NonlinearConstraint = Callable[[Tensor], Tensor]
 """``g(x)``: designs ``(b, d)`` (the model's input) -> ``(b,)`` or ``(b, m)``; feasible where every entry is ``<= 0``."""
@@ -45,6 +46,24 @@ class Linear:
         object.__setattr__(self, "rhs", float(self.rhs))
 
     @classmethod
+    def parse_all(cls, text: str) -> list[Linear]:
+        """Every constraint of a string, a chained one included: ``"0.1 <= Fe <= 0.4"`` gives two.
+
+        Raises:
+            ValueError: as `parse`.
+        """
+        tree = _comparison(text)
+        if len(tree.ops) == 1:
+            return [cls.parse(text)]
+        sides = [tree.left, *tree.comparators]
+        parts = []
+        for left, op, right in zip(sides, tree.ops, sides[1:]):
+            if type(op) not in _READ:
+                raise ValueError(f"the constraint {text!r} must compare with <=, >=, ==, < or >")
+            parts.append(cls.parse(f"{ast.unparse(left)} {_READ[type(op)]} {ast.unparse(right)}"))
+        return parts
+
+    @classmethod
     def parse(cls, text: str) -> Linear:
         """A constraint from a string such as ``"Fe + Ni <= 0.6"`` or ``"2*w1 - w2 >= 0"``.
 
@@ -54,26 +73,33 @@ class Linear:
         Raises:
             ValueError: for text that is not a linear comparison, saying what was not understood.
         """
-        if not isinstance(text, str):
-            raise TypeError(f"a constraint string must be a str, got {type(text).__name__}")
-        try:
-            tree = ast.parse(text.strip(), mode="eval").body
-        except SyntaxError as exc:
-            raise ValueError(f"cannot read the constraint {text!r}: {exc.msg}") from None
-        ops = {ast.Lt: "<=", ast.Gt: ">=", **_OPS}
-        if not isinstance(tree, ast.Compare) or len(tree.ops) != 1 or type(tree.ops[0]) not in ops:
+        tree = _comparison(text)
+        if len(tree.ops) != 1 or type(tree.ops[0]) not in _READ:
             raise ValueError(f"the constraint {text!r} must be one comparison: 'lhs <= rhs', 'lhs >= rhs' or 'lhs == rhs'")
         left, right = _affine(tree.left, text), _affine(tree.comparators[0], text)
         coefficients = dict(left[0])
         for name, c in right[0].items():
             coefficients[name] = coefficients.get(name, 0.0) - c
-        return cls(coefficients, ops[type(tree.ops[0])], right[1] - left[1], text=text.strip())
+        return cls(coefficients, _READ[type(tree.ops[0])], right[1] - left[1], text=text.strip())
 
     def __str__(self) -> str:
         if self.text:
             return self.text
         terms = " + ".join(f"{c:g}*{n}" for n, c in self.coefficients.items())
         return f"{terms} {self.op} {self.rhs:g}"
+
+
+def _comparison(text: str) -> ast.Compare:
+    """The comparison a constraint string holds, or a ValueError saying what is wrong with it."""
+    if not isinstance(text, str):
+        raise TypeError(f"a constraint string must be a str, got {type(text).__name__}")
+    try:
+        tree = ast.parse(text.strip(), mode="eval").body
+    except SyntaxError as exc:
+        raise ValueError(f"cannot read the constraint {text!r}: {exc.msg}") from None
+    if not isinstance(tree, ast.Compare):
+        raise ValueError(f"the constraint {text!r} must be a comparison: 'lhs <= rhs', 'lhs >= rhs' or 'lhs == rhs'")
+    return tree
 
 
 def _affine(node: ast.expr, text: str) -> tuple[dict[str, float], float]:
@@ -110,6 +136,6 @@ def _affine(node: ast.expr, text: str) -> tuple[dict[str, float], float]:
     )
 
 
-def as_linear(constraint: str | Linear) -> Linear:
-    """A `Linear` from a string or a `Linear`."""
-    return Linear.parse(constraint) if isinstance(constraint, str) else constraint
+def as_linear(constraint: str | Linear) -> list[Linear]:
+    """The `Linear` constraints of a string (two for a chained one) or a `Linear`."""
+    return Linear.parse_all(constraint) if isinstance(constraint, str) else [constraint]

@@ -84,7 +84,7 @@ class Space:
         self.nonlinear: tuple[NonlinearConstraint, ...] = ()
         for c in constraints:
             if isinstance(c, (str, Linear)):
-                self.linear += (self._check_linear(as_linear(c)),)
+                self.linear += tuple(self._check_linear(part) for part in as_linear(c))
             elif callable(c):
                 self.nonlinear += (c,)
             else:

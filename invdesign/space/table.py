@@ -84,7 +84,9 @@ def space_from_data(
     """A `Space` read off a table of lab data, its columns in the table's order.
 
     - Each group of ``compositions`` becomes a `Composition` whose total is the groups' row sum
-      (rounded to 6 significant digits; every row must agree to 1e-6).
+      (rounded to 6 significant digits; every row must agree to 1e-6), each component bounded by
+      the range seen (widened by ``margin`` as for reals, within ``[0, total]``), so that the
+      search stays where the lab has made formulations.
     - Columns of text or pandas categorical dtype, and those named in ``categorical``, become a
       `Categorical` of the levels seen.
     - Integer columns, and those named in ``integers``, become an `Integer` from the smallest to
@@ -121,7 +123,16 @@ def space_from_data(
             total = float(f"{np.median(sums):.6g}")
             if np.abs(sums - total).max() > 1e-6 * total:
                 raise ValueError(f"the rows of the composition {list(group)} do not all sum to one total ({total:g})")
-            variables.append(Composition(group, total=total))
+            low, high = frame[list(group)].min().to_numpy(dtype=float), frame[list(group)].max().to_numpy(dtype=float)
+            pad = margin * (high - low)
+            variables.append(
+                Composition(
+                    group,
+                    total=total,
+                    lower=tuple(np.clip(low - pad, 0.0, total).tolist()),
+                    upper=tuple(np.clip(high + pad, 0.0, total).tolist()),
+                )
+            )
             done.update(group)
         elif name in categorical or not pandas.api.types.is_numeric_dtype(column):
             levels = list(column.cat.categories) if isinstance(column.dtype, pandas.CategoricalDtype) else list(dict.fromkeys(column))

@@ -134,11 +134,6 @@ class SpaceView:
             _Block(tensor(i, torch.long), tensor(lo), tensor(hi), bounded, categorical)
             for i, lo, hi, bounded, categorical in blocks
         ]
-        # One unbounded composition and nothing else: the projection is the simplex projection alone.
-        self._whole_simplex = (
-            len(self._blocks) == 1 and not self._blocks[0].bounded and not self._blocks[0].categorical
-            and self._blocks[0].index.numel() == self.dim
-        )
         self._discrete = torch.zeros(self.dim, dtype=torch.bool, device=device)
         for column, _ in self.integers:
             self._discrete[column] = True
@@ -152,6 +147,11 @@ class SpaceView:
         self._pinned_values = tensor([v for _, v in exact])
         self._integer_designs = tensor([dst[src.index(column)] for column, _ in self.integers], torch.long)
         self._A, self._b, self._equality, self._row_scale = self._linear_rows()
+        # One unbounded composition and nothing else: the projection is the simplex projection alone.
+        self._whole_simplex = (
+            len(self._blocks) == 1 and not self._blocks[0].bounded and not self._blocks[0].categorical
+            and self._blocks[0].index.numel() == self.dim
+        )
 
     # -- the map between search points and designs ------------------------------------------------------------
 
@@ -399,7 +399,8 @@ class SpaceView:
             if levels:
                 u[:, column] = (s[:, at] * levels).floor().clamp(max=levels - 1) / (levels - 1)
             else:
-                u[:, column] = s[:, at]
+                lo, hi = float(self._lower[column]), float(self._upper[column])
+                u[:, column] = lo + s[:, at] * (hi - lo)
             at += 1
             column += 1
         u = u.to(dtype=self.dtype)
@@ -434,6 +435,11 @@ class SpaceView:
                 if not ok:
                     raise ValueError(f"the space has no feasible design: the fixed values break the constraint {str(c)!r}")
                 continue
+            single = a.nonzero().flatten()
+            if single.numel() == 1 and not bool(self._discrete[int(single)]):
+                # A bound on one continuous column: tighten the column's bounds instead (exact, and no projection cost).
+                self._tighten(int(single), b / float(a[single]), upper=float(a[single]) > 0, equal=c.op == "==")
+                continue
             rows.append(a / norm)
             rhs.append(b / norm)
             equality.append(c.op == "==")
@@ -448,6 +454,22 @@ class SpaceView:
             torch.tensor(equality, device=device),
             torch.tensor(scales, dtype=dtype, device=device),
         )
+
+    def _tighten(self, column: int, value: float, *, upper: bool, equal: bool) -> None:
+        """Fold ``u[column] <= value`` (``upper``), ``>= value``, or ``== value`` (``equal``) into the column's bounds."""
+        if equal or upper:
+            self._upper[column] = min(float(self._upper[column]), value)
+        if equal or not upper:
+            self._lower[column] = max(float(self._lower[column]), value)
+        if float(self._lower[column]) > float(self._upper[column]) + 1e-12:
+            raise ValueError(
+                f"the space has no feasible design: the constraints on {self.space.columns[int(self._dst[column])]!r} "
+                "leave it no value"
+            )
+        self._upper[column] = torch.maximum(self._upper[column], self._lower[column])
+        for i, block in enumerate(self._blocks):
+            if column in block.index.tolist():
+                self._blocks[i] = _Block(block.index, self._lower[block.index], self._upper[block.index], True, block.categorical)
 
     def _design_linear_violation(self, x: Tensor) -> Tensor:
         column = {name: i for i, name in enumerate(self.space.columns)}
