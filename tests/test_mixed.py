@@ -95,12 +95,13 @@ def test_dykstra_projects_onto_the_intersection():
     u = view.project(v)
     assert view.contains(u).all()
     A, b, eq = view.linear_constraints()
+    assert A.shape[0] == 2 and view.bounds[0, 3] == view.bounds[1, 3] == 0.2  # "d == 0.2" is folded into d's bounds
     for i in range(0, 20, 5):
         cons = [{"type": "eq", "fun": lambda z: z[:4].sum() - 1}]
         for row, rhs, e in zip(A.numpy(), b.numpy(), eq.numpy()):
             cons.append({"type": "eq" if e else "ineq", "fun": (lambda z, row=row, rhs=rhs, e=e: (rhs - row @ z))})
         res = scipy_minimize(lambda z, i=i: ((z - v[i].numpy()) ** 2).sum(), np.array([0.1, 0.1, 0.5, 0.2, 0.2]),
-                             method="SLSQP", bounds=[(0, 1)] * 5, constraints=cons, options={"ftol": 1e-15, "maxiter": 1000})
+                             method="SLSQP", bounds=view.bounds.T.numpy(), constraints=cons, options={"ftol": 1e-15, "maxiter": 1000})
         assert ((u[i] - v[i]) ** 2).sum() <= res.fun + 1e-8
 
 
