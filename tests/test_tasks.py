@@ -14,7 +14,8 @@ from invdesign.tasks import DEFAULT_SURROGATE, DecoderSpec, SurrogateSpec, Task,
 
 TARGET_TASKS = ["ballistics", "robot_arm", "sine"]
 MINIMIZE_TASKS = ["ackley10", "ackley20", "branin", "hartmann6", "rosenbrock10", "styblinski_tang10"]
-BUILTINS = sorted(TARGET_TASKS + MINIMIZE_TASKS)
+SPACE_TASKS = ["composition", "mixed"]  # minimize tasks on an invdesign.Space (tests/test_formulation_tasks.py)
+BUILTINS = sorted(TARGET_TASKS + MINIMIZE_TASKS + SPACE_TASKS)
 DTYPES = [torch.float32, torch.float64]
 
 
@@ -213,7 +214,7 @@ def test_sample_rejects_bad_n_and_dtype() -> None:
 # --- offline data, reference range, normalized score ------------------------------------
 
 
-@pytest.mark.parametrize("name", MINIMIZE_TASKS)
+@pytest.mark.parametrize("name", MINIMIZE_TASKS + SPACE_TASKS)
 def test_make_offline_data_hides_the_best(name: str) -> None:
     task = tasks.get(name)
     assert task.hidden_fraction == 0.5
@@ -285,7 +286,7 @@ def test_reference_range_is_cached_and_normalizes_scores() -> None:
     torch.testing.assert_close(score[:, 0], torch.tensor([1.0, 0.0, 0.5, 2.0]))
 
 
-@pytest.mark.parametrize("name", MINIMIZE_TASKS)
+@pytest.mark.parametrize("name", MINIMIZE_TASKS + SPACE_TASKS)
 def test_reference_range_of_builtins(name: str) -> None:
     task = tasks.get(name)
     assert task.n_reference == 100_000
