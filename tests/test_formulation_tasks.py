@@ -175,3 +175,7 @@ def test_benchmark_runs_every_solver_that_declares_the_kinds(tmp_path) -> None:
     with pytest.raises(ValueError, match="no cell to run.*variables and constraints it handles"):
         benchmark.run(["mixed"], ["ga"], 1, progress=False)
 
+
+def test_suites_hold_both_tasks() -> None:
+    assert {"composition", "mixed"} <= set(benchmark.SUITES["full"].tasks)
+    assert "mixed" in benchmark.SUITES["quick"].tasks
