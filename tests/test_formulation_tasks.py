@@ -10,6 +10,7 @@ import torch
 
 import invdesign as ivd
 from invdesign import benchmark, tasks
+from invdesign.benchmark import runner
 from invdesign.tasks import formulation as F
 
 NAMES = ["composition", "mixed"]
@@ -163,15 +164,20 @@ def test_black_box_objective_on_the_oracle(name: str) -> None:
 def test_benchmark_runs_every_solver_that_declares_the_kinds(tmp_path) -> None:
     ga = ivd.solvers.get("ga").capabilities
     assert not tasks.get("mixed").space.variable_kinds <= ga.variables  # ga searches reals only: it is skipped
-    table = benchmark.run(NAMES, ["gd", "random", "ga"], 1, out=tmp_path, k=8, n_train=300, epochs=5, progress=False)
+    trust = benchmark.SolverConfig(name="gd+trust", solver=ivd.solvers.make("gd"), max_iter=30, data_weight=10.0, data_radius=0.5)
+    table = benchmark.run(NAMES, ["gd", "random", "ga", trust], 1, out=tmp_path, k=8, n_train=300, epochs=5, progress=False)
     assert sorted(zip(table["task"], table["solver"])) == [
-        ("composition", "gd"), ("composition", "random"), ("mixed", "gd"), ("mixed", "random"),
+        ("composition", "gd"), ("composition", "gd+trust"), ("composition", "random"),
+        ("mixed", "gd"), ("mixed", "gd+trust"), ("mixed", "random"),
     ]
     for row in table.itertuples():
         task = tasks.get(row.task)
         assert row.n_invalid == 0 and row.n_designs == 8
         assert task.optimum <= row.oracle_best <= row.oracle_median
         assert math.isfinite(row.surrogate_best) and math.isfinite(row.gap) and row.distance_to_data >= 0
+    # the trust region's scale: the data spacing in the space's search coordinates (one-hot, unit-scaled reals)
+    X, _ = tasks.get("mixed").make_offline_data(seed=0, n=300)
+    assert 0.0 < runner.data_spacing(X, tasks.get("mixed").space) < 1.0
     with pytest.raises(ValueError, match="no cell to run.*variables and constraints it handles"):
         benchmark.run(["mixed"], ["ga"], 1, progress=False)
 
