@@ -9,12 +9,13 @@ import torch
 
 from invdesign import tasks
 from invdesign.models import MLP, Ensemble, FitReport
-from invdesign.space import Box
-from invdesign.tasks import DEFAULT_SURROGATE, SurrogateSpec, Task, registry
+from invdesign.space import Box, Categorical, Composition, Integer, Real, Space
+from invdesign.tasks import DEFAULT_SURROGATE, DecoderSpec, SurrogateSpec, Task, registry
 
 TARGET_TASKS = ["ballistics", "robot_arm", "sine"]
 MINIMIZE_TASKS = ["ackley10", "ackley20", "branin", "hartmann6", "rosenbrock10", "styblinski_tang10"]
-BUILTINS = sorted(TARGET_TASKS + MINIMIZE_TASKS)
+SPACE_TASKS = ["composition", "mixed"]  # minimize tasks on an invdesign.Space (tests/test_formulation_tasks.py)
+BUILTINS = sorted(TARGET_TASKS + MINIMIZE_TASKS + SPACE_TASKS)
 DTYPES = [torch.float32, torch.float64]
 
 
@@ -213,7 +214,7 @@ def test_sample_rejects_bad_n_and_dtype() -> None:
 # --- offline data, reference range, normalized score ------------------------------------
 
 
-@pytest.mark.parametrize("name", MINIMIZE_TASKS)
+@pytest.mark.parametrize("name", MINIMIZE_TASKS + SPACE_TASKS)
 def test_make_offline_data_hides_the_best(name: str) -> None:
     task = tasks.get(name)
     assert task.hidden_fraction == 0.5
@@ -285,7 +286,7 @@ def test_reference_range_is_cached_and_normalizes_scores() -> None:
     torch.testing.assert_close(score[:, 0], torch.tensor([1.0, 0.0, 0.5, 2.0]))
 
 
-@pytest.mark.parametrize("name", MINIMIZE_TASKS)
+@pytest.mark.parametrize("name", MINIMIZE_TASKS + SPACE_TASKS)
 def test_reference_range_of_builtins(name: str) -> None:
     task = tasks.get(name)
     assert task.n_reference == 100_000
@@ -541,6 +542,56 @@ def test_task_validates_its_fields() -> None:
             Task(name="t", oracle=fn, space=space, kind="minimize", **{field: 0})
     with pytest.raises(TypeError, match="surrogate must be a SurrogateSpec"):
         Task(name="t", oracle=fn, space=space, kind="minimize", surrogate={"hidden": (8,)})  # type: ignore[arg-type]
+
+
+# --- tasks on a Space ---------------------------------------------------------------------
+
+
+def _mixed_space() -> Space:
+    return Space(
+        [Composition(["Fe", "Ni", "Co"]), Real("T", 300.0, 900.0), Categorical("solvent", ["water", "ethanol"]), Integer("layers", 1, 5)],
+        constraints=["Fe + Ni <= 0.6"],
+    )
+
+
+def _space_oracle(x: torch.Tensor) -> torch.Tensor:
+    return x[:, 0] - x[:, 2] + x[:, 3] / 900 + x[:, 4] + 0.1 * x[:, 6]
+
+
+def test_space_task_uniform_prior_is_feasible_and_seeded() -> None:
+    space = _mixed_space()
+    task = Task(name="t", oracle=_space_oracle, space=space, kind="minimize", n_reference=512)
+    assert task.space == space and task.space.dtype == torch.float64 and task.input_dim == space.dim == 7
+    x = task.sample_prior(256, seed=3)
+    assert x.shape == (256, 7) and x.dtype == torch.float64 and space.feasible(x).all()
+    assert torch.equal(x, task.sample_prior(256, seed=3)) and not torch.equal(x, task.sample_prior(256, seed=4))
+    assert not torch.equal(task.sample_prior(16), task.sample_prior(16))  # seed=None is fresh
+    torch.testing.assert_close(task.sample_prior(256, seed=3, dtype=torch.float32), x.float())
+    # every level and integer value turns up, and the fractions fill the simplex
+    assert set(x[:, 6].tolist()) == {1.0, 2.0, 3.0, 4.0, 5.0} and bool((x[:, 4:6].sum(dim=0) > 50).all())
+    X, Y = task.make_offline_data(seed=0, n=100)
+    assert X.shape == (50, 7) and space.feasible(X).all() and Y.shape == (50, 1)
+    y_min, y_max = task.reference_range()
+    assert y_min < y_max
+    obj = task.objective()
+    assert isinstance(obj.space, Space) and obj(x[:4]).shape == (4,)
+
+
+def test_space_task_prior_must_return_feasible_designs() -> None:
+    space = _mixed_space()
+
+    def prior(n: int, generator: torch.Generator) -> torch.Tensor:
+        x = space.sample(n, seed=int(torch.randint(0, 2**62, (1,), generator=generator)))
+        x[0, 0] += 0.5  # the fractions of the first design no longer sum to 1
+        return x
+
+    task = Task(name="t", oracle=_space_oracle, space=space, kind="minimize", prior=prior)
+    with pytest.raises(ValueError, match=r"prior returned designs outside the space \(rows \[0\]\)"):
+        task.sample_prior(8, seed=0)
+    with pytest.raises(ValueError, match="a decoder .* needs a Box space"):
+        Task(name="t", oracle=_space_oracle, space=space, kind="minimize", decoder=DecoderSpec())
+    with pytest.raises(TypeError, match="space must be a Box or a Space"):
+        Task(name="t", oracle=_space_oracle, space=[(0.0, 1.0)], kind="minimize")  # type: ignore[arg-type]
 
 
 def test_task_defaults_for_user_tasks() -> None:

@@ -13,6 +13,7 @@ from torch import Tensor, nn
 
 from invdesign.benchmark.store import digest
 from invdesign.models import MLP, VAE, Ensemble, load, save
+from invdesign.space import Box
 from invdesign.tasks import SELECTION_HOLDOUT, Task, architecture_grid, select_surrogate
 
 
@@ -169,7 +170,7 @@ def _cached_fit(
                 path.unlink()  # a damaged cache file: train again
     model: nn.Module
     if kind == "decoder":
-        assert task.decoder is not None
+        assert task.decoder is not None and isinstance(task.space, Box)  # a Task refuses a decoder on a Space
         model = task.decoder.fit(X, task.space.to(X.dtype, X.device), seed=seed, device=device)
     elif kind == "selected":
         grid = architecture_grid(task.surrogate)

@@ -26,7 +26,7 @@ from invdesign.optimize import minimize
 from invdesign.penalties import DataDistance
 from invdesign.result import Progress
 from invdesign.selection import select_designs
-from invdesign.space import Box
+from invdesign.space import Box, DesignSpace
 from invdesign.starts import FromData
 from invdesign.tasks import Task
 from invdesign.tasks import get as get_task
@@ -129,8 +129,11 @@ def model_label(model: nn.Module) -> str:
     return type(model).__name__
 
 
-def data_spacing(X: Tensor, space: Box, *, n_probe: int = 1000) -> float:
-    """The median distance from a design of ``X`` ``(n, d)`` to its nearest other design, in ``space``'s unit-cube coordinates.
+def data_spacing(X: Tensor, space: DesignSpace, *, n_probe: int = 1000) -> float:
+    """The median distance from a design of ``X`` ``(n, d)`` to its nearest other design, in ``space``'s search coordinates.
+
+    The search coordinates are a box's unit cube, or a `Space`'s relaxed coordinates (each real
+    and integer on ``[0, 1]``, a composition's fractions, a categorical's one-hot columns).
 
     Measured on ``n_probe`` designs picked with a fixed seed (all of them if fewer); exact
     duplicates do not count as neighbours.
@@ -191,10 +194,11 @@ def _serve_inverse_model(problem: Problem, config: SolverConfig, k: int) -> list
 
     The solver's ``fit_targets`` trains it once on the offline outputs (``max_iter`` steps), then
     it serves ``k`` designs per test target in one forward pass, ranked by the surrogate's error.
-    The training time is shared out over the targets.
+    The training time is shared out over the targets. The generator is trained on a `Box`; on a
+    target task with a `Space` the solver searches each target on its own instead.
     """
     task, targets = problem.task, problem.targets
-    assert targets is not None
+    assert targets is not None and isinstance(task.space, Box)
     if config.latent or config.data_weight > 0:
         raise ValueError(
             f"{config.name!r}: the conditional generator of a target task runs in data space without penalties; "
@@ -268,7 +272,9 @@ def run_cell(problem: Problem, config: SolverConfig, *, k: int) -> dict[str, Any
         assert problem.targets is not None
         errors, predicted_top, bests, medians, gaps, gaps_abs, distances, spreads, modes = [], [], [], [], [], [], [], [], []
         nfev, seconds, trace, invalid = 0, 0.0, {}, 0
-        served = _serve_inverse_model(problem, config, k) if config.capabilities.amortizes_targets else None
+        # The conditional generator is trained on a box; on a Space each target gets its own search.
+        amortized = config.capabilities.amortizes_targets and isinstance(task.space, Box)
+        served = _serve_inverse_model(problem, config, k) if amortized else None
         for i, target in enumerate(problem.targets):
             cell = served[i] if served is not None else _search(problem, config, k, seed * 100_003 + i, target, traced=i == 0)
             oracle = oracle_energy(task, cell.X, target)
@@ -324,7 +330,7 @@ def _both_judges(oracle: Tensor, predicted: Tensor) -> dict[str, list[float | No
 
 
 def _distance_to_data(problem: Problem, X: Tensor) -> float:
-    """Mean distance from designs ``X`` ``(k, d)`` to their nearest training design, in the box's unit-cube coordinates."""
+    """Mean distance from designs ``X`` ``(k, d)`` to their nearest training design, in the space's search coordinates."""
     with torch.no_grad():
         return float(DataDistance(problem.X, space=problem.task.space).distance(X.to(problem.X.dtype)).mean())
 
@@ -353,9 +359,12 @@ def run(
     tasks the best designs are hidden) and the task's recommended surrogate is trained on it, once,
     and cached under ``out/cache`` (safetensors), as are the deep ensemble, the selected surrogate
     and the decoder when a configuration needs them. Latent configurations run only on tasks with a
-    decoder, selected-surrogate configurations only on minimize tasks. Each configuration then searches its model (minimize tasks: once; target tasks: once
-    per test target) and returns ``k`` designs, which
-    the oracle re-simulates. With ``out``, every finished cell is written to ``out/results.json``
+    decoder, selected-surrogate configurations only on minimize tasks, and a solver only on tasks
+    whose space holds kinds of variables and constraints it declares (`invdesign.engine.Capabilities`
+    ``variables`` and ``constraints`` against ``task.space.variable_kinds`` and ``constraint_kinds``;
+    ``ga``, for one, searches reals only, so it skips a `Space` task with a categorical). Each
+    configuration then searches its model (minimize tasks: once; target tasks: once per test target)
+    and returns ``k`` designs, which the oracle re-simulates. With ``out``, every finished cell is written to ``out/results.json``
     and ``out/results.csv`` at once (atomically), and a rerun with the same ``out`` skips the cells
     already finished with the same settings, so a killed run resumes where it stopped.
 
@@ -419,7 +428,8 @@ def run(
     if not cells:
         raise ValueError(
             "no cell to run: selected-surrogate configurations run on minimize "
-            "tasks only and latent configurations on tasks with a decoder "
+            "tasks only, latent configurations on tasks with a decoder, and a solver only on "
+            "tasks whose variables and constraints it handles "
             f"(tasks {[t.name for t in task_list]}, solvers {names})"
         )
     records: dict[str, dict[str, Any]] = {}
@@ -446,10 +456,15 @@ def run(
 
 
 def _applies(config: SolverConfig, task: Task) -> bool:
-    """Whether ``config`` runs on ``task``: surrogate selection needs a minimize task, latent search a decoder."""
+    """Whether ``config`` runs on ``task``: surrogate selection needs a minimize task, latent search a
+    decoder, and the solver must handle the kinds of variables and constraints of the task's space
+    (`invdesign.engine.Capabilities`; a latent search runs in a box of reals)."""
     if task.kind != "minimize" and config.surrogate == "selected":
         return False
-    return not (config.latent and task.decoder is None)
+    if config.latent:
+        return task.decoder is not None
+    caps = config.capabilities
+    return task.space.variable_kinds <= caps.variables and task.space.constraint_kinds <= caps.constraints
 
 
 HARNESS_VERSION = 4

@@ -32,17 +32,19 @@ class Suite:
 SUITES: dict[str, Suite] = {
     "quick": Suite(
         name="quick",
-        tasks=("branin", "hartmann6", "ackley10", "robot_arm"),
+        tasks=("branin", "hartmann6", "ackley10", "robot_arm", "mixed"),
         solvers=(*available(), "gd+pessimism", "gd+trust"),
         seeds=3,
         settings={"k": 128, "n_targets": 3, "n_train": 2000, "epochs": 100},
-        description="every solver on four tasks, 3 seeds, 2,000 offline designs, 3 targets for robot_arm (minutes on 2 CPU cores)",
+        description="every solver on four boxes and the mixed space (a solver skips kinds it does not declare), 3 seeds, "
+        "2,000 offline designs, 3 targets for robot_arm (minutes on 2 CPU cores)",
     ),
     "full": Suite(
         name="full",
         tasks=(
             "sine", "robot_arm", "ballistics", "branin", "hartmann6",
             "ackley10", "ackley20", "rosenbrock10", "styblinski_tang10", "digits",
+            "composition", "mixed",
         ),
         solvers=(
             *available(),
@@ -51,6 +53,7 @@ SUITES: dict[str, Suite] = {
         ),
         seeds=5,
         settings={"k": 128, "n_targets": 20},
-        description="every configuration on every built-in task, 5 seeds, 20 targets per target task (hours)",
+        description="every configuration on every built-in task (each where its solver handles the space), 5 seeds, "
+        "20 targets per target task (hours)",
     ),
 }

@@ -3,7 +3,9 @@
 Built-in tasks, by name: ``"sine"``, ``"robot_arm"`` and ``"ballistics"`` (target matching,
 Ren et al., NeurIPS 2020); ``"branin"``, ``"hartmann6"``, ``"ackley10"``, ``"ackley20"``,
 ``"rosenbrock10"`` and ``"styblinski_tang10"`` (minimization, BoTorch test functions);
-``"digits"`` (minimization on real handwritten digits, with a decoder for latent search).
+``"digits"`` (minimization on real handwritten digits, with a decoder for latent search);
+``"composition"`` (five fractions summing to 1 and a temperature) and ``"mixed"`` (a categorical
+catalyst, an integer and three reals), minimization on named, mixed spaces (`invdesign.Space`).
 Every task recommends an offline data size, a surrogate (:class:`SurrogateSpec`) and a
 black-box query budget; :func:`select_surrogate` picks, among recipes such as
 :func:`architecture_grid`, the one that best predicts the best designs from the rest.
@@ -30,6 +32,7 @@ from invdesign.tasks.botorch_functions import (
     rosenbrock10,
     styblinski_tang10,
 )
+from invdesign.tasks.formulation import composition, composition_forward, mixed, mixed_forward
 from invdesign.tasks.registry import get, names, register
 from invdesign.tasks.surrogate import (
     DEFAULT_SURROGATE,
@@ -55,9 +58,13 @@ __all__ = [
     "ballistics_forward",
     "botorch_task",
     "branin",
+    "composition",
+    "composition_forward",
     "digits",
     "get",
     "hartmann6",
+    "mixed",
+    "mixed_forward",
     "names",
     "register",
     "robot_arm",

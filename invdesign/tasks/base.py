@@ -1,4 +1,4 @@
-"""The :class:`Task`: a benchmark problem with a true oracle, a prior and a search box."""
+"""The :class:`Task`: a benchmark problem with a true oracle, a prior and a design space."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 
 from invdesign.objective import Objective
-from invdesign.space import Box
+from invdesign.space import Box, DesignSpace, Space
 from invdesign.tasks.surrogate import DEFAULT_SURROGATE, DecoderSpec, SurrogateSpec
 
 Kind = Literal["target", "minimize"]
@@ -29,7 +29,7 @@ _REFERENCE_CHUNK = 10_000
 
 
 class Task:
-    """A benchmark problem: a true oracle, a prior to sample designs from, and a search box.
+    """A benchmark problem: a true oracle, a prior to sample designs from, and a design space.
 
     Surrogates are trained on :meth:`make_offline_data` (prior samples and their oracle
     values, the best of them hidden for minimize tasks; :meth:`make_data` draws them all),
@@ -42,14 +42,20 @@ class Task:
         name: A short identifier, used by the registry (:func:`invdesign.tasks.get`).
         oracle: The true function, pure torch, mapping designs of shape ``(n, d)`` to
             values of shape ``(n, k)`` with the dtype and device of its input. When
-            ``output_dim`` is 1 it may also return shape ``(n,)``.
-        space: The search box, dimension ``d``; stored as float64.
+            ``output_dim`` is 1 it may also return shape ``(n,)``. On a `Space` the designs
+            are encoded (the ``d = space.dim`` columns ``space.columns``: one-hot levels,
+            composition fractions, ...).
+        space: The search space: a `Box` of dimension ``d``, or a `Space` (named, mixed,
+            constrained variables) whose encoding has ``d`` columns; stored as float64.
         kind: ``"target"`` for inverse problems (find ``x`` with ``oracle(x) == y*``) or
             ``"minimize"`` (find ``x`` minimizing the scalar oracle).
         output_dim: ``k``, the number of oracle outputs; must be 1 for ``"minimize"``.
         prior: ``prior(n, generator)`` returning float64 CPU designs of shape ``(n, d)``
-            drawn with the given CPU ``torch.Generator``. ``None`` means uniform in
-            ``space``.
+            drawn with the given CPU ``torch.Generator``. On a `Space` they must be feasible
+            encoded designs (``space.feasible``); on a `Box` they may fall outside it (a
+            Gaussian prior). ``None`` means uniform in ``space``: uniform in a box, and for a
+            `Space` its own sampler (``space.sample``: uniform over levels, integers and
+            simplices, scrambled Sobol over reals) seeded from ``generator``.
         optimum: The known global minimum of the oracle, for ``"minimize"`` tasks only.
         reference: A short citation of the paper or source the task comes from.
         n_train: The recommended size of the offline data set: the number of prior designs
@@ -64,7 +70,8 @@ class Task:
             :meth:`objective`.
         n_reference: The size of the prior sample behind :meth:`reference_range` (minimize tasks).
         decoder: For tasks searched in a latent space too: how to train the decoder on the
-            offline designs (:class:`~invdesign.tasks.DecoderSpec`); ``None`` for data space only.
+            offline designs (:class:`~invdesign.tasks.DecoderSpec`, on a `Box` only); ``None`` for
+            data space only.
 
     Attributes:
         name, space, kind, output_dim, optimum, reference, n_train, hidden_fraction, surrogate,
@@ -74,9 +81,9 @@ class Task:
     Raises:
         ValueError: if ``kind`` is unknown, ``name`` is empty, ``output_dim < 1``,
             ``optimum``, ``output_dim`` or ``hidden_fraction`` do not fit ``kind``,
-            ``hidden_fraction`` lies outside ``[0, 1)``, or ``n_train``, ``budget`` or
-            ``n_reference`` is not a positive int.
-        TypeError: if ``space`` is not a ``Box``, ``oracle`` or ``prior`` is not callable, or
+            ``hidden_fraction`` lies outside ``[0, 1)``, ``n_train``, ``budget`` or
+            ``n_reference`` is not a positive int, or a ``decoder`` is given with a `Space`.
+        TypeError: if ``space`` is not a `Box` or a `Space`, ``oracle`` or ``prior`` is not callable, or
             ``surrogate`` is not a :class:`~invdesign.tasks.SurrogateSpec` (or ``decoder`` not a
             :class:`~invdesign.tasks.DecoderSpec`).
 
@@ -94,7 +101,7 @@ class Task:
     """
 
     name: str
-    space: Box
+    space: DesignSpace
     kind: Kind
     output_dim: int
     optimum: float | None
@@ -114,7 +121,7 @@ class Task:
         *,
         name: str,
         oracle: OracleFn,
-        space: Box,
+        space: DesignSpace,
         kind: Kind,
         output_dim: int = 1,
         prior: PriorFn | None = None,
@@ -131,8 +138,8 @@ class Task:
             raise ValueError(f"Task name must be a non-empty string, got {name!r}")
         if kind not in _KINDS:
             raise ValueError(f"Task {name!r}: kind must be one of {_KINDS}, got {kind!r}")
-        if not isinstance(space, Box):
-            raise TypeError(f"Task {name!r}: space must be a Box, got {type(space).__name__}")
+        if not isinstance(space, (Box, Space)):
+            raise TypeError(f"Task {name!r}: space must be a Box or a Space, got {type(space).__name__}")
         if not callable(oracle):
             raise TypeError(f"Task {name!r}: oracle must be callable, got {type(oracle).__name__}")
         if prior is not None and not callable(prior):
@@ -161,6 +168,8 @@ class Task:
             raise TypeError(f"Task {name!r}: surrogate must be a SurrogateSpec or None, got {type(surrogate).__name__}")
         if decoder is not None and not isinstance(decoder, DecoderSpec):
             raise TypeError(f"Task {name!r}: decoder must be a DecoderSpec or None, got {type(decoder).__name__}")
+        if decoder is not None and not isinstance(space, Box):
+            raise ValueError(f"Task {name!r}: a decoder (latent-space search) needs a Box space, got a Space")
         set_ = object.__setattr__
         set_(self, "name", name)
         set_(self, "space", space.to(dtype=torch.float64))
@@ -183,7 +192,7 @@ class Task:
 
     @property
     def input_dim(self) -> int:
-        """``d``, the design dimension (the dimension of :attr:`space`)."""
+        """``d``, the design dimension (the dimension of :attr:`space`; of a `Space`, its encoding's width)."""
         return self.space.dim
 
     def oracle(self, x: Tensor) -> Tensor:
@@ -275,7 +284,9 @@ class Task:
         Samples are drawn in float64 on the CPU with a ``torch.Generator`` seeded with
         ``seed``, then moved, so the same ``seed`` gives the same designs on every device
         (and, up to rounding, every dtype). ``seed=None`` draws a fresh random seed.
-        A prior need not stay inside :attr:`space` (a Gaussian prior does not).
+        On a `Box` a prior need not stay inside :attr:`space` (a Gaussian prior does not); on a
+        `Space` every design is feasible (in float64; rounding to float32 may move a composition's
+        sum by a few ulps).
         """
         return self._sample(n, _generator(seed), dtype, device)
 
@@ -428,15 +439,27 @@ class Task:
         if not dtype.is_floating_point:
             raise TypeError(f"Task {self.name!r}: dtype must be floating point, got {dtype}")
         d = self.input_dim
-        if self._prior is None:
+        space = self.space
+        if self._prior is None and isinstance(space, Space):
+            # The space's own feasible sampler, its scrambled Sobol sequence seeded from the generator.
+            seed = int(torch.randint(0, 2**62, (1,), generator=generator))
+            x = space.sample(n, seed=seed)
+        elif self._prior is None:
             u = torch.rand(n, d, generator=generator, dtype=torch.float64)
-            x = self.space.coordinates().to_design(u)
+            x = space.coordinates().to_design(u)
         else:
             x = self._prior(n, generator)
-            if x.shape != (n, d):
-                raise ValueError(
-                    f"Task {self.name!r}: prior returned shape {tuple(x.shape)}, expected ({n}, {d})"
-                )
+            if not isinstance(x, Tensor) or x.shape != (n, d):
+                got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+                raise ValueError(f"Task {self.name!r}: prior returned shape {got}, expected ({n}, {d})")
+            if isinstance(space, Space):
+                bad = ~space.feasible(x.to(space.dtype))
+                if bad.any():
+                    rows = bad.nonzero().flatten().tolist()
+                    raise ValueError(
+                        f"Task {self.name!r}: the prior returned designs outside the space (rows {rows[:10]}"
+                        f"{' ...' if len(rows) > 10 else ''}); a Space task's prior must return feasible encoded designs"
+                    )
         return x.to(dtype=dtype, device=device)
 
     def __repr__(self) -> str:

@@ -14,6 +14,7 @@ from invdesign.tasks.botorch_functions import (
     styblinski_tang10,
 )
 from invdesign.tasks.digits import digits_task
+from invdesign.tasks.formulation import composition, mixed
 
 _TASKS: dict[str, Task] = {}
 
@@ -61,5 +62,7 @@ for _task in (
     rosenbrock10(),
     styblinski_tang10(),
     digits_task(),
+    composition(),
+    mixed(),
 ):
     register(_task)
