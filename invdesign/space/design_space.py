@@ -206,12 +206,16 @@ class Space:
 
     def contains(self, x: Tensor, *, tol: float = FEASIBILITY_TOL) -> Tensor:
         """Whether each design of ``x`` ``(b, dim)`` meets the bounds, fixed values, integrality,
-        one-hot blocks, composition sums and linear constraints (not the nonlinear ones), ``(b,)``."""
-        return self.coordinates(relax=True).design_violation(self._check_width(x)) <= tol
+        one-hot blocks, composition sums and linear constraints (not the nonlinear ones), ``(b,)``.
+
+        A violation up to ``tol`` (relative to each constraint's scale) counts as met; in a dtype
+        coarser than float64, up to ``64 eps`` of the dtype.
+        """
+        return self.coordinates(relax=True).design_violation(self._check_width(x)) <= _tolerance(tol, x)
 
     def feasible(self, x: Tensor, *, tol: float = FEASIBILITY_TOL) -> Tensor:
         """`contains`, and every nonlinear constraint ``g(x) <= tol``, ``(b,)``."""
-        return self.contains(x, tol=tol) & (self.nonlinear_violation(x) <= tol)
+        return self.contains(x, tol=tol) & (self.nonlinear_violation(x) <= _tolerance(tol, x))
 
     def nonlinear_violation(self, x: Tensor) -> Tensor:
         """``sum_j relu(g_j(x))`` over every nonlinear constraint's outputs, ``(b,)``, differentiable in ``x``.
@@ -383,6 +387,11 @@ class Space:
                 f"{', ' if self.linear else ''}{len(self.nonlinear)} nonlinear]" if self.nonlinear else "]"
             ))
         return f"Space({'; '.join(parts)})"
+
+
+def _tolerance(tol: float, x: Tensor) -> float:
+    """``tol``, or more for a low-precision dtype: sums of a few float32 fractions are off by several ``eps``."""
+    return max(tol, 64 * torch.finfo(x.dtype).eps) if x.dtype.is_floating_point else tol
 
 
 def _names(v: Variable) -> tuple[str, ...]:
