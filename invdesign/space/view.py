@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from botorch.utils.sampling import HitAndRunPolytopeSampler
 from scipy.optimize import Bounds, LinearConstraint, milp
 from torch import Tensor
 
@@ -147,6 +148,7 @@ class SpaceView:
         self._pinned_values = tensor([v for _, v in exact])
         self._integer_designs = tensor([dst[src.index(column)] for column, _ in self.integers], torch.long)
         self._A, self._b, self._equality, self._row_scale = self._linear_rows()
+        self._chains: dict[int, tuple[HitAndRunPolytopeSampler, Tensor]] = {}
         # One unbounded composition and nothing else: the projection is the simplex projection alone.
         self._whole_simplex = (
             len(self._blocks) == 1 and not self._blocks[0].bounded and not self._blocks[0].categorical
@@ -364,8 +366,11 @@ class SpaceView:
 
         Each real and integer takes one Sobol dimension (integers uniform over their values), each
         categorical one (a uniform level), each composition one per component (uniform on its simplex,
-        by normalised exponentials). Points that break component bounds or linear constraints are
-        moved to the nearest feasible point (`round`).
+        by normalised exponentials). Where component bounds or linear constraints cut the continuous
+        columns, those columns come instead from a hit-and-run chain of ``seed`` on their polytope
+        (BoTorch's `HitAndRunPolytopeSampler`: uniform in the limit, after burn-in and thinning);
+        if a linear constraint also involves an integer, points that break it are moved to the
+        nearest feasible point (`round`).
         """
         if n < 1:
             raise ValueError(f"sample needs n >= 1, got {n}")
@@ -403,10 +408,53 @@ class SpaceView:
                 u[:, column] = lo + s[:, at] * (hi - lo)
             at += 1
             column += 1
+        if self._polytope_columns is not None:
+            u[:, self._polytope_columns] = self._polytope_chain(seed, start + n)[start:].to(u)
         u = u.to(dtype=self.dtype)
         if self.has_constraints or any(b.bounded for b in self._blocks):
             u = self.round(u)
         return u.to(dtype=dtype or self.dtype)
+
+    @property
+    def _polytope_columns(self) -> Tensor | None:
+        """The continuous columns, when bounds or constraints cut them and no constraint involves a discrete one."""
+        cut = self.has_constraints or any(b.bounded and not b.categorical for b in self._blocks)
+        if not cut or bool((self._A[:, self._discrete] != 0).any()):
+            return None
+        return (~self._discrete).nonzero().flatten()
+
+    def _polytope_chain(self, seed: int | None, n: int) -> Tensor:
+        """The first ``n`` points of the hit-and-run chain of ``seed`` on the continuous columns, ``(n, n_continuous)``, float64.
+
+        The chain is kept, so that asking for later points continues it rather than starting over.
+        """
+        key = int(torch.randint(0, 2**62, ())) if seed is None else seed
+        columns = self._polytope_columns
+        assert columns is not None
+        if key not in self._chains:
+            A, b = self._A[:, columns].double().cpu(), self._b.double().cpu()
+            eq = self._equality.cpu()
+            rows, rhs = [A[eq]], [b[eq]]
+            position = {int(c): i for i, c in enumerate(columns.tolist())}
+            for block in self._blocks:
+                if not block.categorical:
+                    row = torch.zeros(columns.numel(), dtype=torch.float64)
+                    row[[position[int(i)] for i in block.index.tolist()]] = 1.0
+                    rows.append(row.unsqueeze(0))
+                    rhs.append(torch.ones(1, dtype=torch.float64))
+            C, d = torch.cat(rows), torch.cat(rhs)
+            sampler = HitAndRunPolytopeSampler(
+                inequality_constraints=(A[~eq], b[~eq].unsqueeze(-1)) if bool((~eq).any()) else None,
+                equality_constraints=(C, d.unsqueeze(-1)) if C.shape[0] else None,
+                bounds=torch.stack([self._lower[columns], self._upper[columns]]).double().cpu(),
+                seed=key,
+            )
+            self._chains[key] = (sampler, torch.empty(0, columns.numel(), dtype=torch.float64))
+        sampler, drawn = self._chains[key]
+        if drawn.shape[0] < n:
+            drawn = torch.cat([drawn, sampler.draw(n - drawn.shape[0])])
+            self._chains[key] = (sampler, drawn)
+        return drawn[:n].to(self.device)
 
     # -- internals ----------------------------------------------------------------------------------------------------
 
