@@ -31,6 +31,8 @@ from invdesign.space.design_space import FEASIBILITY_TOL, Space
 from invdesign.space.variables import Categorical, Composition, Integer, Real
 
 _DYKSTRA_TOL = 1e-12
+_CHAIN_CHUNK = 256
+"""Points a hit-and-run chain is extended by at a time."""
 
 
 @dataclass(frozen=True)
@@ -451,8 +453,9 @@ class SpaceView:
             )
             self._chains[key] = (sampler, torch.empty(0, columns.numel(), dtype=torch.float64))
         sampler, drawn = self._chains[key]
-        if drawn.shape[0] < n:
-            drawn = torch.cat([drawn, sampler.draw(n - drawn.shape[0])])
+        while drawn.shape[0] < n:
+            # Always whole chunks: the sampler reseeds at every draw, so the chain is a function of the seed alone.
+            drawn = torch.cat([drawn, sampler.draw(_CHAIN_CHUNK)])
             self._chains[key] = (sampler, drawn)
         return drawn[:n].to(self.device)
 
