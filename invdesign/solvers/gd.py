@@ -36,8 +36,15 @@ class GradientDescent(RestartSolver):
     rounded, searched locally and polished by the engine (`invdesign.engine.mixed`).
 
     Attributes:
-        optimizer: ``"adam"`` (default) or ``"sgd"``. With ``"sgd"`` the step is
-            ``lr * sqrt(d) * gradient``, Design-Bench's scaling.
+        optimizer: ``"auto"`` (default), ``"adam"``, ``"sgd"`` or ``"normalized"``. With
+            ``"sgd"`` the step is ``lr * sqrt(d) * gradient``, Design-Bench's scaling. With
+            ``"normalized"`` each restart's gradient is divided by its root mean square before
+            an SGD step with momentum 0.9: scale-free like Adam, but the same in every direction,
+            so that its fixed points under projection are the constrained optimum's KKT points
+            (Adam's per-coordinate scaling followed by a Euclidean projection stops short of a
+            face's optimum). ``"auto"`` is ``"normalized"`` when the search coordinates couple
+            columns (a composition or relaxed categorical on the simplex, linear constraints),
+            and ``"adam"`` otherwise (every box).
         lr: Learning rate, in unit-cube coordinates.
         momentum: Momentum for ``"sgd"``.
         lr_schedule: ``"constant"``, ``"cosine"`` (default; decays to ``lr * lr_final`` at
@@ -56,7 +63,7 @@ class GradientDescent(RestartSolver):
     name: ClassVar[str] = "gd"
     capabilities: ClassVar[Capabilities] = Capabilities(gradients=True, default_budget=300, default_restarts=64, variables=EVERY_VARIABLE, constraints=EVERY_CONSTRAINT)
 
-    optimizer: Literal["adam", "sgd"] = "adam"
+    optimizer: Literal["auto", "adam", "sgd", "normalized"] = "auto"
     lr: float = 0.05
     momentum: float = 0.0
     lr_schedule: Literal["constant", "cosine", "exponential"] = "cosine"
@@ -67,7 +74,7 @@ class GradientDescent(RestartSolver):
     patience: int = 50
 
     def __post_init__(self) -> None:
-        _choice("optimizer", self.optimizer, ("adam", "sgd"))
+        _choice("optimizer", self.optimizer, ("auto", "adam", "sgd", "normalized"))
         _choice("lr_schedule", self.lr_schedule, ("constant", "cosine", "exponential"))
         _choice("bounds", self.bounds, ("project", "penalty"))
         for name in ("lr", "lr_final"):
@@ -85,7 +92,10 @@ class GradientDescent(RestartSolver):
         done_f, done_u = torch.full_like(f0, math.inf), best_u.clone()
         diverged = torch.zeros(starts.shape[0], dtype=torch.bool, device=starts.device)
         u = best_u.clone().requires_grad_(True)
-        opt = self._optimizer(u, view.dim)
+        kind = self.optimizer
+        if kind == "auto":
+            kind = "normalized" if view.blocks or view.has_constraints else "adam"
+        opt = self._optimizer(u, view.dim, kind)
         base_lr = opt.param_groups[0]["lr"]
         penalty = self.bounds == "penalty"
 
@@ -95,6 +105,8 @@ class GradientDescent(RestartSolver):
             f = run.energy(u)
             loss = f.sum() + self.boundary_weight * view.excess(u).sum() if penalty else f.sum()
             (u.grad,) = torch.autograd.grad(loss, u)
+            if kind == "normalized":
+                u.grad = u.grad / u.grad.square().mean(dim=-1, keepdim=True).sqrt().clamp_min(torch.finfo(u.dtype).tiny)
             nit = it + 1
 
             with torch.no_grad():
@@ -140,9 +152,11 @@ class GradientDescent(RestartSolver):
             message += f" {n_diverged} restarts stopped early: their energy turned NaN or infinite (best point before kept)."
         return Outcome(done_u, done_f, status, message, nit)
 
-    def _optimizer(self, u: Tensor, dim: int) -> torch.optim.Optimizer:
-        if self.optimizer == "adam":
+    def _optimizer(self, u: Tensor, dim: int, kind: str) -> torch.optim.Optimizer:
+        if kind == "adam":
             return adam([u], lr=self.lr)
+        if kind == "normalized":
+            return torch.optim.SGD([u], lr=self.lr, momentum=_NORMALIZED_MOMENTUM)
         return torch.optim.SGD([u], lr=self.lr * math.sqrt(dim), momentum=self.momentum)
 
     def _lr_factor(self, it: int, max_iter: int) -> float:
@@ -152,6 +166,10 @@ class GradientDescent(RestartSolver):
         if self.lr_schedule == "cosine":
             return self.lr_final + (1 - self.lr_final) * 0.5 * (1 + math.cos(math.pi * progress))
         return self.lr_final**progress
+
+
+_NORMALIZED_MOMENTUM = 0.9
+"""Momentum of the ``"normalized"`` optimizer (Adam's first-moment decay)."""
 
 
 def _choice(name: str, value: str, choices: tuple[str, ...]) -> None:
