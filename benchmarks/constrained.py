@@ -94,7 +94,8 @@ def slsqp(objective: ivd.Objective, starts: Tensor) -> tuple[float, Tensor]:
             options={"maxiter": 500, "ftol": 1e-12},
         )
         x = view.designs(torch.as_tensor(res.x).unsqueeze(0))
-        f = float(objective(x)[0])
+        with torch.no_grad():
+            f = float(objective(x)[0])
         if f < best:
             best, best_x = f, x[0]
     assert best_x is not None
