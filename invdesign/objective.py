@@ -150,6 +150,7 @@ class Objective:
         probe = self.space.sample(2, seed=0)
         for i, penalty in enumerate(self.penalties):
             self._penalty(i, penalty, probe)
+        self.space.nonlinear_violation(probe)  # a nonlinear constraint of the wrong shape, or NaN, fails here
 
     @property
     def dim(self) -> int:

@@ -176,10 +176,8 @@ class CMAESAskTell(AskTell):
             return rng.standard_normal(shape)
 
         scale = self._scale
-        options = {
+        options: dict[str, Any] = {
             "bounds": (self.view.bounds.cpu().double().numpy() * scale).tolist(),
-            "integer_variables": np.flatnonzero(self.view.discrete.cpu().numpy()).tolist(),
-            "CMA_stds": scale.tolist(),
             "popsize": self.solver.popsize,
             "randn": randn,
             "seed": math.nan,  # cma leaves NumPy's global generator alone
@@ -187,6 +185,10 @@ class CMAESAskTell(AskTell):
             "verb_disp": 0,
             "verb_log": 0,
         }
+        discrete = np.flatnonzero(self.view.discrete.cpu().numpy()).tolist()
+        if discrete:
+            # cma's integer handling (integer_variables) keeps a discrete column's step from shrinking below one grid step.
+            options.update({"integer_variables": discrete, "CMA_stds": scale.tolist()})
         return cma.CMAEvolutionStrategy(mean * scale, self.solver.sigma0, options)
 
     @property
