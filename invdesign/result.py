@@ -160,7 +160,8 @@ class Result:
     @property
     def designs(self) -> pandas.DataFrame:
         """The designs as a table, best first: one column per variable (categorical levels as their
-        labels, integers as ints, ``x0 ..`` for a box), then ``energy`` and ``feasible``.
+        labels, integers as ints, ``x0 ..`` for a box), then ``energy`` (what was minimized:
+        minus the model's output for an objective built with ``maximize=True``) and ``feasible``.
 
         Raises:
             ValueError: for a latent search (its designs have no named variables; see ``X``).

@@ -39,8 +39,9 @@ class FromData:
     - Without ``Y``: the ``n`` designs of lowest energy under the objective (evaluated once to
       rank them; these evaluations are not part of a run's ``nfev``).
 
-    In data space only designs inside the search box are candidates (a Gaussian prior's data
-    set has some outside it).
+    In data space only designs inside the search space are candidates (a Gaussian prior's data
+    set has some outside its box; on a `invdesign.Space`, rows at another value of a fixed
+    variable, or breaking a constraint, are not candidates either).
 
     With ``encode`` the chosen designs are mapped into the latent space of a decoder objective
     (encode-to-start), and clamped to the latent box.
@@ -99,7 +100,8 @@ class FromData:
     def __call__(self, objective: Objective, n: int, seed: int | None = None) -> Tensor:
         X, Y = self._candidates(objective)
         if n > X.shape[0]:
-            where = " inside the box" if self.encode is None and objective.decoder is None else ""
+            inside = " inside the box" if isinstance(objective.space, Box) else " inside the space"
+            where = inside if self.encode is None and objective.decoder is None else ""
             raise ValueError(f"asked for {n} starts but the data set holds only {X.shape[0]} designs{where}")
         if Y is None:
             points = self._to_search_space(objective, X)
