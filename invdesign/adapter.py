@@ -188,7 +188,10 @@ class ModelAdapter:
 
     def _probe_model(self, x: Tensor, differentiable: bool | None, shape: str) -> Tensor:
         """Call the model on the probe designs ``x``; a model that cannot take grad-requiring inputs is detached."""
-        source = "decoded from the latent box" if self.decoder is not None else "drawn from the box"
+        source = (
+            "decoded from the latent box" if self.decoder is not None
+            else "drawn from the box" if isinstance(self.space, Box) else "drawn from the space"
+        )
         hint = (
             "Does the decoder's output fit the model's input (pass flatten=True for a model of flat vectors)?"
             if self.decoder is not None

@@ -31,8 +31,8 @@ import torch
 from torch import Tensor, nn
 
 from invdesign.engine.capabilities import Capabilities
+from invdesign.engine.constrained import polish_nonlinear
 from invdesign.engine.mixed import settle_discrete
-from invdesign.engine.nonlinear import polish_nonlinear
 from invdesign.engine.registry import capable
 from invdesign.engine.run import Callback, Data, Outcome, Run, assemble, check_seed, count
 from invdesign.objective import Objective

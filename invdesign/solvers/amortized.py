@@ -146,7 +146,9 @@ class Amortized(TrainedSolver):
         objective, view, k = run.objective, run.view, self.batch_size
         seeds = Seeds.of(seed)
         # A box's generator makes its designs; a space's makes relaxed search points, projected onto the feasible set.
-        box = objective.space if isinstance(objective.space, Box) else Box(view.bounds[0], view.bounds[1])
+        lower, upper = view.bounds
+        # A column pinned by its bounds gets a unit of room; the projection pins it again.
+        box = objective.space if isinstance(objective.space, Box) else Box(lower, torch.where(upper > lower, upper, lower + 1))
         generator = Generator(box, noise_dim=self.noise_dim, hidden=self.hidden, activation=self.activation, seed=seeds.seed)
         with torch.no_grad():
             scale = _energy_scale(run.evaluate(objective.space.sample(_SCALE_PROBE, seed=seeds.seed)))

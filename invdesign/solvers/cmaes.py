@@ -165,7 +165,7 @@ class CMAESAskTell(AskTell):
             centre = self.view.bounds.mean(dim=0).cpu().double().numpy()
             self.es = self._new_strategy(centre if start is None else start)
         self._population = self.es.ask()
-        u = torch.as_tensor(np.stack(self._population) / self._scale, device=self.space.device)
+        u = torch.as_tensor(np.stack(self._population)[:, : self.dim] / self._scale, device=self.space.device)
         self._population_u = self.view.project(u.to(self.space.dtype))
 
     def _new_strategy(self, mean: np.ndarray) -> cma.CMAEvolutionStrategy:
@@ -176,8 +176,14 @@ class CMAESAskTell(AskTell):
             return rng.standard_normal(shape)
 
         scale = self._scale
+        lower, upper = self.view.bounds.cpu().double().numpy() * scale
+        # A column pinned by its bounds gets room for cma's sampling; the projection pins it again.
+        upper = np.where(upper > lower, upper, lower + scale)
+        if self.dim == 1:
+            # cma needs two dimensions; the second is a dummy the energy never sees.
+            lower, upper, scale, mean = np.append(lower, 0.0), np.append(upper, 1.0), np.append(scale, 1.0), np.append(mean, 0.5)
         options: dict[str, Any] = {
-            "bounds": (self.view.bounds.cpu().double().numpy() * scale).tolist(),
+            "bounds": [lower.tolist(), upper.tolist()],
             "popsize": self.solver.popsize,
             "randn": randn,
             "seed": math.nan,  # cma leaves NumPy's global generator alone

@@ -85,6 +85,11 @@ class GradientDescent(RestartSolver):
 
     def search(self, run: Run, starts: Tensor, f0: Tensor, *, max_iter: int) -> Outcome:
         view = run.view
+        if self.bounds == "penalty" and (view.blocks or view.has_constraints):
+            raise ValueError(
+                "gd option bounds='penalty' lets points leave the box, but this space's compositions or linear "
+                "constraints must hold exactly: use bounds='project'"
+            )
         # Per-restart state of the restarts still in the batch ("active"); retired ones move to done_*.
         active = torch.arange(starts.shape[0], device=starts.device)
         best_f, best_u = f0.clone(), starts.clone()

@@ -8,6 +8,7 @@ drops out of the batch.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -18,7 +19,10 @@ from torch import Tensor
 
 from invdesign.engine import Capabilities, Outcome, RestartSolver, Run, register
 from invdesign.engine.capabilities import EVERY_CONSTRAINT, EVERY_VARIABLE
+from invdesign.engine.constrained import slsqp
+from invdesign.engine.run import best_of
 from invdesign.result import Status
+from invdesign.space import SpaceView
 
 
 class _Stop(Exception):
@@ -31,11 +35,13 @@ class LBFGSB(RestartSolver):
     """L-BFGS-B (Byrd, Lu, Nocedal, Zhu 1995) on the box, with gradients from autograd.
 
     The search runs in the space's search coordinates (the unit cube of a box). On a
-    `invdesign.Space` the energy is evaluated at the exact projection of each point onto the
-    feasible set (simplex blocks, linear constraints), so L-BFGS-B minimizes ``E(P(u))`` over the
-    coordinates' bounds, with the gradient through the projection; integers and categoricals are
-    relaxed, then rounded and searched locally by the engine. Each restart returns the
-    lowest-energy (projected) point it evaluated. ``max_iter`` caps L-BFGS-B iterations per
+    `invdesign.Space` with compositions (or relaxed categoricals) the energy is evaluated at the
+    exact projection of each point onto the simplex blocks, so L-BFGS-B minimizes ``E(P(u))`` over
+    the coordinates' bounds, with the gradient through the projection. On a space with linear or
+    nonlinear constraints each restart runs SciPy's SLSQP instead, with the constraints (and their
+    autograd Jacobians) handed to it. Integers and categoricals are relaxed, then rounded and
+    searched locally by the engine. Each restart returns the lowest-energy (projected) point it
+    evaluated. ``max_iter`` caps L-BFGS-B iterations per
     restart. The history and the callback see every batched energy evaluation (line-search steps
     included) as one iteration; ``Result.nit`` counts L-BFGS-B iterations of the longest restart.
     A NaN or infinite energy is handed to SciPy as a finite value worse than the restart's best
@@ -67,6 +73,8 @@ class LBFGSB(RestartSolver):
 
     def search(self, run: Run, starts: Tensor, f0: Tensor, *, max_iter: int) -> Outcome:
         view = run.view
+        if isinstance(view, SpaceView) and (view.has_constraints or view.space.nonlinear):
+            return self._constrained(run, view, starts, max_iter=max_iter)
         best_f = f0.detach().cpu().double().numpy().copy()
         best_u = starts.detach().cpu().double().numpy().copy()
         nonfinite = np.zeros(len(best_f), dtype=bool)
@@ -129,6 +137,36 @@ class LBFGSB(RestartSolver):
                 "from it (the best finite point is kept)."
             )
         return Outcome(as_tensor(best_u), as_tensor(best_f), status, message, nit)
+
+
+    def _constrained(self, run: Run, view: SpaceView, starts: Tensor, *, max_iter: int) -> Outcome:
+        """SLSQP from each restart in turn, the constraints handed to SciPy (`invdesign.engine.constrained.slsqp`)."""
+        U, F = starts.clone(), torch.full((starts.shape[0],), math.inf, dtype=starts.dtype, device=starts.device)
+        nit, failed, limited, status = 0, 0, 0, Status.CONVERGED
+        for i in range(starts.shape[0]):
+            solved = slsqp(run, view, starts[i], max_iter=max_iter, ftol=self.ftol)
+            if solved is None:
+                failed += 1
+                U[i] = view.round(starts[i : i + 1])[0]
+            else:
+                U[i] = solved.u
+                nit = max(nit, solved.nit)
+                failed += not solved.success and "Iteration limit" not in solved.message
+                limited += "Iteration limit" in solved.message
+            with torch.no_grad():
+                F[i] = run.evaluate(view.to_design(U[i : i + 1]))[0]
+            run.record(i + 1, float(F[: i + 1].min()), starts.shape[0] - i - 1)
+            if run.stop_requested(best_of(U[: i + 1], F[: i + 1])):
+                return Outcome(U[: i + 1], F[: i + 1], Status.STOPPED, "stopped by the callback.", nit)
+        if limited:
+            status = Status.MAX_ITER
+        elif failed:
+            status = Status.STALLED
+        message = (
+            f"SLSQP from each of {starts.shape[0]} restarts (the space's constraints handed to SciPy): "
+            f"{starts.shape[0] - failed - limited} converged, {limited} reached max_iter={max_iter}, {failed} stopped otherwise."
+        )
+        return Outcome(U, F, status, message, nit)
 
 
 def _summarise(runs: list[dict], max_iter: int) -> tuple[Status, str]:

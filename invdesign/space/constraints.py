@@ -9,6 +9,7 @@ model's input batch, ``(b, d) -> (b,)`` or ``(b, m)``, feasible where ``g(x) <= 
 from __future__ import annotations
 
 import ast
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -40,6 +41,10 @@ class Linear:
         if self.op not in ("<=", ">=", "=="):
             raise ValueError(f"a linear constraint's op must be '<=', '>=' or '==', got {self.op!r}")
         coefficients = {str(k): float(v) for k, v in dict(self.coefficients).items() if float(v) != 0.0}
+        bad = [k for k, v in coefficients.items() if not math.isfinite(v)]
+        if bad or not math.isfinite(float(self.rhs)):
+            what = f"the coefficient of {bad[0]!r}" if bad else "the right-hand side"
+            raise ValueError(f"the linear constraint {self.text or str(dict(self.coefficients))!r}: {what} is NaN or infinite")
         if not coefficients:
             raise ValueError(f"the linear constraint {self.text or self!r} involves no variable")
         object.__setattr__(self, "coefficients", coefficients)
@@ -124,6 +129,8 @@ def _affine(node: ast.expr, text: str) -> tuple[dict[str, float], float]:
         if isinstance(node.op, ast.Div):
             if b:
                 raise ValueError(f"the constraint {text!r} divides by a variable; only linear constraints can be parsed")
+            if kb == 0:
+                raise ValueError(f"the constraint {text!r} divides by zero")
             return {n: v / kb for n, v in a.items()}, ka / kb
         if a and b:
             raise ValueError(

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import torch
+from scipy.optimize import minimize
 from torch import Tensor
 
 
@@ -67,15 +69,17 @@ def dykstra(
     equality: Tensor,
     *,
     tol: float = 1e-11,
-    max_cycles: int = 2000,
-) -> Tensor:
+    max_cycles: int = 200,
+) -> tuple[Tensor, Tensor]:
     """The nearest point to each row of ``v`` of ``C ∩ {a_i . u <= b_i}`` (``== b_i`` where ``equality[i]``).
 
     Dykstra's alternating projection (Boyle and Dykstra 1986), which converges to the Euclidean
     projection onto the intersection, not just to a point in it: each cycle projects onto every
     halfspace (or hyperplane) and then onto ``C`` (``project``, exact), carrying each set's
-    correction. It stops once every constraint holds to ``tol`` and a cycle moves no point by
-    more than ``tol``, or after ``max_cycles``; the result always lies in ``C`` exactly.
+    correction. A row stops once every constraint holds to ``tol`` and a cycle moves it by no
+    more than ``tol``; the result always lies in ``C`` exactly. Near a thin sliver of the feasible
+    set (constraints at a small angle) the alternation crawls: rows still moving after
+    ``max_cycles`` are reported, for an exact solver (`nearest`) to finish.
 
     Args:
         v: Points, ``(b, n)``.
@@ -83,9 +87,12 @@ def dykstra(
         A: Constraint rows, ``(m, n)``, each of unit norm.
         b: Right-hand sides, ``(m,)``.
         equality: Which rows are equalities, ``(m,)`` bool.
+
+    Returns:
+        The points ``(b, n)`` and which rows converged ``(b,)``.
     """
     if A.shape[0] == 0:
-        return project(v)
+        return project(v), torch.ones(v.shape[0], dtype=torch.bool, device=v.device)
     x = v
     corrections = torch.zeros((A.shape[0] + 1, *v.shape), dtype=v.dtype, device=v.device)
     done = torch.zeros(v.shape[0], dtype=torch.bool, device=v.device)
@@ -106,7 +113,43 @@ def dykstra(
         done = done | ((violation(x, A, b, equality) <= tol) & ((x - start).abs().amax(dim=-1) <= tol))
         if done.all():
             break
-    return x
+    return x, done
+
+
+def nearest(
+    v: Tensor, lower: Tensor, upper: Tensor, A: Tensor, b: Tensor, equality: Tensor, blocks: list[Tensor]
+) -> Tensor:
+    """The nearest point to each row of ``v`` ``(r, n)`` of ``{lower <= u <= upper, A u <= b (== where equality),
+    sum u[block] == 1}``, by SciPy's SLSQP on the quadratic program, one row at a time (the exact fallback of `dykstra`).
+
+    Args:
+        v: Points, ``(r, n)``.
+        lower, upper: Bounds, ``(r, n)``.
+        A, b, equality: The linear constraints, as in `dykstra`.
+        blocks: Index tensors of the columns that sum to 1.
+    """
+    A_np, b_np, eq_np = A.detach().cpu().double().numpy(), b.detach().cpu().double().numpy(), equality.cpu().numpy()
+    constraints: list[dict] = [
+        {"type": "eq" if e else "ineq", "fun": lambda u, a=a, r=r: r - a @ u, "jac": lambda u, a=a: -a}
+        for a, r, e in zip(A_np, b_np, eq_np)
+    ]
+    for block in blocks:
+        ones = np.zeros(v.shape[-1])
+        ones[block.cpu().numpy()] = 1.0
+        constraints.append({"type": "eq", "fun": lambda u, ones=ones: ones @ u - 1.0, "jac": lambda u, ones=ones: ones})
+    out = v.detach().clone()
+    for i, (target, lo, hi) in enumerate(zip(*(t.detach().cpu().double().numpy() for t in (v, lower, upper)))):
+        result = minimize(
+            lambda u, target=target: (0.5 * ((u - target) ** 2).sum(), u - target),
+            np.clip(target, lo, hi),
+            jac=True,
+            method="SLSQP",
+            bounds=np.stack([lo, hi], axis=-1),
+            constraints=constraints,
+            options={"ftol": 1e-15, "maxiter": 500},
+        )
+        out[i] = torch.as_tensor(result.x, dtype=v.dtype, device=v.device)
+    return out
 
 
 def violation(u: Tensor, A: Tensor, b: Tensor, equality: Tensor) -> Tensor:

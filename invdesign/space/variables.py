@@ -172,7 +172,7 @@ class Composition:
                 )
         if sum(lower) > total * (1 + 1e-12) or sum(upper) < total * (1 - 1e-12):
             raise ValueError(
-                f"Composition {list(names)} cannot sum to {total}: its lower bounds sum to {sum(lower):g} and its "
+                f"Composition {list(names)} cannot sum to {total:g}: its lower bounds sum to {sum(lower):g} and its "
                 f"upper bounds to {sum(upper):g}"
             )
         object.__setattr__(self, "names", names)

@@ -1,14 +1,20 @@
-"""The end of a penalty search on a space with nonlinear constraints: SciPy's SLSQP from the best designs.
+"""SciPy's SLSQP on a constrained space: the constrained solve of `lbfgs`, and the end of a penalty search.
 
-A restart solver meets nonlinear constraints ``g(x) <= 0`` through a penalty whose weight grows
-(`invdesign.engine.Run.constraint_weight`); a penalty leaves its minimizer near, not on, the
-constraint's boundary. From the best designs found, SLSQP (Kraft 1988) then solves the constrained
-problem itself: the energy, the linear constraints and compositions, and every nonlinear
-constraint with its exact autograd Jacobian, in the search coordinates (discrete variables held
-at their values). A design is replaced only by a feasible one of lower energy.
+SLSQP (Kraft 1988) solves the constrained problem itself, in the search coordinates of a space
+(discrete variables held at their values): the energy with its autograd gradient, the bounds,
+the compositions and linear constraints, and every nonlinear constraint ``g(x) <= 0`` with its
+exact autograd Jacobian.
+
+- `lbfgs` on a space with linear or nonlinear constraints runs it from every restart.
+- A restart solver that meets nonlinear constraints through a penalty whose weight grows
+  (`invdesign.engine.Run.constraint_weight`), as ``gd`` does, ends near, not on, the constraint's
+  boundary; `polish_nonlinear` runs SLSQP from its best designs, and a design is replaced only by
+  a feasible one of lower energy.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -32,9 +38,10 @@ def polish_nonlinear(run: Run, X: Tensor) -> tuple[Tensor, int]:
     for i in range(min(_POLISHED, X.shape[0])):
         choice = space.assignment(X[i])
         view = space.fix(choice).coordinates(relax=True) if choice else space.coordinates(relax=True)
-        x = _slsqp(run, view, view.to_search(X[i : i + 1])[0])
-        if x is None:
+        solved = slsqp(run, view, view.to_search(X[i : i + 1])[0])
+        if solved is None or not bool(space.nonlinear_violation(solved.x.unsqueeze(0))[0] <= FEASIBILITY_TOL):
             continue
+        x = view.designs(solved.u.unsqueeze(0))[0]
         with torch.no_grad():
             pair = torch.stack([X[i], x])
             feasible = space.feasible(pair)
@@ -46,8 +53,20 @@ def polish_nonlinear(run: Run, X: Tensor) -> tuple[Tensor, int]:
     return X, improved
 
 
-def _slsqp(run: Run, view: SpaceView, u0: Tensor) -> Tensor | None:
-    """The design SLSQP reaches from search point ``u0`` ``(n,)``, or ``None`` if it failed."""
+class Solved(NamedTuple):
+    """Where SLSQP ended from one start."""
+
+    x: Tensor
+    """The design, feasible for the linear part (projected), ``(dim,)``."""
+    u: Tensor
+    """Its search point, ``(n,)``."""
+    nit: int
+    success: bool
+    message: str
+
+
+def slsqp(run: Run, view: SpaceView, u0: Tensor, *, max_iter: int = _MAX_ITER, ftol: float = 1e-12) -> Solved | None:
+    """SLSQP from search point ``u0`` ``(n,)`` of ``view``; ``None`` if SciPy failed outright. Evaluations are counted by ``run``."""
     objective, space = run.objective, run.objective.space
     assert isinstance(space, Space)
 
@@ -71,7 +90,7 @@ def _slsqp(run: Run, view: SpaceView, u0: Tensor) -> Tensor | None:
         return -jac.detach().cpu().double().numpy()
 
     A, b, equality = (t.cpu().double().numpy() for t in view.linear_constraints())
-    constraints: list[dict] = [{"type": "ineq", "fun": nonlinear, "jac": nonlinear_jacobian}]
+    constraints: list[dict] = [{"type": "ineq", "fun": nonlinear, "jac": nonlinear_jacobian}] if space.nonlinear else []
     for row, rhs, eq in zip(A, b, equality):
         constraints.append({"type": "eq" if eq else "ineq", "fun": lambda u, row=row, rhs=rhs: rhs - row @ u, "jac": lambda u, row=row: -row})
     for block in view.blocks:
@@ -83,15 +102,17 @@ def _slsqp(run: Run, view: SpaceView, u0: Tensor) -> Tensor | None:
         result = scipy_minimize(
             energy, u0.detach().cpu().double().numpy(), jac=True, method="SLSQP",
             bounds=view.bounds.T.cpu().double().numpy(), constraints=constraints,
-            options={"maxiter": _MAX_ITER, "ftol": 1e-12},
+            options={"maxiter": max(max_iter, 1), "ftol": ftol},
         )
     except (ValueError, RuntimeError):
         return None
     if not np.all(np.isfinite(result.x)):
         return None
     with torch.no_grad():
-        x = view.designs(torch.as_tensor(result.x, dtype=view.dtype, device=view.device).unsqueeze(0))[0]
-    return x if bool(space.nonlinear_violation(x.unsqueeze(0))[0] <= FEASIBILITY_TOL) else None
+        u = view.round(torch.as_tensor(result.x, dtype=view.dtype, device=view.device).unsqueeze(0))
+        x = view.to_design(u)[0]
+    message = result.message if isinstance(result.message, str) else str(result.message)
+    return Solved(x, u[0], int(result.nit), bool(result.success), message)
 
 
 def _constraint_values(space: Space, x: Tensor) -> Tensor:
