@@ -240,6 +240,10 @@ def maximize_acquisition(
         "equality_constraints": equalities or None,
     }
     if view.integers or view.ordinal:
+        # BoTorch's mixed optimizer takes equalities over continuous columns only; one over an integer is left
+        # to the projection every asked point goes through (`invdesign.space.SpaceView.round`).
+        on_grid = view.discrete.nonzero().flatten().tolist()
+        constraints["equality_constraints"] = [c for c in equalities if not set(c[0].tolist()) & set(on_grid)] or None
         discrete = {column: _grid(levels) for column, levels in view.integers}
         categorical = {column: _grid(levels) for column, _, levels in view.ordinal}
         candidates, _ = optimize_acqf_mixed_alternating(

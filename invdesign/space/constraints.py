@@ -103,7 +103,7 @@ def _comparison(text: str) -> ast.Compare:
     except SyntaxError as exc:
         raise ValueError(f"cannot read the constraint {text!r}: {exc.msg}") from None
     if not isinstance(tree, ast.Compare):
-        raise ValueError(f"the constraint {text!r} must be a comparison: 'lhs <= rhs', 'lhs >= rhs' or 'lhs == rhs'")
+        raise ValueError(f"the constraint {text!r} must be one comparison: 'lhs <= rhs', 'lhs >= rhs' or 'lhs == rhs'")
     return tree
 
 

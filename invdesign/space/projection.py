@@ -31,7 +31,8 @@ def simplex(v: Tensor, total: float = 1.0) -> Tensor:
         if torch.equal(new, tau):
             break
         tau = new
-    return (v - tau).clamp_min(0.0)
+    u = (v - tau).clamp_min(0.0)
+    return _exact_sum(u, u > 0, total)
 
 
 def bounded_simplex(v: Tensor, lower: Tensor, upper: Tensor, total: float = 1.0) -> Tensor:
@@ -58,7 +59,15 @@ def bounded_simplex(v: Tensor, lower: Tensor, upper: Tensor, total: float = 1.0)
     drop = s0 - s1
     safe = torch.where(drop > 0, drop, torch.ones_like(drop))
     tau = torch.where(drop > 0, t0 + (s0 - total) / safe * (t1 - t0), t1)
-    return (v - tau).clamp(lower, upper)
+    u = (v - tau).clamp(lower, upper)
+    return _exact_sum(u, (u > lower) & (u < upper), total).clamp(lower, upper)
+
+
+def _exact_sum(u: Tensor, free: Tensor, total: float) -> Tensor:
+    """``u`` ``(b, k)`` with the rounding error of its row sums spread over its ``free`` entries (far points lose digits in ``tau``)."""
+    count = free.sum(dim=-1, keepdim=True)
+    share = (total - u.sum(dim=-1, keepdim=True)) / count.clamp_min(1)
+    return torch.where(free, u + share, u)
 
 
 def dykstra(
@@ -139,17 +148,61 @@ def nearest(
         constraints.append({"type": "eq", "fun": lambda u, ones=ones: ones @ u - 1.0, "jac": lambda u, ones=ones: ones})
     out = v.detach().clone()
     for i, (target, lo, hi) in enumerate(zip(*(t.detach().cpu().double().numpy() for t in (v, lower, upper)))):
+        # The distance to a far target, measured from its clamp: the same minimizer, at a scale SLSQP handles.
+        near = np.clip(target, lo, hi)
+        scale = 1.0 + float(np.abs(target - near).max())
         result = minimize(
-            lambda u, target=target: (0.5 * ((u - target) ** 2).sum(), u - target),
-            np.clip(target, lo, hi),
+            lambda u, target=target, scale=scale: (0.5 * ((u - target) ** 2).sum() / scale**2, (u - target) / scale**2),
+            near,
             jac=True,
             method="SLSQP",
             bounds=np.stack([lo, hi], axis=-1),
             constraints=constraints,
             options={"ftol": 1e-15, "maxiter": 500},
         )
-        out[i] = torch.as_tensor(result.x, dtype=v.dtype, device=v.device)
+        x = result.x
+        for tol in (1e-9, 1e-7, 1e-5):  # a constraint SLSQP left nearly tight counts as active at the looser tolerances
+            y = _on_active_set(target, result.x, lo, hi, A_np, b_np, eq_np, blocks, tol)
+            if y is not None:
+                x = y
+                break
+        out[i] = torch.as_tensor(x.copy(), dtype=v.dtype, device=v.device)
     return out
+
+
+def _on_active_set(
+    target: np.ndarray, x: np.ndarray, lo: np.ndarray, hi: np.ndarray, A: np.ndarray, b: np.ndarray, eq: np.ndarray,
+    blocks: list[Tensor], tol: float,
+) -> np.ndarray | None:
+    """The exact projection of ``target`` onto the affine set of the constraints active at SLSQP's answer ``x``.
+
+    SLSQP meets constraints to about its tolerance; with its active set (bounds it sits on, equalities,
+    inequalities with slack below ``tol``, blocks) the projection is a linear solve, exact to
+    rounding. ``None`` if that point is not feasible.
+    """
+    n = x.shape[0]
+    at_lo, at_hi = np.abs(x - lo) <= tol, np.abs(x - hi) <= tol
+    fixed = at_lo | at_hi
+    value = np.where(at_lo, lo, hi)
+    rows = [a for a, r, e in zip(A, b, eq) if e or r - a @ x <= tol]
+    rhs = [r for a, r, e in zip(A, b, eq) if e or r - a @ x <= tol]
+    for block in blocks:
+        ones = np.zeros(n)
+        ones[block.cpu().numpy()] = 1.0
+        rows.append(ones)
+        rhs.append(1.0)
+    y = np.where(fixed, value, target)
+    if rows:
+        C, d = np.array(rows), np.array(rhs)
+        free = ~fixed
+        residual = d - C[:, fixed] @ value[fixed] - C[:, free] @ target[free]
+        step, *_ = np.linalg.lstsq(C[:, free], residual, rcond=None)  # the least-norm step onto the active set
+        y[free] = target[free] + step
+    feasible = (
+        np.all(y >= lo - 1e-12) and np.all(y <= hi + 1e-12)
+        and all(abs(a @ y - r) <= 1e-12 * (1 + abs(r)) if e else a @ y - r <= 1e-12 * (1 + abs(r)) for a, r, e in zip(A, b, eq))
+    )
+    return np.clip(y, lo, hi) if feasible else None
 
 
 def violation(u: Tensor, A: Tensor, b: Tensor, equality: Tensor) -> Tensor:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from botorch.exceptions.errors import BotorchError
 from botorch.utils.sampling import HitAndRunPolytopeSampler
 from scipy.optimize import Bounds, LinearConstraint, milp
 from torch import Tensor
@@ -149,8 +150,9 @@ class SpaceView:
         self._pinned_columns = tensor([c for c, _ in exact], torch.long)
         self._pinned_values = tensor([v for _, v in exact])
         self._integer_designs = tensor([dst[src.index(column)] for column, _ in self.integers], torch.long)
+        self._empty = False
         self._A, self._b, self._equality, self._row_scale = self._linear_rows()
-        self._chains: dict[int, tuple[HitAndRunPolytopeSampler, Tensor]] = {}
+        self._chains: dict[int, tuple[HitAndRunPolytopeSampler, Tensor] | None] = {}
         # One unbounded composition and nothing else: the projection is the simplex projection alone.
         self._whole_simplex = (
             len(self._blocks) == 1 and not self._blocks[0].bounded and not self._blocks[0].categorical
@@ -254,8 +256,14 @@ class SpaceView:
         if not done.all():
             rest = ~done
             exact = projection.nearest(u[rest], lower[rest], upper[rest], A, b, self._equality, self.blocks)
+            exact = self._project_set(exact, lower[rest], upper[rest])
+            # Where SLSQP failed too, the nearest feasible point in L1 (an exact MILP) stands in.
+            for i in (self.violation(exact) > FEASIBILITY_TOL * 1e-3).nonzero().flatten().tolist():
+                point = self._milp(exact[i], lower[rest][i], upper[rest][i])
+                if point is not None:
+                    exact[i] = self._project_set(torch.as_tensor(point).to(exact).unsqueeze(0), lower[rest][i : i + 1], upper[rest][i : i + 1])[0]
             out = out.clone()
-            out[rest] = self._project_set(exact, lower[rest], upper[rest])
+            out[rest] = exact
         return out
 
     def project_(self, u: Tensor) -> Tensor:
@@ -354,7 +362,8 @@ class SpaceView:
 
     def contains(self, u: Tensor) -> Tensor:
         """Whether each search point of ``u`` ``(b, n)`` is feasible (relaxed: discrete columns need not be on their grid), ``(b,)``."""
-        inside = ((u >= self._lower.to(u)) & (u <= self._upper.to(u))).all(dim=-1)
+        slack = 64 * torch.finfo(u.dtype).eps
+        inside = ((u >= self._lower.to(u) - slack) & (u <= self._upper.to(u) + slack)).all(dim=-1)
         for block in self._blocks:
             inside &= (u[:, block.index].sum(dim=-1) - 1).abs() <= 64 * torch.finfo(u.dtype).eps * block.index.numel()
         return inside & (self.violation(u) <= FEASIBILITY_TOL)
@@ -365,10 +374,9 @@ class SpaceView:
 
     def check_feasible(self) -> None:
         """Raise a ValueError naming the constraints if no design meets them (an exact MILP feasibility check)."""
-        if not self.has_constraints and not self._blocks:
+        if not self._empty and not self.has_constraints and not self._blocks:
             return
-        point = self._milp(None)
-        if point is None:
+        if self._empty or self._milp(None) is None:
             constraints = "; ".join(str(c) for c in self.space.linear) or "none"
             raise ValueError(
                 f"the space has no feasible design: its bounds, compositions and linear constraints ({constraints}) "
@@ -425,7 +433,9 @@ class SpaceView:
             at += 1
             column += 1
         if self._polytope_columns is not None:
-            u[:, self._polytope_columns] = self._polytope_chain(seed, start + n)[start:].to(u)
+            chain = self._polytope_chain(seed, start + n)
+            if chain is not None:
+                u[:, self._polytope_columns] = chain[start:].to(u)
         u = u.to(dtype=self.dtype)
         if self.has_constraints or any(b.bounded for b in self._blocks):
             u = self.round(u)
@@ -439,10 +449,12 @@ class SpaceView:
             return None
         return (~self._discrete).nonzero().flatten()
 
-    def _polytope_chain(self, seed: int | None, n: int) -> Tensor:
+    def _polytope_chain(self, seed: int | None, n: int) -> Tensor | None:
         """The first ``n`` points of the hit-and-run chain of ``seed`` on the continuous columns, ``(n, n_continuous)``, float64.
 
         The chain is kept, so that asking for later points continues it rather than starting over.
+        ``None`` for a polytope too thin for the sampler (an inequality that holds only as an
+        equality): the Sobol points are then moved onto the feasible set instead.
         """
         key = int(torch.randint(0, 2**62, ())) if seed is None else seed
         columns = self._polytope_columns
@@ -459,18 +471,29 @@ class SpaceView:
                     rows.append(row.unsqueeze(0))
                     rhs.append(torch.ones(1, dtype=torch.float64))
             C, d = torch.cat(rows), torch.cat(rhs)
-            sampler = HitAndRunPolytopeSampler(
-                inequality_constraints=(A[~eq], b[~eq].unsqueeze(-1)) if bool((~eq).any()) else None,
-                equality_constraints=(C, d.unsqueeze(-1)) if C.shape[0] else None,
-                bounds=torch.stack([self._lower[columns], self._upper[columns]]).double().cpu(),
-                seed=key,
-            )
-            self._chains[key] = (sampler, torch.empty(0, columns.numel(), dtype=torch.float64))
-        sampler, drawn = self._chains[key]
-        while drawn.shape[0] < n:
-            # Always whole chunks: the sampler reseeds at every draw, so the chain is a function of the seed alone.
-            drawn = torch.cat([drawn, sampler.draw(_CHAIN_CHUNK)])
-            self._chains[key] = (sampler, drawn)
+            try:
+                sampler = HitAndRunPolytopeSampler(
+                    inequality_constraints=(A[~eq], b[~eq].unsqueeze(-1)) if bool((~eq).any()) else None,
+                    equality_constraints=(C, d.unsqueeze(-1)) if C.shape[0] else None,
+                    bounds=torch.stack([self._lower[columns], self._upper[columns]]).double().cpu(),
+                    seed=key,
+                )
+            except (BotorchError, ValueError):
+                self._chains[key] = None
+            else:
+                self._chains[key] = (sampler, torch.empty(0, columns.numel(), dtype=torch.float64))
+        chain = self._chains[key]
+        if chain is None:
+            return None
+        sampler, drawn = chain
+        try:
+            while drawn.shape[0] < n:
+                # Always whole chunks: the sampler reseeds at every draw, so the chain is a function of the seed alone.
+                drawn = torch.cat([drawn, sampler.draw(_CHAIN_CHUNK)])
+                self._chains[key] = (sampler, drawn)
+        except (BotorchError, ValueError):
+            self._chains[key] = None
+            return None
         return drawn[:n].to(self.device)
 
     # -- internals ----------------------------------------------------------------------------------------------------
@@ -526,11 +549,7 @@ class SpaceView:
             self._upper[column] = min(float(self._upper[column]), value)
         if equal or not upper:
             self._lower[column] = max(float(self._lower[column]), value)
-        if float(self._lower[column]) > float(self._upper[column]) + 1e-12:
-            raise ValueError(
-                f"the space has no feasible design: the constraints on {self.space.columns[int(self._dst[column])]!r} "
-                "leave it no value"
-            )
+        self._empty |= float(self._lower[column]) > float(self._upper[column]) + 1e-12
         self._upper[column] = torch.maximum(self._upper[column], self._lower[column])
         for i, block in enumerate(self._blocks):
             if column in block.index.tolist():
@@ -555,8 +574,11 @@ class SpaceView:
                 out[i] = torch.as_tensor(point, dtype=u.dtype, device=u.device)
         return out
 
-    def _milp(self, target: Tensor | None) -> np.ndarray | None:
-        """A feasible search point (the nearest to ``target`` in L1, or any), or ``None`` if there is none."""
+    def _milp(self, target: Tensor | None, lower_bound: Tensor | None = None, upper_bound: Tensor | None = None) -> np.ndarray | None:
+        """A feasible search point (the nearest to ``target`` in L1, or any), or ``None`` if there is none.
+
+        ``lower_bound``/``upper_bound`` ``(n,)`` replace the view's bounds (pinned columns).
+        """
         n = self.dim
         grid = np.ones(n)
         integrality = np.zeros(n)
@@ -567,8 +589,8 @@ class SpaceView:
             if block.categorical:
                 integrality[block.index.cpu().numpy()] = 1
         # Variables w = u * grid (integers count levels), then t >= |w / grid - target| for the L1 distance.
-        lower = self._lower.cpu().double().numpy() * grid
-        upper = self._upper.cpu().double().numpy() * grid
+        lower = (self._lower if lower_bound is None else lower_bound).cpu().double().numpy() * grid
+        upper = (self._upper if upper_bound is None else upper_bound).cpu().double().numpy() * grid
         rows, lo, hi = [], [], []
         A = self._A.cpu().double().numpy() / grid
         b = self._b.cpu().double().numpy()
