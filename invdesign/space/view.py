@@ -279,24 +279,29 @@ class SpaceView:
         the nearest feasible point of a mixed-integer program (L1 distance).
         """
         given = u.reshape(-1, self.dim).to(self.dtype)
-        u = self._project_set(given)
-        if self._discrete.any():
-            u = u.clone()
-            for column, n in self.integers + [(c, k) for c, _, k in self.ordinal]:
-                u[:, column] = (u[:, column] * (n - 1)).round().clamp(0, n - 1) / (n - 1)
-            for block in self._blocks:
-                if block.categorical:
-                    part = u[:, block.index]
-                    u[:, block.index] = torch.nn.functional.one_hot(part.argmax(dim=-1), part.shape[-1]).to(u.dtype)
+        u = self._snap(self._project_set(given))
         if self.has_constraints:
             u = self._project_pinned(u)
             bad = self.violation(u) > FEASIBILITY_TOL
             if bad.any():
                 u = u.clone()
-                u[bad] = self._project_pinned(self._repair(u[bad]))
+                u[bad] = self._project_pinned(self._snap(self._repair(u[bad])))
         # Feasible points on the grid stay exactly as given, so that rounding twice changes nothing.
         keep = self.contains(given) & (given == u).where(self._discrete, torch.ones_like(given, dtype=torch.bool)).all(dim=-1)
         return torch.where(keep.unsqueeze(-1), given, u)
+
+    def _snap(self, u: Tensor) -> Tensor:
+        """``u`` ``(b, n)`` with every integer on its grid and every relaxed categorical one-hot at its largest entry."""
+        if not self._discrete.any():
+            return u
+        u = u.clone()
+        for column, n in self.integers + [(c, k) for c, _, k in self.ordinal]:
+            u[:, column] = (u[:, column] * (n - 1)).round().clamp(0, n - 1) / (n - 1)
+        for block in self._blocks:
+            if block.categorical:
+                part = u[:, block.index]
+                u[:, block.index] = torch.nn.functional.one_hot(part.argmax(dim=-1), part.shape[-1]).to(u.dtype)
+        return u
 
     def _project_pinned(self, u: Tensor) -> Tensor:
         """Project with the discrete columns of every row pinned at their values."""
