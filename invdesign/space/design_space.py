@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from invdesign.space.constraints import Linear, NonlinearConstraint, as_linear
+from invdesign.space.table import space_from_data
 from invdesign.space.variables import Categorical, Composition, Integer, Kind, Real, Variable, check_name
 
 if TYPE_CHECKING:
@@ -298,32 +299,8 @@ class Space:
 
         return from_frame(self, frame)
 
-    @classmethod
-    def from_data(
-        cls,
-        frame: pandas.DataFrame,
-        *,
-        compositions: Sequence[Sequence[str]] = (),
-        integers: Sequence[str] = (),
-        categorical: Sequence[str] = (),
-        exclude: Sequence[str] = (),
-        constraints: Sequence[str | Linear | NonlinearConstraint] = (),
-        fixed: Mapping[str, Any] | None = None,
-        margin: float = 0.0,
-    ) -> Space:
-        """A space read off a table of lab data (see `invdesign.space.table.space_from_data`)."""
-        from invdesign.space.table import space_from_data
-
-        return space_from_data(
-            frame,
-            compositions=compositions,
-            integers=integers,
-            categorical=categorical,
-            exclude=exclude,
-            constraints=constraints,
-            fixed=fixed,
-            margin=margin,
-        )
+    from_data = staticmethod(space_from_data)
+    """A space read off a table of lab data: `invdesign.space.table.space_from_data`."""
 
     def spec(self) -> dict[str, Any]:
         """A JSON-ready description (variables, fixed values, linear constraints, how many nonlinear)."""
