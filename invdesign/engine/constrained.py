@@ -27,6 +27,7 @@ from invdesign.space import FEASIBILITY_TOL, Space, SpaceView
 _POLISHED = 8
 """Best designs SLSQP starts from."""
 _MAX_ITER = 200
+"""Most SLSQP iterations from one design of a polish."""
 
 
 def polish_nonlinear(run: Run, X: Tensor) -> tuple[Tensor, int]:
