@@ -21,6 +21,8 @@ from torch import Tensor, nn
 from invdesign.space import Box, DesignSpace
 
 _PROBE_ROWS = 2
+_CHECK_ROWS = 3
+"""A second batch size the model is called with at construction, to tell the batch axis from the outputs'."""
 
 
 class ModelError(ValueError):
@@ -92,6 +94,24 @@ class ModelAdapter:
         self.why_not_differentiable = "declared with differentiable=False" if self.detach else ""
         self.probe_error: Exception | None = None
         self.output_dim, self.differentiable = self._probe(flatten, differentiable)
+        self._check_batch_axis()
+
+    def _check_batch_axis(self) -> None:
+        """Call the model once more, on a batch of another size: outputs ``(k, b)`` with ``k`` equal to the
+        probe's batch size pass the first probe as ``(b, k)``, and fail here."""
+        with torch.no_grad():
+            try:
+                y = self(self.space.sample(_CHECK_ROWS, seed=1))
+            except ModelError as exc:
+                raise ModelError(
+                    f"{exc} (on {_PROBE_ROWS} designs it returned {_PROBE_ROWS} rows: does it put the outputs first, "
+                    "(k, b), instead of the batch, (b, k)?)"
+                ) from exc.__cause__
+        if y.shape[-1] != self.output_dim:
+            raise ModelError(
+                f"{self.what} returned {self.output_dim} outputs per design for a batch of {_PROBE_ROWS} and "
+                f"{y.shape[-1]} for a batch of {_CHECK_ROWS}: its output shape must not depend on the batch size"
+            )
 
     @property
     def what(self) -> str:

@@ -170,14 +170,12 @@ class Box:
         dtype: torch.dtype | None = None,
         device: torch.device | str | None = None,
     ) -> Tensor:
-        """Scrambled Sobol points in the box, shape ``(n, d)``.
+        """Scrambled Sobol points in the box, shape ``(n, d)`` (seeded uniform points above Sobol's
+        21,201 dimensions: `unit_points`).
 
         The same ``seed`` gives the same points on every device.
         """
-        if n < 1:
-            raise ValueError(f"sample needs n >= 1, got {n}")
-        engine = torch.quasirandom.SobolEngine(self.dim, scramble=True, seed=seed)
-        u = engine.draw(n, dtype=torch.float64)
+        u = unit_points(self.dim, n, seed=seed)
         return self.from_unit(u.to(self.device)).to(
             dtype=dtype or self.dtype, device=device or self.device
         )
@@ -326,13 +324,32 @@ class UnitCube:
         return ((u >= 0) & (u <= 1)).all(dim=-1)
 
     def sample(self, n: int, *, seed: int | None = None, start: int = 0, dtype: torch.dtype | None = None) -> Tensor:
-        """Points ``start .. start + n - 1`` of the scrambled Sobol sequence of ``seed`` in the search coordinates, shape ``(n, d)``."""
-        if n < 1:
-            raise ValueError(f"sample needs n >= 1, got {n}")
-        engine = torch.quasirandom.SobolEngine(self.dim, scramble=True, seed=seed)
-        if start:
-            engine.fast_forward(start)
-        return engine.draw(n, dtype=torch.float64).to(device=self.device, dtype=dtype or self.dtype)
+        """Points ``start .. start + n - 1`` of the scrambled Sobol sequence of ``seed`` in the search coordinates, shape ``(n, d)`` (`unit_points`)."""
+        return unit_points(self.dim, n, seed=seed, start=start).to(device=self.device, dtype=dtype or self.dtype)
 
     def __repr__(self) -> str:
         return f"UnitCube({self.space!r})"
+
+
+def unit_points(dim: int, n: int, *, seed: int | None = None, start: int = 0) -> Tensor:
+    """Points ``start .. start + n - 1`` of the scrambled Sobol sequence of ``seed`` in ``[0, 1]^dim``, ``(n, dim)``, float64, CPU.
+
+    Above the dimension torch's Sobol engine supports (`SobolEngine.MAXDIM`, 21,201; an image-sized
+    design), independent uniform points from a generator seeded by ``seed`` and ``start`` instead.
+
+    Raises:
+        ValueError: for ``n < 1``.
+    """
+    if n < 1:
+        raise ValueError(f"sample needs n >= 1, got {n}")
+    if dim > torch.quasirandom.SobolEngine.MAXDIM:
+        generator = torch.Generator()
+        if seed is None:
+            generator.seed()
+        else:
+            generator.manual_seed((seed * 1_000_003 + start) % 2**63)
+        return torch.rand(n, dim, dtype=torch.float64, generator=generator)
+    engine = torch.quasirandom.SobolEngine(dim, scramble=True, seed=seed)
+    if start:
+        engine.fast_forward(start)
+    return engine.draw(n, dtype=torch.float64)

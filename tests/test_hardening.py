@@ -1,0 +1,55 @@
+"""Defects a demanding user found (issue 13), each pinned by a test: corrupted results, shapes that
+pass a check they should fail, and dimensions the toolkit could not start in."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+import invdesign as ivd
+from invdesign.adapter import ModelError
+
+
+def _square(x: torch.Tensor) -> torch.Tensor:
+    return x.square().sum(dim=-1)
+
+
+@pytest.mark.parametrize("method", ivd.solvers.capable(lambda c: c.ask_tell))
+def test_a_callback_cannot_corrupt_the_stored_designs(method, tmp_path):
+    objective = ivd.Objective(_square, ivd.Box(-1.0, 1.0, dim=2))
+    path = tmp_path / "run.safetensors"
+    result = ivd.minimize(objective, method, max_evals=12, seed=0, checkpoint=path, callback=lambda p: p.x.mul_(0))
+    torch.testing.assert_close(result.F, objective(result.X), rtol=0, atol=0)
+    opt = ivd.solvers.load_optimizer(path)
+    torch.testing.assert_close(opt.Y, objective(opt.X), rtol=0, atol=0)
+
+
+def test_transposed_outputs_are_refused_even_when_the_output_width_equals_the_probe_batch():
+    with pytest.raises(ModelError, match=r"\(k, b\), instead of the batch, \(b, k\)"):
+        ivd.Objective(lambda x: x.square().T, ivd.Box(-1.0, 1.0, dim=2), target=[0.0, 0.0])
+
+
+def test_a_model_that_edits_its_input_in_place_keeps_its_gradients():
+    class Centred(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.register_buffer("mu", torch.tensor([0.1, 0.2], dtype=torch.float64))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            x -= self.mu
+            return x.square().sum(dim=-1)
+
+    objective = ivd.Objective(Centred(), ivd.Box(-1.0, 1.0, dim=2))
+    assert objective.differentiable
+    result = ivd.minimize(objective, "gd", seed=0)
+    torch.testing.assert_close(result.x, torch.tensor([0.1, 0.2], dtype=torch.float64), rtol=0, atol=1e-5)
+
+
+def test_an_objective_starts_above_the_sobol_dimension_limit():
+    dim = torch.quasirandom.SobolEngine.MAXDIM + 99
+    box = ivd.Box(-1.0, 1.0, dim=dim)
+    objective = ivd.Objective(lambda x: x.sum(dim=-1), box)
+    result = ivd.minimize(objective, "gd", n_restarts=2, max_iter=3, seed=0)
+    assert result.X.shape == (2, dim) and box.contains(result.X).all()
+    assert torch.equal(box.sample(3, seed=5), box.sample(3, seed=5))
