@@ -5,13 +5,54 @@ solvers that are batched, seeded and comparable, and judge the designs with the 
 oracle.
 """
 
-from invdesign import benchmark, diversity, models, penalties, selection, solvers, starts, tasks
-from invdesign.objective import Objective
-from invdesign.optimize import minimize
-from invdesign.result import History, Progress, Result, Status
-from invdesign.selection import select_designs
-from invdesign.space import Box, Categorical, Composition, Integer, Linear, Real, Space
-from invdesign.starts import FromData
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from invdesign import benchmark, diversity, models, penalties, selection, solvers, starts, tasks
+    from invdesign.objective import Objective
+    from invdesign.optimize import minimize
+    from invdesign.result import History, Progress, Result, Status
+    from invdesign.selection import select_designs
+    from invdesign.space import Box, Categorical, Composition, Integer, Linear, Real, Space
+    from invdesign.starts import FromData
+
+_SUBPACKAGES = {"benchmark", "diversity", "models", "penalties", "selection", "solvers", "starts", "tasks"}
+_NAMES = {
+    "Objective": "invdesign.objective",
+    "minimize": "invdesign.optimize",
+    "History": "invdesign.result",
+    "Progress": "invdesign.result",
+    "Result": "invdesign.result",
+    "Status": "invdesign.result",
+    "select_designs": "invdesign.selection",
+    "Box": "invdesign.space",
+    "Categorical": "invdesign.space",
+    "Composition": "invdesign.space",
+    "Integer": "invdesign.space",
+    "Linear": "invdesign.space",
+    "Real": "invdesign.space",
+    "Space": "invdesign.space",
+    "FromData": "invdesign.starts",
+}
+"""Where each public name lives: everything loads when first used, so ``import invdesign`` (and the
+command line's ``--help``) costs next to nothing, and the core (torch, the space, the objective,
+``minimize``) loads without BoTorch, cma, matplotlib, scikit-learn or the benchmark."""
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"invdesign.{name}")
+    if name in _NAMES:
+        return getattr(importlib.import_module(_NAMES[name]), name)
+    raise AttributeError(f"module 'invdesign' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "Box",

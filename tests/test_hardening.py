@@ -3,6 +3,9 @@ pass a check they should fail, and dimensions the toolkit could not start in."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 import torch
 from torch import nn
@@ -53,3 +56,13 @@ def test_an_objective_starts_above_the_sobol_dimension_limit():
     result = ivd.minimize(objective, "gd", n_restarts=2, max_iter=3, seed=0)
     assert result.X.shape == (2, dim) and box.contains(result.X).all()
     assert torch.equal(box.sample(3, seed=5), box.sample(3, seed=5))
+
+
+def test_the_core_imports_without_botorch_cma_matplotlib_sklearn_or_the_benchmark():
+    code = (
+        "import sys, invdesign as ivd; ivd.Objective; ivd.minimize; ivd.Box; ivd.Space; ivd.Result; "
+        "heavy = {'botorch', 'gpytorch', 'cma', 'matplotlib', 'sklearn', 'pandas', 'scipy'}; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & heavy), 'invdesign.benchmark' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[] False", out

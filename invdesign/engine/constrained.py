@@ -18,7 +18,6 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
-from scipy.optimize import minimize as scipy_minimize
 from torch import Tensor
 
 from invdesign.engine.run import Run
@@ -68,6 +67,8 @@ class Solved(NamedTuple):
 
 def slsqp(run: Run, view: SpaceView, u0: Tensor, *, max_iter: int = _MAX_ITER, ftol: float = 1e-12) -> Solved | None:
     """SLSQP from search point ``u0`` ``(n,)`` of ``view``; ``None`` if SciPy failed outright. Evaluations are counted by ``run``."""
+    from scipy.optimize import minimize as scipy_minimize  # SciPy loads when a constrained search first needs it
+
     objective, space = run.objective, run.objective.space
     assert isinstance(space, Space)
 

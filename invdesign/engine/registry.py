@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -21,8 +23,16 @@ def register(cls: type[Solver]) -> type[Solver]:
     return cls
 
 
+def _load_solvers() -> None:
+    """Import `invdesign.solvers` (every solver module registers itself) the first time a name is looked up:
+    ``import invdesign`` stays light, and BoTorch, cma and the rest load when a solver is first used."""
+    if "invdesign.solvers" not in sys.modules:
+        importlib.import_module("invdesign.solvers")
+
+
 def available() -> list[str]:
     """Names of the registered solvers."""
+    _load_solvers()
     return sorted(_REGISTRY)
 
 
@@ -32,6 +42,7 @@ def get(name: str) -> type[Solver]:
     Raises:
         ValueError: for an unknown name, listing the known ones.
     """
+    _load_solvers()
     try:
         return _REGISTRY[name]
     except (KeyError, TypeError):

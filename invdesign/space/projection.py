@@ -8,7 +8,6 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-from scipy.optimize import minimize
 from torch import Tensor
 
 
@@ -137,6 +136,8 @@ def nearest(
         A, b, equality: The linear constraints, as in `dykstra`.
         blocks: Index tensors of the columns that sum to 1.
     """
+    from scipy.optimize import minimize
+
     A_np, b_np, eq_np = A.detach().cpu().double().numpy(), b.detach().cpu().double().numpy(), equality.cpu().numpy()
     constraints: list[dict] = [
         {"type": "eq" if e else "ineq", "fun": lambda u, a=a, r=r: r - a @ u, "jac": lambda u, a=a: -a}

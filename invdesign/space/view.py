@@ -19,12 +19,10 @@ feasible point of a small mixed-integer program (SciPy's HiGHS).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
-from botorch.exceptions.errors import BotorchError
-from botorch.utils.sampling import HitAndRunPolytopeSampler
-from scipy.optimize import Bounds, LinearConstraint, milp
 from torch import Tensor
 
 from invdesign.space import projection
@@ -152,7 +150,7 @@ class SpaceView:
         self._integer_designs = tensor([dst[src.index(column)] for column, _ in self.integers], torch.long)
         self._empty = False
         self._A, self._b, self._equality, self._row_scale = self._linear_rows()
-        self._chains: dict[int, tuple[HitAndRunPolytopeSampler, Tensor] | None] = {}
+        self._chains: dict[int, tuple[Any, Tensor] | None] = {}
         # One unbounded composition and nothing else: the projection is the simplex projection alone.
         self._whole_simplex = (
             len(self._blocks) == 1 and not self._blocks[0].bounded and not self._blocks[0].categorical
@@ -461,6 +459,9 @@ class SpaceView:
         ``None`` for a polytope too thin for the sampler (an inequality that holds only as an
         equality): the Sobol points are then moved onto the feasible set instead.
         """
+        from botorch.exceptions.errors import BotorchError  # BoTorch loads when a constrained space is first sampled
+        from botorch.utils.sampling import HitAndRunPolytopeSampler
+
         key = int(torch.randint(0, 2**62, ())) if seed is None else seed
         columns = self._polytope_columns
         assert columns is not None
@@ -584,6 +585,8 @@ class SpaceView:
 
         ``lower_bound``/``upper_bound`` ``(n,)`` replace the view's bounds (pinned columns).
         """
+        from scipy.optimize import Bounds, LinearConstraint, milp
+
         n = self.dim
         grid = np.ones(n)
         integrality = np.zeros(n)
