@@ -9,10 +9,9 @@ import warnings
 from collections import Counter
 from collections.abc import Sequence
 
-from invdesign import solvers, tasks
-
 
 def _demo(args: argparse.Namespace) -> int:
+    from invdesign import tasks
     from invdesign.demo import format_table, run_demo
 
     start = time.perf_counter()
@@ -72,14 +71,23 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every subcommand."""
+_COMMANDS = {
+    "demo": "train a surrogate on each built-in task, search it, re-simulate the designs with the oracle",
+    "bench": "run a benchmark suite: solvers x tasks x seeds, every design re-simulated by the oracle; tables, CSV, JSON, plots",
+}
+
+
+def _top_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]:
     parser = argparse.ArgumentParser(prog="invdesign", description="Inverse design against learned models.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser(
-        "demo",
-        help="train a surrogate on each built-in task, search it, re-simulate the designs with the oracle",
-    )
+    return parser, parser.add_subparsers(dest="command", required=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand (it imports the tasks, solvers and benchmark for their names)."""
+    from invdesign import solvers, tasks
+
+    parser, sub = _top_parser()
+    demo = sub.add_parser("demo", help=_COMMANDS["demo"])
     demo.add_argument("--tasks", nargs="+", default=["robot_arm", "sine", "branin", "hartmann6"], choices=tasks.names())
     demo.add_argument("--methods", nargs="+", default=["gd", "lbfgs"], choices=solvers.available(), help="solvers by name (minimize's method)")
     demo.add_argument("--n-train", type=int, default=4000, help="training designs per task")
@@ -91,10 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from invdesign.benchmark import CONFIGS, SUITES
 
-    bench = sub.add_parser(
-        "bench",
-        help="run a benchmark suite: solvers x tasks x seeds, every design re-simulated by the oracle; tables, CSV, JSON, plots",
-    )
+    bench = sub.add_parser("bench", help=_COMMANDS["bench"])
     bench.add_argument(
         "--suite", default="quick", choices=list(SUITES),
         help="; ".join(f"{s.name}: {s.description}" for s in SUITES.values()),
@@ -116,6 +121,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``invdesign`` command."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        # The top-level help names the commands only: it needs neither torch nor the registries.
+        parser, sub = _top_parser()
+        for name, text in _COMMANDS.items():
+            sub.add_parser(name, help=text)
+        parser.parse_args(argv)
     args = build_parser().parse_args(argv)
     return args.run(args)
 

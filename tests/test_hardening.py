@@ -66,3 +66,9 @@ def test_the_core_imports_without_botorch_cma_matplotlib_sklearn_or_the_benchmar
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[] False", out
+
+
+def test_the_command_line_help_imports_no_torch():
+    code = "import sys; from invdesign import cli; sys.argv = ['invdesign', '--help']\ntry:\n    cli.main()\nexcept SystemExit:\n    pass\nprint('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out.endswith("False"), out
