@@ -21,7 +21,16 @@ def write(path: str | os.PathLike[str], tensors: dict[str, Tensor], key: str, de
     tmp = f"{path}.tmp"
     tensors = {name: t.detach().cpu().contiguous() for name, t in tensors.items()}
     save_file(tensors, tmp, metadata={key: json.dumps(description)})
+    # safetensors writes 0600; a saved model, checkpoint or cache gets the mode of any other new file (the umask's).
+    os.chmod(tmp, 0o666 & ~_umask())
     os.replace(tmp, path)
+
+
+def _umask() -> int:
+    """The process's umask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def read(path: str | os.PathLike[str], key: str, what: str) -> tuple[dict[str, Any], dict[str, Tensor]]:

@@ -3,6 +3,8 @@ pass a check they should fail, and dimensions the toolkit could not start in."""
 
 from __future__ import annotations
 
+import os
+import stat
 import subprocess
 import sys
 
@@ -72,3 +74,18 @@ def test_the_command_line_help_imports_no_torch():
     code = "import sys; from invdesign import cli; sys.argv = ['invdesign', '--help']\ntry:\n    cli.main()\nexcept SystemExit:\n    pass\nprint('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out.endswith("False"), out
+
+
+def test_saved_files_get_the_umask_mode_like_any_other_file(tmp_path):
+    old = os.umask(0o022)
+    try:
+        path = tmp_path / "model.safetensors"
+        model = ivd.models.MLP(2, 1, hidden=(4,))
+        ivd.models.save(model, path)
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o644
+        objective = ivd.Objective(_square, ivd.Box(-1.0, 1.0, dim=2))
+        checkpoint = tmp_path / "run.safetensors"
+        ivd.minimize(objective, "random", max_evals=4, seed=0, checkpoint=checkpoint)
+        assert stat.S_IMODE(os.stat(checkpoint).st_mode) == 0o644
+    finally:
+        os.umask(old)
