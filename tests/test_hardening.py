@@ -89,3 +89,24 @@ def test_saved_files_get_the_umask_mode_like_any_other_file(tmp_path):
         assert stat.S_IMODE(os.stat(checkpoint).st_mode) == 0o644
     finally:
         os.umask(old)
+
+
+@pytest.mark.parametrize(
+    ("build", "error", "match"),
+    [
+        (lambda: ivd.solvers.make("gd", lr="0.1"), TypeError, "gd option lr must be a number"),
+        (lambda: ivd.solvers.make("gd", lr=0.0), ValueError, "gd option lr must be positive"),
+        (lambda: ivd.solvers.make("gd", patience=0), ValueError, "patience must be at least 1"),
+        (lambda: ivd.solvers.make("random", batch=0), ValueError, "batch must be at least 1"),
+        (lambda: ivd.Box(-1.0, 1.0, dim=2.5), TypeError, "Box dim must be an integer"),
+        (lambda: ivd.Box(-1e308, 1e308, dim=2), ValueError, "Box width upper - lower overflows"),
+    ],
+)
+def test_bad_arguments_are_refused_at_the_door(build, error, match):
+    with pytest.raises(error, match=match):
+        build()
+
+
+def test_a_seed_beyond_63_bits_is_refused():
+    with pytest.raises(ValueError, match="seed must be below 2\\*\\*63"):
+        ivd.minimize(ivd.Objective(_square, ivd.Box(-1.0, 1.0, dim=2)), "gd", seed=2**70)

@@ -11,7 +11,7 @@ from torch import Tensor
 
 from invdesign.engine import Capabilities, Outcome, RestartSolver, Run, register
 from invdesign.engine.capabilities import EVERY_CONSTRAINT, EVERY_VARIABLE
-from invdesign.engine.run import best_of
+from invdesign.engine.run import best_of, count
 from invdesign.models import adam
 from invdesign.result import Status
 
@@ -77,11 +77,13 @@ class GradientDescent(RestartSolver):
         _choice("optimizer", self.optimizer, ("auto", "adam", "sgd", "normalized"))
         _choice("lr_schedule", self.lr_schedule, ("constant", "cosine", "exponential"))
         _choice("bounds", self.bounds, ("project", "penalty"))
-        for name in ("lr", "lr_final"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"gd option {name} must be positive, got {getattr(self, name)}")
-        if self.patience < 1:
-            raise ValueError(f"gd option patience must be at least 1, got {self.patience}")
+        for name in ("lr", "lr_final", "momentum", "boundary_weight", "ftol"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TypeError(f"gd option {name} must be a number, got {value!r}")
+            if not math.isfinite(value) or value < 0 or (name in ("lr", "lr_final") and value == 0):
+                raise ValueError(f"gd option {name} must be {'positive' if name.startswith('lr') else 'non-negative'} and finite, got {value}")
+        count("gd option patience", self.patience, minimum=1)
 
     def search(self, run: Run, starts: Tensor, f0: Tensor, *, max_iter: int) -> Outcome:
         view = run.view

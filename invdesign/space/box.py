@@ -62,6 +62,8 @@ class Box:
             dim = sizes.pop()
         elif sizes and sizes.pop() != dim:
             raise ValueError(f"Box bounds have {max(lo.numel(), hi.numel())} entries but dim={dim}")
+        if isinstance(dim, bool) or not isinstance(dim, int):
+            raise TypeError(f"Box dim must be an integer, got {dim!r}")
         if dim < 1:
             raise ValueError(f"Box dimension must be at least 1, got {dim}")
         lo = lo.expand(dim).clone()
@@ -73,6 +75,9 @@ class Box:
         if not (lo < hi).all():
             bad = (lo >= hi).nonzero().flatten().tolist()
             raise ValueError(f"Box needs lower < upper, violated at index {bad}")
+        if not torch.isfinite(hi - lo).all():
+            bad = (~torch.isfinite(hi - lo)).nonzero().flatten().tolist()
+            raise ValueError(f"Box width upper - lower overflows {dtype} at index {bad}: bounds that far apart cannot be searched")
         self.lower: Tensor = lo
         self.upper: Tensor = hi
 
