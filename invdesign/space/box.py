@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -62,8 +63,9 @@ class Box:
             dim = sizes.pop()
         elif sizes and sizes.pop() != dim:
             raise ValueError(f"Box bounds have {max(lo.numel(), hi.numel())} entries but dim={dim}")
-        if isinstance(dim, bool) or not isinstance(dim, int):
+        if isinstance(dim, bool) or not hasattr(dim, "__index__"):
             raise TypeError(f"Box dim must be an integer, got {dim!r}")
+        dim = operator.index(dim)
         if dim < 1:
             raise ValueError(f"Box dimension must be at least 1, got {dim}")
         lo = lo.expand(dim).clone()
