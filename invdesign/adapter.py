@@ -145,6 +145,11 @@ class ModelAdapter:
 
     def _outputs(self, y: Any, b: int) -> Tensor:
         """The raw output ``y`` as ``(b, k)`` (``(m, b, k)`` with ``members``), or a ModelError naming its shape."""
+        if isinstance(y, (tuple, list, dict)):
+            raise ModelError(
+                f"{self.what} returned a {type(y).__name__}; it must return one tensor of outputs, ({b},) or ({b}, k): "
+                "wrap it to pick the output to design for"
+            )
         if not isinstance(y, Tensor):
             try:
                 y = torch.as_tensor(np.asarray(y), dtype=self.dtype, device=self.device)

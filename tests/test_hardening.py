@@ -110,3 +110,17 @@ def test_bad_arguments_are_refused_at_the_door(build, error, match):
 def test_a_seed_beyond_63_bits_is_refused():
     with pytest.raises(ValueError, match="seed must be below 2\\*\\*63"):
         ivd.minimize(ivd.Objective(_square, ivd.Box(-1.0, 1.0, dim=2)), "gd", seed=2**70)
+
+
+def test_a_model_returning_a_tuple_is_named():
+    with pytest.raises(ModelError, match="returned a tuple; it must return one tensor of outputs"):
+        ivd.Objective(lambda x: (x.sum(-1), x), ivd.Box(-1.0, 1.0, dim=2))
+
+
+def test_the_benchmark_checks_its_seeds_and_output_folder_before_any_training(tmp_path):
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("")
+    with pytest.raises(TypeError, match="seeds must be a number n"):
+        ivd.benchmark.run(["branin"], ["gd"], "10")
+    with pytest.raises(ValueError, match="is a file; give a folder"):
+        ivd.benchmark.run(["branin"], ["gd"], 1, out=a_file)

@@ -19,6 +19,7 @@ from invdesign.benchmark.metrics import T_VALUES, exploitation_gap, percentiles,
 from invdesign.benchmark.problem import Problem, prepare, selection_recipe
 from invdesign.benchmark.store import ResultStore, cell_key, digest, frame, nan_to_none
 from invdesign.diversity import count_modes, mean_pairwise_distance
+from invdesign.engine.run import count
 from invdesign.engine.solver import TargetAmortizer
 from invdesign.models import MLP, Ensemble
 from invdesign.objective import Objective
@@ -416,7 +417,9 @@ def run(
     names = [c.name for c in configs]
     if len(set(names)) != len(names):
         raise ValueError(f"solver configurations must have distinct names, got {names}")
-    seed_list = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
+    if isinstance(seeds, (str, bytes, float)) or isinstance(seeds, bool):
+        raise TypeError(f"seeds must be a number n (seeds 0 .. n-1) or a sequence of integer seeds, got {seeds!r}")
+    seed_list = list(range(seeds)) if isinstance(seeds, int) else [count("seed", s, minimum=0) for s in seeds]
     if not seed_list or len(set(seed_list)) != len(seed_list):
         raise ValueError(f"seeds must be a positive number or distinct seeds, got {seeds!r}")
     if not task_list or not configs:

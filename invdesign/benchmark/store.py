@@ -49,6 +49,14 @@ class ResultStore:
 
     def __init__(self, folder: str | os.PathLike[str]) -> None:
         self.folder = Path(folder)
+        if self.folder.exists() and not self.folder.is_dir():
+            raise ValueError(f"the output folder {str(self.folder)!r} is a file; give a folder")
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise ValueError(f"cannot create the output folder {str(self.folder)!r}: {err.strerror}") from err
+        if not os.access(self.folder, os.W_OK):
+            raise ValueError(f"the output folder {str(self.folder)!r} is not writable")
         self.json_path = self.folder / "results.json"
         self.csv_path = self.folder / "results.csv"
         self.records: dict[str, dict[str, Any]] = {}
