@@ -124,3 +124,27 @@ def test_the_benchmark_checks_its_seeds_and_output_folder_before_any_training(tm
         ivd.benchmark.run(["branin"], ["gd"], "10")
     with pytest.raises(ValueError, match="is a file; give a folder"):
         ivd.benchmark.run(["branin"], ["gd"], 1, out=a_file)
+
+
+_BOX = ivd.Box([-2.0, -1.0, 0.0], [2.0, 3.0, 1.0])
+_MIXED = ivd.Space(
+    [ivd.Composition(["p", "q", "r"]), ivd.Real("t", 0.0, 2.0), ivd.Categorical("c", ["a", "b", "c"]), ivd.Integer("n", 0, 6)],
+    constraints=["p + q <= 0.8"],
+)
+
+
+@pytest.mark.parametrize("space", [_BOX, _MIXED], ids=["box", "mixed"])
+@pytest.mark.parametrize("method", ivd.solvers.available())
+def test_the_energies_returned_are_the_objectives_at_the_designs_returned(space, method):
+    caps = ivd.solvers.get(method).capabilities
+    if not (space.variable_kinds <= caps.variables and space.constraint_kinds <= caps.constraints):
+        pytest.skip(f"{method} does not handle this space's kinds")
+    weights = torch.linspace(-1.0, 1.0, space.dim, dtype=torch.float64)
+    objective = ivd.Objective(lambda x: ((x - 0.3) ** 2 * weights.abs()).sum(-1) + torch.sin(3 * x) @ weights, space)
+    options: dict = {"max_evals": 16} if caps.budget == "evaluations" else {"max_iter": 20}
+    if caps.data:
+        X = space.sample(64, seed=3)
+        options["x0"] = ivd.FromData(X, objective(X).unsqueeze(-1))
+    result = ivd.minimize(objective, method, seed=0, **options)
+    with torch.no_grad():
+        torch.testing.assert_close(result.F, objective(result.X), rtol=0, atol=1e-12)

@@ -255,6 +255,11 @@ class TrainedSolver(Solver):
     def _execute(self, run: Run, call: Call) -> Result:
         seed = int(torch.randint(0, 2**62, ())) if call.seed is None else call.seed
         outcome = self.train(run, max_iter=call.budget, seed=seed)
+        if bool(run.view.discrete.any()):
+            # The generator's designs are relaxed: the energies returned are those of the rounded designs.
+            with torch.no_grad():
+                X = run.view.designs(outcome.U.detach())
+                return assemble(self.name, self.record(call), run, outcome._replace(F=run.evaluate(X)), X=X)
         return assemble(self.name, self.record(call), run, outcome)
 
     @abstractmethod
