@@ -49,13 +49,14 @@ def settle_discrete(run: Run, outcome: Outcome, search: Search) -> tuple[Tensor,
     continuous = any(v.kind in ("real", "composition") for v in space.free_variables)
     if continuous:
         key = torch.where(torch.isfinite(F), F, torch.full_like(F, float("inf")))
+        choices = [space.assignment(x) for x in X]
         seen: list[dict] = []
         for i in torch.argsort(key).tolist():
-            choice = space.assignment(X[i])
+            choice = choices[i]
             if choice in seen:
                 continue
             seen.append(choice)
-            rows = torch.tensor([j for j in range(X.shape[0]) if space.assignment(X[j]) == choice], device=X.device)
+            rows = torch.tensor([j for j, other in enumerate(choices) if other == choice], device=X.device)
             sub = space.fix(choice).coordinates(relax=True)
             run.view = sub
             try:

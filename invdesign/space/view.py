@@ -238,20 +238,21 @@ class SpaceView:
         shape = u.shape
         flat = u.reshape(-1, self.dim)
         if self.has_constraints:
-            out = self._project_constrained(flat, self._lower.to(flat).expand_as(flat), self._upper.to(flat).expand_as(flat))
+            out = self._project_constrained(flat)
         else:
             out = self._project_set(flat)
         return out.reshape(shape)
 
-    def _project_constrained(self, u: Tensor, lower: Tensor, upper: Tensor) -> Tensor:
-        """The projection onto bounds ``(b, n)`` (per row), simplex blocks and linear constraints: Dykstra,
-        and SLSQP on the quadratic program for the rows Dykstra leaves unfinished (differentiable where Dykstra finished)."""
+    def _project_constrained(self, u: Tensor, lower: Tensor | None = None, upper: Tensor | None = None) -> Tensor:
+        """The projection onto the bounds (per row ``(b, n)`` when given, else the view's), simplex blocks and
+        linear constraints: Dykstra, and SLSQP on the quadratic program for the rows Dykstra leaves unfinished
+        (differentiable where Dykstra finished)."""
         A, b = self._A.to(u), self._b.to(u)
-        own = bool((lower == self._lower.to(u)).all() and (upper == self._upper.to(u)).all())
-        out, done = projection.dykstra(
-            u, self._project_set if own else lambda v: self._project_set(v, lower, upper), A, b, self._equality, tol=_DYKSTRA_TOL
-        )
+        project = self._project_set if lower is None else lambda v: self._project_set(v, lower, upper)
+        out, done = projection.dykstra(u, project, A, b, self._equality, tol=_DYKSTRA_TOL)
         if not done.all():
+            lower = self._lower.to(u).expand_as(u) if lower is None else lower
+            upper = self._upper.to(u).expand_as(u) if upper is None else upper
             rest = ~done
             exact = projection.nearest(u[rest], lower[rest], upper[rest], A, b, self._equality, self.blocks)
             exact = self._project_set(exact, lower[rest], upper[rest])
