@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import warnings
@@ -77,6 +78,25 @@ _COMMANDS = {
 }
 
 
+def _count(text: str) -> int:
+    """An argparse type: an integer of at least 1."""
+    value = _natural(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+    return value
+
+
+def _natural(text: str) -> int:
+    """An argparse type: an integer of at least 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {text}")
+    return value
+
+
 def _top_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]:
     parser = argparse.ArgumentParser(prog="invdesign", description="Inverse design against learned models.")
     return parser, parser.add_subparsers(dest="command", required=True)
@@ -90,10 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help=_COMMANDS["demo"])
     demo.add_argument("--tasks", nargs="+", default=["robot_arm", "sine", "branin", "hartmann6"], choices=tasks.names())
     demo.add_argument("--methods", nargs="+", default=["gd", "lbfgs"], choices=solvers.available(), help="solvers by name (minimize's method)")
-    demo.add_argument("--n-train", type=int, default=4000, help="training designs per task")
-    demo.add_argument("--n-restarts", type=int, default=128, help="restarts of solvers with restarts (minimize's n_restarts)")
-    demo.add_argument("--epochs", type=int, default=300, help="surrogate training epochs")
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--n-train", type=_count, default=4000, help="training designs per task")
+    demo.add_argument("--n-restarts", type=_count, default=128, help="restarts of solvers with restarts (minimize's n_restarts)")
+    demo.add_argument("--epochs", type=_count, default=300, help="surrogate training epochs")
+    demo.add_argument("--seed", type=_natural, default=0)
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
     demo.set_defaults(run=_demo)
 
@@ -110,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="solver configurations, as benchmark.run's solvers (default: the suite's)",
     )
     bench.add_argument(
-        "--seeds", nargs="+", type=int,
+        "--seeds", nargs="+", type=_natural,
         help="one number n for seeds 0..n-1, or several seeds (default: the suite's number)",
     )
     bench.add_argument("--out", default="bench-out", help="output folder; a rerun with the same folder resumes (default: bench-out)")
@@ -129,7 +149,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             sub.add_parser(name, help=text)
         parser.parse_args(argv)
     args = build_parser().parse_args(argv)
-    return args.run(args)
+    try:
+        return int(args.run(args))
+    except (ValueError, TypeError, OSError) as error:
+        # The toolkit's words for a bad input or file: one line, like argparse's own errors.
+        if os.environ.get("INVDESIGN_TRACEBACK"):
+            raise
+        message = " ".join(str(error).split())
+        print(f"invdesign {args.command}: error: {message} (INVDESIGN_TRACEBACK=1 shows where)", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

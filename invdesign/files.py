@@ -57,4 +57,10 @@ def read(path: str | os.PathLike[str], key: str, what: str) -> tuple[dict[str, A
         if key not in metadata:
             raise ValueError(f"{path} is a safetensors file but not an {what} (no {key!r} metadata)")
         tensors = {name: handle.get_tensor(name) for name in handle.keys()}
-    return json.loads(metadata[key]), tensors
+    try:
+        description = json.loads(metadata[key])
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: its {key!r} metadata is not JSON ({err})") from err
+    if not isinstance(description, dict):
+        raise ValueError(f"{path}: its {key!r} metadata is not a JSON object")
+    return description, tensors

@@ -41,7 +41,8 @@ def minimize(
             Refused by solvers without starting points (``amortized``).
         max_iter: The iteration budget of a solver whose budget counts iterations: steps of
             each restart (``gd``, ``ga``), L-BFGS-B iterations of each restart (``lbfgs``),
-            training steps (``amortized``). ``None``: the solver's default.
+            training steps (``amortized``); ``0`` returns the evaluated starting points (one
+            batch of the untrained generator). ``None``: the solver's default.
         max_evals: The evaluation budget (designs evaluated, starting points included) of a
             solver whose budget counts evaluations (``random``, ``bo``, ``turbo``, ``cmaes``).
             ``None``: the solver's default.

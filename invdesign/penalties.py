@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 
 from invdesign.space import Box, DesignSpace, Space
+from invdesign.space.table import as_tensor
 
 
 class LatentPrior:
@@ -139,7 +140,7 @@ class DataDistance:
     """Most distances computed at once when searching for the nearest training design."""
 
     def __init__(self, X: Tensor, weight: float = 1.0, *, radius: float = 0.0, space: DesignSpace | None = None) -> None:
-        X = torch.as_tensor(X)
+        X = as_tensor(X, "DataDistance X")
         if X.ndim != 2 or X.shape[0] < 1 or X.shape[1] < 1:
             raise ValueError(f"DataDistance needs training designs X of shape (n, d), got {tuple(X.shape)}")
         if not X.dtype.is_floating_point:

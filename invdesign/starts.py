@@ -15,11 +15,11 @@ import operator
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import torch
 from torch import Tensor
 
 from invdesign.space import Box
+from invdesign.space.table import as_tensor
 
 if TYPE_CHECKING:
     import pandas
@@ -61,7 +61,7 @@ class FromData:
         encode: Callable[[Tensor], Tensor | tuple[Tensor, ...]] | None = None,
     ) -> None:
         if Y is not None and not isinstance(Y, Tensor):
-            Y = torch.as_tensor(np.array(Y, dtype=np.float64))
+            Y = as_tensor(Y, "FromData Y")
         if _is_frame(X):
             # A table of designs: encoded by the objective's space when the starts are drawn.
             if Y is not None and Y.shape[0] != len(X):

@@ -148,3 +148,109 @@ def test_the_energies_returned_are_the_objectives_at_the_designs_returned(space,
     result = ivd.minimize(objective, method, seed=0, **options)
     with torch.no_grad():
         torch.testing.assert_close(result.F, objective(result.X), rtol=0, atol=1e-12)
+
+
+def test_fit_mlp_reads_pandas_tables_and_names_a_non_numeric_column():
+    import pandas as pd
+
+    X = pd.DataFrame({"a": torch.linspace(0, 1, 20).tolist(), "b": torch.linspace(1, 0, 20).square().tolist()})
+    model, _ = ivd.models.fit_mlp(X, X["a"] + X["b"], hidden=(4,), epochs=2, seed=0)
+    assert model.in_dim == 2
+    with pytest.raises(TypeError, match=r"X has non-numeric columns \['c'\]"):
+        ivd.models.fit_mlp(X.assign(c=["u", "v"] * 10), X["a"], epochs=1)
+
+
+def test_bounds_that_collapse_in_the_models_dtype_name_it():
+    with pytest.raises(ValueError, match=r"from torch.float64 to torch.float32.*lower < upper"):
+        ivd.Objective(nn.Linear(2, 1), ivd.Box(1.0, 1.0 + 1e-9, dim=2))
+    with pytest.raises(ValueError, match=r"columns \['a'\] collapse or overflow in torch.float32"):
+        ivd.Space([ivd.Real("a", 1.0, 1.0 + 1e-9), ivd.Real("b", 0.0, 1.0)]).to(torch.float32)
+
+
+def test_a_box_of_float32_tensors_is_searched_in_float32():
+    box = ivd.Box(torch.zeros(2), torch.ones(2))
+    objective = ivd.Objective(_square, box)
+    assert box.dtype == objective.dtype == torch.float32
+    assert ivd.minimize(objective, "gd", max_iter=3, seed=0).X.dtype == torch.float32
+    assert ivd.Box(torch.zeros(2), torch.ones(2, dtype=torch.float64)).dtype == torch.float64
+
+
+def test_a_model_computing_in_float32_is_told_how_to_fix_it():
+    with pytest.raises(TypeError, match=r"pass dtype=torch.float32 to the objective, or make the model return its input's dtype"):
+        ivd.Objective(lambda x: x.float().square().sum(-1), ivd.Box(-1.0, 1.0, dim=2))
+
+
+def test_weights_that_do_not_fit_the_saved_architecture_are_a_value_error(tmp_path):
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    path = tmp_path / "model.safetensors"
+    ivd.models.save(ivd.models.MLP(2, 1, hidden=(4,)), path)
+    with safe_open(path, "pt") as handle:
+        description = json.loads(handle.metadata()["invdesign"])
+        tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+    description["model"]["config"]["hidden"] = [5]
+    save_file(tensors, tmp_path / "edited.safetensors", metadata={"invdesign": json.dumps(description)})
+    with pytest.raises(ValueError, match="edited.safetensors: its weights do not fit the model it describes"):
+        ivd.models.load(tmp_path / "edited.safetensors")
+
+
+def test_a_results_file_with_a_malformed_cell_is_a_clear_error(tmp_path):
+    import json
+
+    (tmp_path / "results.json").write_text(json.dumps({"format": 1, "cells": [{"solver": "gd"}]}))
+    with pytest.raises(ValueError, match="cell 0 is not a result record"):
+        ivd.benchmark.ResultStore(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("where", "match"),
+    [("folder", "is a folder; give a file path"), ("missing", "does not exist"), ("empty", "non-empty file path")],
+)
+def test_a_bad_checkpoint_path_is_refused_before_any_evaluation(where, match, tmp_path):
+    calls = []
+    objective = ivd.Objective(lambda x: (calls.append(x), _square(x))[1], ivd.Box(-1.0, 1.0, dim=2))
+    calls.clear()
+    path = {"folder": tmp_path, "missing": tmp_path / "nope" / "run.safetensors", "empty": ""}[where]
+    with pytest.raises(ValueError, match=match):
+        ivd.minimize(objective, "random", max_evals=4, checkpoint=path)
+    assert calls == []
+
+
+def test_a_checkpoint_of_another_objective_on_the_same_box_is_refused(tmp_path):
+    box, path = ivd.Box(-1.0, 1.0, dim=2), tmp_path / "run.safetensors"
+    ivd.minimize(ivd.Objective(lambda x: x.square().sum(-1), box), "random", max_evals=4, seed=0, checkpoint=path)
+    with pytest.raises(ValueError, match="written by a run of another objective"):
+        ivd.minimize(ivd.Objective(lambda x: (x - 0.5).square().sum(-1), box), "random", max_evals=8, seed=0, checkpoint=path)
+    shift = torch.tensor([0.1, 0.2], dtype=torch.float64)
+    other = torch.tensor([0.3, 0.2], dtype=torch.float64)
+
+    def make(centre: torch.Tensor):
+        return lambda x: (x - centre).square().sum(-1)
+
+    ivd.minimize(ivd.Objective(make(shift), box), "random", max_evals=4, seed=0, checkpoint=tmp_path / "c.safetensors")
+    with pytest.raises(ValueError, match="another objective"):
+        ivd.minimize(ivd.Objective(make(other), box), "random", max_evals=8, seed=0, checkpoint=tmp_path / "c.safetensors")
+    resumed = ivd.minimize(ivd.Objective(make(shift.clone()), box), "random", max_evals=8, seed=0, checkpoint=tmp_path / "c.safetensors")
+    assert resumed.nfev == 8
+
+
+@pytest.mark.parametrize(
+    ("argv", "match"),
+    [
+        (["bench", "--seeds", "0"], "seeds must be a positive number"),
+        (["bench", "--seeds", "1", "1", "--tasks", "branin", "--solvers", "gd"], "distinct seeds"),
+        (["demo", "--n-restarts", "0"], "argument --n-restarts: must be at least 1"),
+        (["demo", "--epochs", "x"], "argument --epochs: must be an integer"),
+    ],
+)
+def test_the_command_line_reports_user_errors_in_one_line(argv, match, tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "invdesign.cli", *argv, "--quiet"], capture_output=True, text=True, cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.abspath(__file__)))},
+    )
+    assert done.returncode == 2
+    assert match in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert len([line for line in done.stderr.splitlines() if "error:" in line]) == 1

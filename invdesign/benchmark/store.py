@@ -72,7 +72,12 @@ class ResultStore:
             ) from err
         if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("cells"), list):
             raise ValueError(f"{self.json_path} is not an invdesign results file (format {FORMAT})")
-        for record in data["cells"]:
+        for i, record in enumerate(data["cells"]):
+            if not isinstance(record, dict) or not {"task", "solver", "seed"} <= record.keys():
+                raise ValueError(
+                    f"{self.json_path}: cell {i} is not a result record (it needs task, solver and seed); "
+                    "move the file away to start afresh"
+                )
             self.records[cell_key(record["task"], record["solver"], record["seed"])] = record
 
     def finished(self, key: str, fingerprint: str) -> dict[str, Any] | None:

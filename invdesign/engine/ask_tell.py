@@ -20,11 +20,13 @@ base class maps them to and from designs.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import os
 import re
 import time
+import types
 from abc import abstractmethod
 from dataclasses import dataclass
 from typing import Any
@@ -363,13 +365,63 @@ class SampleSolver(Solver):
 
 def _objective_fingerprint(objective: Objective) -> str:
     """What a checkpoint's designs were evaluated by, without evaluating anything: the objective's
-    description (model and decoder by name, space, target, rule, penalties) and a hash of the model's
-    and decoder's weights."""
+    description (space, target, rule), and its model's, decoder's and penalties' code, weights and
+    captured values (`_digest`)."""
     digest = hashlib.sha256(re.sub(r" at 0x[0-9a-fA-F]+", "", repr(objective)).encode())
-    for part in (objective.model, objective.decoder):
-        digest.update(getattr(part, "__qualname__", type(part).__qualname__).encode())
-        if isinstance(part, nn.Module):
-            for name, tensor in part.state_dict().items():
-                digest.update(f"{name} {tensor.dtype} {tuple(tensor.shape)}".encode())
-                digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    for part in (objective.model, objective.decoder, *objective.penalties):
+        _digest(digest, part, depth=0)
     return digest.hexdigest()[:16]
+
+
+def _digest(digest: Any, value: Any, *, depth: int) -> None:
+    """Feed ``value`` to ``digest``: a tensor by its bytes, a module by its class, ``forward`` code and
+    state dict, a function by its code, defaults and closure values, a partial by its function and
+    arguments, a number, string or tuple by its value, anything else (a list or dict a function keeps
+    its state in, say) by its type only (a few levels deep)."""
+    if depth > 4:
+        return
+    digest.update(type(value).__qualname__.encode())
+    if isinstance(value, Tensor):
+        digest.update(f"{value.dtype} {tuple(value.shape)}".encode())
+        digest.update(value.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    elif isinstance(value, (bool, int, float, complex, str, bytes, type(None))):
+        digest.update(repr(value).encode())
+    elif isinstance(value, tuple):
+        for item in value:
+            _digest(digest, item, depth=depth + 1)
+    elif isinstance(value, nn.Module):
+        _code(digest, type(value).forward)
+        for name, tensor in value.state_dict().items():
+            digest.update(name.encode())
+            _digest(digest, tensor, depth=depth + 1)
+    elif isinstance(value, functools.partial):
+        _digest(digest, value.func, depth=depth + 1)
+        _digest(digest, (*value.args, *sorted(value.keywords.items())), depth=depth + 1)
+    elif isinstance(value, types.FunctionType):
+        _code(digest, value)
+        _digest(digest, value.__defaults__ or (), depth=depth + 1)
+        for cell in value.__closure__ or ():
+            try:
+                _digest(digest, cell.cell_contents, depth=depth + 1)
+            except ValueError:
+                digest.update(b"<empty cell>")
+    elif isinstance(value, types.MethodType):
+        _code(digest, value.__func__)
+        _digest(digest, value.__self__, depth=depth + 1)
+    elif callable(value):
+        _code(digest, type(value).__call__)
+
+
+def _code(digest: Any, function: Any) -> None:
+    """Feed a function's byte code, names and constants (nested functions' too) to ``digest``."""
+    stack = [getattr(function, "__code__", None)]
+    while stack:
+        code = stack.pop()
+        if code is None:
+            continue
+        digest.update(code.co_code + repr(code.co_names).encode())
+        for const in code.co_consts:
+            if isinstance(const, types.CodeType):
+                stack.append(const)
+            else:
+                digest.update(repr(const).encode())

@@ -11,6 +11,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from invdesign.space.table import as_tensor
+
 
 def check_count(value: Any, name: str, *, minimum: int = 1) -> int:
     """``value`` as an int of at least ``minimum``.
@@ -94,7 +96,7 @@ def as_training_data(
         TypeError: if ``X`` is not floating point.
         ValueError: for a wrong shape, no rows, non-finite values or values outside ``data_range``.
     """
-    X = torch.as_tensor(X)
+    X = as_tensor(X, "X")
     if not X.dtype.is_floating_point:
         raise TypeError(f"X must be floating point, got {X.dtype}")
     X = flatten_batch(X, data_shape, "X")

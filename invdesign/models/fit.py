@@ -23,6 +23,7 @@ from invdesign.models.train import (
     split_rows,
     train,
 )
+from invdesign.space.table import as_tensor
 
 # The cosine schedule ends at this fraction of the peak learning rate.
 _COSINE_FLOOR = 1e-3
@@ -302,7 +303,7 @@ def _val_errors(model: nn.Module, X: Tensor, Y: Tensor) -> Tensor:
 
 def _as_data(X: Tensor, Y: Tensor, x_name: str, y_name: str) -> tuple[Tensor, Tensor]:
     """Check and normalise a data pair: ``X (n, d)``, ``Y (n, k)`` (``(n,)`` becomes ``(n, 1)``), ``Y`` in X's dtype."""
-    X, Y = torch.as_tensor(X), torch.as_tensor(Y)
+    X, Y = as_tensor(X, x_name), as_tensor(Y, y_name)
     for T, name in ((X, x_name), (Y, y_name)):
         if not T.dtype.is_floating_point:
             raise TypeError(f"{name} must be floating point, got {T.dtype}")

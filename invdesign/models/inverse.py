@@ -15,6 +15,7 @@ from invdesign.models.checks import check_count
 from invdesign.models.generators import ConditionalGenerator, distinct_pairs
 from invdesign.models.train import Seeds, TrainConfig, mean_std, standard_normal, train
 from invdesign.space import Box
+from invdesign.space.table import as_tensor
 
 # The cosine schedule ends at this fraction of the peak learning rate.
 _COSINE_FLOOR = 0.01
@@ -163,7 +164,7 @@ def fit_inverse_model(
 
 def _as_targets(Y: Tensor) -> Tensor:
     """``Y`` as a finite floating ``(n, k)`` tensor with ``n >= 1``."""
-    Y = torch.as_tensor(Y)
+    Y = as_tensor(Y, "Y")
     if not Y.dtype.is_floating_point:
         raise TypeError(f"Y must be floating point, got {Y.dtype}")
     Y = Y.unsqueeze(-1) if Y.ndim == 1 else Y

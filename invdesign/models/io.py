@@ -56,7 +56,8 @@ def load(path: str | os.PathLike[str], *, device: torch.device | str | None = No
 
     Raises:
         FileNotFoundError: if ``path`` does not exist.
-        ValueError: if the file is not a safetensors file written by :func:`save`.
+        ValueError: if the file is not a safetensors file written by :func:`save`, or its weights do
+            not fit the architecture its metadata describes.
     """
     description, tensors = files.read(path, _METADATA_KEY, "invdesign model")
     if description.get("format_version") != _FORMAT_VERSION:
@@ -64,11 +65,17 @@ def load(path: str | os.PathLike[str], *, device: torch.device | str | None = No
             f"{os.fspath(path)} has invdesign format version {description.get('format_version')!r}; "
             f"this version reads {_FORMAT_VERSION}"
         )
-    dtype = getattr(torch, description["dtype"], None)
+    dtype = getattr(torch, str(description.get("dtype")), None)
     if not isinstance(dtype, torch.dtype):
-        raise ValueError(f"{path} names an unknown dtype {description['dtype']!r}")
-    model = _build(description["model"]).to(dtype=dtype)
-    model.load_state_dict(tensors)
+        raise ValueError(f"{path} names an unknown dtype {description.get('dtype')!r}")
+    try:
+        model = _build(description.get("model")).to(dtype=dtype)
+        model.load_state_dict(tensors)
+    except (KeyError, TypeError, RuntimeError) as error:
+        raise ValueError(
+            f"{os.fspath(path)}: its weights do not fit the model it describes ({' '.join(str(error).split())[:300]}); "
+            "the file was edited or not written by invdesign.models.save"
+        ) from error
     return model.to(device=device).eval()
 
 
@@ -81,7 +88,7 @@ def _describe(model: nn.Module) -> dict[str, Any]:
     raise TypeError(f"save supports MLP, VAE, GAN and Ensemble models, got {type(model).__name__}")
 
 
-def _build(description: dict[str, Any]) -> nn.Module:
+def _build(description: Any) -> nn.Module:
     if description["class"] in _CONFIGURED:
         return _CONFIGURED[description["class"]](**description["config"])
     if description["class"] == "Ensemble":

@@ -22,7 +22,8 @@ class Box:
         lower: Lower bounds, shape ``(d,)``, or a scalar broadcast to ``dim``.
         upper: Upper bounds, shape ``(d,)``, or a scalar broadcast to ``dim``.
         dim: The dimension; required when both bounds are scalars, checked otherwise.
-        dtype: Floating dtype of the stored bounds (default ``torch.float64``).
+        dtype: Floating dtype of the stored bounds; default: that of floating-point tensor bounds
+            (the wider of the two), else ``torch.float64``.
         device: Device of the stored bounds.
 
     Raises:
@@ -41,10 +42,13 @@ class Box:
         upper: ArrayLike,
         *,
         dim: int | None = None,
-        dtype: torch.dtype = torch.float64,
+        dtype: torch.dtype | None = None,
         device: torch.device | str | None = None,
     ) -> None:
-        if not dtype.is_floating_point:
+        if dtype is None:
+            floating = [b.dtype for b in (lower, upper) if isinstance(b, Tensor) and b.dtype.is_floating_point]
+            dtype = torch.promote_types(*floating) if len(floating) == 2 else floating[0] if floating else torch.float64
+        if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
             raise TypeError(f"Box dtype must be a floating point dtype, got {dtype}")
         lo = torch.as_tensor(lower, dtype=dtype, device=device)
         hi = torch.as_tensor(upper, dtype=dtype, device=device)
@@ -166,8 +170,18 @@ class Box:
         return (self.lower + self.upper) / 2
 
     def to(self, dtype: torch.dtype | None = None, device: torch.device | str | None = None) -> Box:
-        """The same box with bounds of another dtype or on another device."""
-        return type(self)(self.lower, self.upper, dtype=dtype or self.dtype, device=device or self.device)
+        """The same box with bounds of another dtype or on another device.
+
+        Raises:
+            ValueError: if the bounds collapse (``lower == upper``) or their width overflows in ``dtype``.
+        """
+        try:
+            return type(self)(self.lower, self.upper, dtype=dtype or self.dtype, device=device or self.device)
+        except ValueError as error:
+            raise ValueError(
+                f"the box does not survive conversion from {self.dtype} to {dtype}: {error}. Widen it, or "
+                f"search in {self.dtype} (a {self.dtype} model, or dtype={self.dtype} to the objective)"
+            ) from error
 
     def sample(
         self,

@@ -105,6 +105,12 @@ class Space:
                 upper += list(v.upper)  # type: ignore[arg-type]
         self.lower: Tensor = torch.tensor(lower, dtype=dtype, device=self.device)
         self.upper: Tensor = torch.tensor(upper, dtype=dtype, device=self.device)
+        collapsed = [c for c, lo, hi, a, b in zip(self.columns, self.lower.tolist(), self.upper.tolist(), lower, upper) if a < b and not lo < hi]
+        if collapsed or not torch.isfinite(self.upper - self.lower).all():
+            raise ValueError(
+                f"the bounds of columns {collapsed or 'with huge bounds'} collapse or overflow in {dtype}: widen "
+                "them, or search in float64 (a float64 model, or dtype=torch.float64 to the objective)"
+            )
         if not self.free_variables:
             raise ValueError("every variable of the space is fixed: there is nothing to search")
         self._view: dict[bool, SpaceView] = {}

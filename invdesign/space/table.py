@@ -18,6 +18,32 @@ if TYPE_CHECKING:
     from invdesign.space.design_space import Space
 
 
+def as_tensor(value: Any, name: str) -> Tensor:
+    """``value`` as a tensor: a tensor as it is; a pandas DataFrame or Series by its values (columns in
+    order, float64); a NumPy array or nested sequence of numbers through NumPy.
+
+    Raises:
+        TypeError: for a table with non-numeric columns (naming them) or anything that is not numbers.
+    """
+    if isinstance(value, Tensor):
+        return value
+    if hasattr(value, "to_numpy") and hasattr(value, "dtypes"):
+        import pandas
+
+        dtypes = value.dtypes.items() if isinstance(value, pandas.DataFrame) else [(value.name, value.dtypes)]
+        bad = [column for column, dtype in dtypes if not pandas.api.types.is_numeric_dtype(dtype)]
+        if bad:
+            raise TypeError(
+                f"{name} has non-numeric columns {bad}: encode them as numbers first (for designs, "
+                "invdesign.Space.from_data(table) and its from_frame(table) do)"
+            )
+        return torch.tensor(value.to_numpy(dtype=np.float64))
+    try:
+        return torch.as_tensor(np.asarray(value))
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise TypeError(f"{name} must be a tensor, an array or a table of numbers, got {type(value).__name__}") from error
+
+
 def to_frame(space: Space, X: Tensor, **columns: Any) -> pandas.DataFrame:
     """One row per design of ``X`` ``(n, dim)``, one column per variable, then ``columns`` (each ``(n,)``)."""
     import pandas
