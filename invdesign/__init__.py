@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from invdesign import benchmark, diversity, models, penalties, selection, solvers, starts, tasks
     from invdesign.objective import Objective
     from invdesign.optimize import minimize
-    from invdesign.result import History, Progress, Result, Status
+    from invdesign.result import BatchResult, History, Progress, Result, Status
     from invdesign.selection import select_designs
     from invdesign.space import Box, Categorical, Composition, Integer, Linear, Real, Space
     from invdesign.starts import FromData
@@ -23,6 +23,7 @@ _SUBPACKAGES = {"benchmark", "diversity", "models", "penalties", "selection", "s
 _NAMES = {
     "Objective": "invdesign.objective",
     "minimize": "invdesign.optimize",
+    "BatchResult": "invdesign.result",
     "History": "invdesign.result",
     "Progress": "invdesign.result",
     "Result": "invdesign.result",
@@ -55,6 +56,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "BatchResult",
     "Box",
     "Categorical",
     "Composition",

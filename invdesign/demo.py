@@ -12,7 +12,7 @@ from invdesign import solvers
 from invdesign.models import fit_mlp
 from invdesign.objective import Objective
 from invdesign.optimize import minimize
-from invdesign.result import Progress
+from invdesign.result import Progress, Result
 from invdesign.tasks import Task
 
 
@@ -84,6 +84,7 @@ def run_demo(
             caps = solvers.get(name).capabilities
             restarts = n_restarts if caps.x0 and caps.budget == "iterations" else None
             result = minimize(objective, name, n_restarts=restarts, seed=seed, callback=tick)
+            assert isinstance(result, Result)  # one target per call
             seconds = time.perf_counter() - start
         with torch.no_grad():
             y_true = task.oracle(result.x.unsqueeze(0))[0]

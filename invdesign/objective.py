@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -25,6 +26,11 @@ class Objective:
       ``maximize=True``).
     - With ``target`` (a value or a ``(k,)`` vector): the energy is the mean squared error
       between the model's ``k`` outputs and the target.
+    - With ``target`` of shape ``(T, k)`` (or ``T`` scalar targets of a one-output model): a
+      batch of ``T`` target problems, solved together by one `invdesign.minimize` call (which
+      returns a `invdesign.result.BatchResult`). The objective then maps points ``(T, n, d)``
+      to energies ``(T, n)``, row ``t`` judged against target ``t``; ``objective[t]`` is the
+      single-target objective of target ``t``.
     - With ``decoder``: the search runs over ``space`` (a latent box), and the model sees
       ``decoder(z)``.
     - With ``ensemble`` (for a model with ``members_forward``, such as
@@ -57,7 +63,8 @@ class Objective:
         space: The search space: a `Box`, or a `Space` of named variables whose encoding (one
             column per real or integer, one-hot columns per categorical, one per composition
             component) is the model's input; or the latent box when ``decoder`` is given.
-        target: Target output, a scalar or a ``(k,)`` sequence/tensor.
+        target: Target output: a scalar or a ``(k,)`` sequence/tensor; or ``(T, k)`` targets
+            (``T`` scalars for a one-output model) for a batch of target problems.
         decoder: Maps search points ``(b, d_z)`` to designs accepted by ``model``.
         penalties: Extra energies of the search point, each ``(b, d) -> (b,)``.
         maximize: Maximize the model's output instead (cannot be combined with ``target``).
@@ -136,12 +143,13 @@ class Objective:
         self.output_dim = self.adapter.output_dim
         self.differentiable = self.adapter.differentiable
         self.target: Tensor | None = None
+        self.targets: Tensor | None = None
         self.output_energy: OutputEnergy = Negated() if maximize else Plain()
         if target is not None:
-            self.target = torch.as_tensor(target, dtype=self.dtype, device=self.device).reshape(-1)
-            self.output_energy = TargetError(self.target)
-            if self.target.numel() != self.output_dim:
-                raise ValueError(f"target has {self.target.numel()} entries but the model returns {self.output_dim} outputs")
+            self.targets = _targets(target, self.output_dim, self.dtype, self.device)
+            if self.targets.shape[0] == 1 and not _is_batch(target, self.output_dim):
+                self.target, self.targets = self.targets[0], None
+                self.output_energy = TargetError(self.target)
         elif self.output_dim != 1:
             raise ValueError(
                 f"the model returns {self.output_dim} outputs per design: pass target= (a ({self.output_dim},) vector) "
@@ -157,24 +165,67 @@ class Objective:
         """Dimension of the search space."""
         return self.space.dim
 
+    @property
+    def n_targets(self) -> int | None:
+        """``T`` for a batch of target problems (a ``(T, k)`` target), else ``None``."""
+        return None if self.targets is None else self.targets.shape[0]
+
+    def __getitem__(self, t: int) -> Objective:
+        """The single-target objective of target ``t`` of a batch (the same model, space and penalties).
+
+        Raises:
+            TypeError: if the objective holds no batch of targets.
+            IndexError: for ``t`` outside ``[-T, T)``.
+        """
+        if self.targets is None:
+            raise TypeError("only an objective with a batch of (T, k) targets has one objective per target")
+        one = copy.copy(self)
+        one.targets, one.target = None, self.targets[t]
+        one.output_energy = TargetError(one.target)
+        return one
+
     def __call__(self, z: Tensor) -> Tensor:
         """Energies of a batch of search points.
 
         Args:
-            z: Search points, shape ``(b, d)`` (or ``(d,)`` for one point).
+            z: Search points, shape ``(b, d)`` (or ``(d,)`` for one point); for a batch of ``T``
+                targets, ``(T, n, d)``: row ``t`` is judged against target ``t``.
 
         Returns:
-            Energies, shape ``(b,)`` (or a 0-d tensor for one point).
+            Energies, shape ``(b,)`` (a 0-d tensor for one point; ``(T, n)`` for ``T`` targets).
         """
+        if self.targets is not None:
+            T = self.targets.shape[0]
+            if z.ndim != 3 or z.shape[0] != T:
+                raise ValueError(
+                    f"this objective holds {T} targets: evaluate points of shape ({T}, n, {self.dim}), row t for "
+                    f"target t (got {tuple(z.shape)}), or objective[t] for target t alone"
+                )
+            which = torch.arange(T, device=z.device).repeat_interleave(z.shape[1])
+            return self.rows(z.reshape(-1, z.shape[-1]), which).reshape(T, z.shape[1])
         if z.ndim == 1:
             return self(z.unsqueeze(0))[0]
+        return self._energy(z, self.output_energy)
+
+    def rows(self, z: Tensor, which: Tensor) -> Tensor:
+        """Energies of search points ``z`` ``(b, d)`` of a batch of targets, row ``i`` judged against
+        target ``which[i]`` (``which``: ``(b,)`` integer indices into the targets); shape ``(b,)``.
+
+        Raises:
+            TypeError: if the objective holds no batch of targets.
+        """
+        if self.targets is None:
+            raise TypeError("rows(z, which) judges rows against a batch of targets; this objective has none")
+        return self._energy(z, _RowTargets(self.targets[which]))
+
+    def _energy(self, z: Tensor, output_energy: OutputEnergy) -> Tensor:
         if z.ndim != 2 or z.shape[-1] != self.dim:
             raise ValueError(f"expected search points of shape (b, {self.dim}), got {tuple(z.shape)}")
         if z.dtype != self.dtype:
             raise TypeError(f"search points are {z.dtype} but the objective runs in {self.dtype}")
         if z.device.type != self.device.type:
             raise ValueError(f"search points are on {z.device} but the objective runs on {self.device}")
-        energy = self.output_energy(self.adapter(z))
+        energy = output_energy(self.adapter(z))
         if self.rule is not None:
             energy = self.rule(energy)
         for i, penalty in enumerate(self.penalties):
@@ -217,7 +268,8 @@ class Objective:
         return self.adapter(z)
 
     def energy_from_outputs(self, y: Tensor) -> Tensor:
-        """The energy of model outputs ``y`` of shape ``(b, k)`` (measured or predicted), shape ``(b,)``.
+        """The energy of model outputs ``y`` of shape ``(b, k)`` (measured or predicted), shape ``(b,)``;
+        for a batch of ``T`` targets, the error of every output row to every target, ``(T, b)``.
 
         Penalties are not included: they depend on the search point, not on the outputs. Nor is
         an ``ensemble`` rule: one row of outputs has no members to disagree (for measured outputs
@@ -225,6 +277,8 @@ class Objective:
         """
         if y.ndim != 2 or y.shape[1] != self.output_dim:
             raise ValueError(f"expected outputs of shape (b, {self.output_dim}), got {tuple(y.shape)}")
+        if self.targets is not None:
+            return (y.unsqueeze(0) - self.targets.unsqueeze(1)).square().mean(dim=-1)
         return self.output_energy(y)
 
     def __repr__(self) -> str:
@@ -233,6 +287,8 @@ class Objective:
             parts.append(f"decoder={type(self.decoder).__name__}")
         if self.target is not None:
             parts.append(f"target={self.target.tolist()}")
+        if self.targets is not None:
+            parts.append(f"targets: {self.targets.shape[0]} of {self.targets.shape[1]} outputs")
         if self.maximize:
             parts.append("maximize=True")
         if self.ensemble is not None:
@@ -246,3 +302,44 @@ class Objective:
         if not self.differentiable:
             parts.append("not differentiable")
         return f"Objective({', '.join(parts)})"
+
+
+class _RowTargets:
+    """Mean squared error of each output row ``(..., b, k)`` to its own target row of ``(b, k)``."""
+
+    def __init__(self, targets: Tensor) -> None:
+        self.targets = targets
+
+    def __call__(self, y: Tensor) -> Tensor:
+        return (y - self.targets).square().mean(dim=-1)
+
+
+def _is_batch(target: Any, k: int) -> bool:
+    """Whether ``target`` as given is a batch of targets: 2-d, or (for a one-output model) 1-d with several entries."""
+    shape = tuple(torch.as_tensor(target).shape) if not isinstance(target, Tensor) else tuple(target.shape)
+    return len(shape) == 2 or (len(shape) == 1 and k == 1 and shape[0] > 1)
+
+
+def _targets(target: Any, k: int, dtype: torch.dtype, device: torch.device) -> Tensor:
+    """The target(s) as a finite ``(T, k)`` tensor; a clear error for a shape that fits neither one target nor a batch.
+
+    Raises:
+        ValueError: for a width other than the model's ``k`` outputs, no targets, or NaN/infinite values.
+        TypeError: for a target that is not numbers.
+    """
+    try:
+        t = torch.as_tensor(target, dtype=dtype, device=device) if not isinstance(target, Tensor) else target.to(dtype=dtype, device=device)
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise TypeError(f"target must be numbers (a scalar, a (k,) vector or (T, k) targets), got {target!r}") from error
+    if t.ndim == 0 or (t.ndim == 1 and (t.numel() == k or k == 1)):
+        t = t.reshape(-1, k) if t.numel() % k == 0 and t.numel() > 0 else t.reshape(1, -1)
+    if t.ndim != 2 or t.shape[1] != k or t.shape[0] == 0:
+        shape = tuple(t.shape)
+        raise ValueError(
+            f"target has shape {shape} but the model returns {k} outputs: give one target of {k} values, "
+            f"or (T, {k}) targets"
+        )
+    if not torch.isfinite(t).all():
+        rows = (~torch.isfinite(t)).any(dim=-1).nonzero().flatten().tolist()
+        raise ValueError(f"target must be finite; rows {rows[:10]} hold NaN or infinite values")
+    return t

@@ -9,7 +9,7 @@ from torch import Tensor
 
 from invdesign.engine import Callback, Solver, make
 from invdesign.objective import Objective
-from invdesign.result import Result
+from invdesign.result import BatchResult, Result
 from invdesign.starts import StartStrategy
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ def minimize(
     callback: Callback | None = None,
     checkpoint: str | os.PathLike[str] | None = None,
     **solver_options: Any,
-) -> Result:
+) -> Result | BatchResult:
     """Minimize an objective's energy over its space (a `Box`, or a named, mixed, constrained `Space`).
 
     Args:
@@ -59,7 +59,10 @@ def minimize(
         **solver_options: Options of the named solver (e.g. ``lr=`` for ``"gd"``).
 
     Returns:
-        A `Result`, designs best first.
+        A `Result`, designs best first; for an objective with a batch of ``(T, k)`` targets, a
+        `BatchResult` holding one per target (``result[t]``; ``result.X`` is ``(T, n, d)``), all
+        targets searched in one batch by solvers that declare ``batches_targets`` (``gd``,
+        ``lbfgs``) and one after another by the others.
 
     Every call is checked against the solver's `invdesign.engine.Capabilities` first: what a
     solver cannot do (gradients of a NumPy model, starting points, a checkpoint, the other

@@ -1,8 +1,11 @@
-"""What every solver returns: `Result`, its `History` and the `Status` vocabulary."""
+"""What every solver returns: `Result`, its `History` and the `Status` vocabulary; `BatchResult`, one
+`Result` per target of a batch of target problems, and r_T."""
 
 from __future__ import annotations
 
 import enum
+import math
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
@@ -224,3 +227,136 @@ def sort_designs(F: Tensor, feasible: Tensor | None = None) -> Tensor:
     if feasible is not None:
         order = order[torch.argsort((~feasible[order]).to(torch.uint8), stable=True)]
     return order
+
+
+T_VALUES = (1, 10, 50)
+"""The ``T`` of r_T reported for target problems (Ren et al., NeurIPS 2020)."""
+
+
+def r_t(true_errors: Tensor, ts: Sequence[int] = T_VALUES) -> dict[int, float]:
+    """r_T: mean over targets of the smallest true error among the first ``T`` candidates.
+
+    Args:
+        true_errors: Oracle squared error of each target's candidates, ranked by the surrogate
+            (best first), shape ``(n_targets, n_candidates)``; NaN for an invalid design.
+        ts: The values of ``T``; a ``T`` beyond ``n_candidates`` gives NaN.
+
+    Returns:
+        ``{T: r_T}``.
+    """
+    errors = torch.where(torch.isfinite(true_errors), true_errors, torch.full_like(true_errors, math.inf))
+    out = {}
+    for t in ts:
+        if t > errors.shape[1]:
+            out[t] = math.nan
+        else:
+            out[t] = float(errors[:, :t].min(dim=1).values.mean())
+    return out
+
+
+@dataclass
+class BatchResult:
+    """The results of a batch of ``T`` target problems (an `invdesign.Objective` with ``(T, k)``
+    targets), solved by one `invdesign.minimize` call.
+
+    ``result[t]`` is target ``t``'s `Result`, its designs best first; iterating gives them in
+    order. The properties below stack them.
+
+    Attributes:
+        results: One `Result` per target.
+        targets: The targets, shape ``(T, k)``.
+        solver: The solver's registry name.
+        runtime: Wall-clock seconds of the whole call.
+    """
+
+    results: list[Result]
+    targets: Tensor
+    solver: str
+    runtime: float
+
+    def __len__(self) -> int:
+        return len(self.results)
+
+    def __getitem__(self, t: int) -> Result:
+        return self.results[t]
+
+    def __iter__(self) -> Iterator[Result]:
+        return iter(self.results)
+
+    @property
+    def X(self) -> Tensor:
+        """Every target's designs, best first, shape ``(T, n, d_x)``; a target with fewer designs
+        (starts dropped for a NaN energy) is padded with NaN rows at the end."""
+        return _stack([r.X for r in self.results])
+
+    @property
+    def F(self) -> Tensor:
+        """Their energies, shape ``(T, n)`` (NaN in padded rows)."""
+        return _stack([r.F for r in self.results])
+
+    @property
+    def x(self) -> Tensor:
+        """Each target's best design, shape ``(T, d_x)``."""
+        return torch.stack([r.x for r in self.results])
+
+    @property
+    def fun(self) -> Tensor:
+        """Each target's best energy, shape ``(T,)``."""
+        return torch.tensor([r.fun for r in self.results], dtype=self.targets.dtype)
+
+    @property
+    def success(self) -> bool:
+        """Whether every target's run produced a usable design."""
+        return all(r.success for r in self.results)
+
+    @property
+    def nfev(self) -> int:
+        """Objective evaluations (designs) over all targets."""
+        return sum(r.nfev for r in self.results)
+
+    def r_t(self, oracle: Callable[[Tensor], Tensor], ts: Sequence[int] = T_VALUES) -> dict[int, float]:
+        """r_T of the designs judged by the true ``oracle``: for each target its first ``T`` designs
+        (ranked by the searched model) are re-simulated, the smallest mean squared error to the
+        target is kept, and these are averaged over targets (Ren et al., NeurIPS 2020).
+
+        Args:
+            oracle: The true forward model, designs ``(b, d_x)`` -> outputs ``(b, k)`` (or
+                ``(b,)`` for one output); a NaN output marks an invalid design (counted as no
+                candidate).
+            ts: The values of ``T``.
+
+        Returns:
+            ``{T: r_T}``.
+        """
+        errors = []
+        for result, target in zip(self.results, self.targets):
+            n = min(max(ts), result.X.shape[0])
+            with torch.no_grad():
+                y = oracle(result.X[:n])
+            y = y.reshape(n, -1).to(target)
+            error = (y - target).square().mean(dim=-1)
+            errors.append(torch.cat([error, torch.full((max(ts) - n,), math.nan, dtype=error.dtype, device=error.device)]))
+        return r_t(torch.stack(errors), ts)
+
+    def __repr__(self) -> str:
+        statuses: dict[str, int] = {}
+        for r in self.results:
+            statuses[r.status.value] = statuses.get(r.status.value, 0) + 1
+        funs = self.fun
+        return "\n".join(
+            [
+                f"BatchResult(solver={self.solver!r}, {len(self.results)} targets, success={self.success})",
+                f"  status:  {', '.join(f'{n} {s}' for s, n in statuses.items())}",
+                f"  fun:     per target {_span(funs)}, median {funs.median().item():.4g}",
+                f"  X, F:    {tuple(self.X.shape)}, {tuple(self.F.shape)}",
+                f"  nfev: {self.nfev}   runtime: {self.runtime:.3f} s",
+            ]
+        )
+
+
+def _stack(parts: list[Tensor]) -> Tensor:
+    """Tensors ``(n_t, ...)`` stacked to ``(T, max n_t, ...)``, shorter ones padded with NaN rows."""
+    n = max(p.shape[0] for p in parts)
+    return torch.stack(
+        [torch.cat([p, torch.full((n - p.shape[0], *p.shape[1:]), math.nan, dtype=p.dtype, device=p.device)]) for p in parts]
+    )

@@ -28,12 +28,19 @@ if TYPE_CHECKING:
 
 StartStrategy = Callable[["Objective", int, "int | None"], Tensor]
 
+TARGET_SHARE = 0.5
+"""The share of a target objective's starts `FromData` takes from the data (the designs whose
+outputs are nearest the target); the rest are Sobol points. Chosen on the neural-adjoint tasks
+(``benchmarks/neural_adjoint.py``): see there."""
+
 
 class FromData:
     """Start from the best designs of a data set.
 
-    - For a target objective: the ``n`` designs whose outputs ``Y`` are nearest the target
-      (mean squared error).
+    - For a target objective: the designs whose outputs ``Y`` are nearest the target (mean
+      squared error), ``share`` of the ``n`` starts (default `TARGET_SHARE`), and Sobol points of
+      the space for the rest, for spread: the nearest designs of a finite data set crowd into a
+      few basins, and an inverse problem often has several.
     - Otherwise: the ``n`` designs with the lowest ``Y`` (the highest for ``maximize=True``) —
       the Design-Bench start.
     - Without ``Y``: the ``n`` designs of lowest energy under the objective (evaluated once to
@@ -51,6 +58,10 @@ class FromData:
         Y: Their measured outputs, shape ``(N,)`` or ``(N, k)``; optional.
         encode: Maps designs ``(b, ...)`` to latent codes ``(b, d_z)``; when it returns a tuple
             (as a VAE's ``encode`` returns ``(mean, logvar)``) its first element is used.
+        share: The share of the starts taken from the data, in ``[0, 1]``, the rest Sobol points;
+            default `TARGET_SHARE` for a target objective, 1 otherwise.
+
+    For an objective with a batch of ``T`` targets, `for_targets` draws each target's starts.
     """
 
     def __init__(
@@ -59,7 +70,11 @@ class FromData:
         Y: Tensor | pandas.DataFrame | pandas.Series | None = None,
         *,
         encode: Callable[[Tensor], Tensor | tuple[Tensor, ...]] | None = None,
+        share: float | None = None,
     ) -> None:
+        if share is not None and (isinstance(share, bool) or not isinstance(share, (int, float)) or not 0.0 <= share <= 1.0):
+            raise ValueError(f"FromData share must be a number in [0, 1], got {share!r}")
+        self.share = share
         if Y is not None and not isinstance(Y, Tensor):
             Y = as_tensor(Y, "FromData Y")
         if _is_frame(X):
@@ -97,12 +112,55 @@ class FromData:
             X, Y = X[inside], None if Y is None else Y[inside]
         return X, Y
 
+    def _share(self, objective: Objective) -> float:
+        if self.share is not None:
+            return float(self.share)
+        return TARGET_SHARE if objective.target is not None or objective.targets is not None else 1.0
+
     def __call__(self, objective: Objective, n: int, seed: int | None = None) -> Tensor:
-        X, Y = self._candidates(objective)
+        if objective.targets is not None:
+            raise TypeError("an objective with a batch of targets draws its starts with FromData.for_targets")
+        n_data = round(self._share(objective) * n)
+        if n_data < n:
+            spread = objective.space.sample(n - n_data, seed=seed)
+            return torch.cat([self._nearest(objective, n_data), spread]) if n_data else spread
+        return self._nearest(objective, n)
+
+    def for_targets(self, objective: Objective, n: int, seed: int | None = None) -> Tensor:
+        """Starts for each target of a batch, shape ``(T, n, d)``: the data designs whose outputs are
+        nearest each target (``share`` of ``n``), then Sobol points (different for each target).
+
+        Raises:
+            ValueError: if the data set holds fewer designs than the starts taken from it.
+        """
+        if objective.targets is None:
+            raise TypeError("for_targets draws the starts of an objective with a batch of (T, k) targets")
+        T = objective.targets.shape[0]
+        n_data = round(self._share(objective) * n)
+        parts = []
+        if n_data:
+            X, Y = self._candidates(objective)
+            self._enough(objective, X, n_data)
+            if Y is None:
+                with torch.no_grad():
+                    Y = objective.predict(self._to_search_space(objective, X))
+            score = objective.energy_from_outputs(Y)
+            score = torch.where(torch.isnan(score), torch.full_like(score, float("inf")), score)
+            nearest = torch.topk(score, n_data, dim=1, largest=False, sorted=True).indices
+            parts.append(self._to_search_space(objective, X[nearest.reshape(-1)]).reshape(T, n_data, -1))
+        if n_data < n:
+            parts.append(objective.space.sample(T * (n - n_data), seed=seed).reshape(T, n - n_data, -1))
+        return torch.cat(parts, dim=1)
+
+    def _enough(self, objective: Objective, X: Tensor, n: int) -> None:
         if n > X.shape[0]:
             inside = " inside the box" if isinstance(objective.space, Box) else " inside the space"
             where = inside if self.encode is None and objective.decoder is None else ""
-            raise ValueError(f"asked for {n} starts but the data set holds only {X.shape[0]} designs{where}")
+            raise ValueError(f"asked for {n} starts from the data but the data set holds only {X.shape[0]} designs{where}")
+
+    def _nearest(self, objective: Objective, n: int) -> Tensor:
+        X, Y = self._candidates(objective)
+        self._enough(objective, X, n)
         if Y is None:
             points = self._to_search_space(objective, X)
             with torch.no_grad():

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 import torch
 from torch import Tensor
 
-T_VALUES = (1, 10, 50)
-"""The ``T`` of r_T reported for target tasks (Ren et al., NeurIPS 2020)."""
+from invdesign.result import T_VALUES, r_t
+
+__all__ = ["T_VALUES", "exploitation_gap", "percentiles", "r_t"]
 
 
 def percentiles(values: Tensor) -> tuple[float, float]:
@@ -28,27 +28,6 @@ def percentiles(values: Tensor) -> tuple[float, float]:
     ranked = torch.where(torch.isfinite(values), values, torch.full_like(values, math.inf)).sort().values
     median = float(ranked[(ranked.numel() - 1) // 2])
     return float(ranked[0]), median if math.isfinite(median) else math.nan
-
-
-def r_t(true_errors: Tensor, ts: Sequence[int] = T_VALUES) -> dict[int, float]:
-    """r_T: mean over targets of the smallest true error among the first ``T`` candidates.
-
-    Args:
-        true_errors: Oracle squared error of each target's candidates, ranked by the surrogate
-            (best first), shape ``(n_targets, n_candidates)``; NaN for an invalid design.
-        ts: The values of ``T``; a ``T`` beyond ``n_candidates`` gives NaN.
-
-    Returns:
-        ``{T: r_T}``.
-    """
-    errors = torch.where(torch.isfinite(true_errors), true_errors, torch.full_like(true_errors, math.inf))
-    out = {}
-    for t in ts:
-        if t > errors.shape[1]:
-            out[t] = math.nan
-        else:
-            out[t] = float(errors[:, :t].min(dim=1).values.mean())
-    return out
 
 
 def exploitation_gap(oracle: Tensor, surrogate: Tensor, *, absolute: bool = False) -> float:

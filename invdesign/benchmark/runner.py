@@ -25,7 +25,7 @@ from invdesign.models import MLP, Ensemble
 from invdesign.objective import Objective
 from invdesign.optimize import minimize
 from invdesign.penalties import DataDistance
-from invdesign.result import Progress
+from invdesign.result import Progress, Result
 from invdesign.selection import select_designs
 from invdesign.space import Box, DesignSpace
 from invdesign.starts import FromData
@@ -184,6 +184,7 @@ def _search(problem: Problem, config: SolverConfig, k: int, seed: int, target: T
         starts["n_restarts"] = min(starts.get("n_restarts") or caps.default_restarts, data.available(objective))
     budget: dict[str, Any] = dict(config.budget)
     result = minimize(objective, config.solver, seed=seed, callback=tracer, **starts, **budget)
+    assert isinstance(result, Result)  # one target per call
     pick = select_designs(result.X, result.F, min(k, result.X.shape[0]), diversity=config.diversity, space=task.space)
     X = result.X[pick].to(problem.X.dtype)  # decoded designs for a latent search
     seconds = result.runtime - (tracer.overhead if tracer else 0.0)

@@ -36,6 +36,9 @@ class Capabilities:
         amortizes_targets: One trained model serves every target of a target task:
             ``solver.fit_targets(model, space, Y, max_iter=, seed=)`` returns a conditional
             generator ``g(noise, y*)`` (with ``.sample(targets, n)``) and its report.
+        batches_targets: For an objective with a batch of ``T`` targets, one search holds every
+            target's restarts in each forward and backward pass; a solver without it runs the
+            targets one after another (`invdesign.engine.targets`).
         variables: Kinds of design variables it handles: ``"real"``, ``"integer"``,
             ``"categorical"``, ``"composition"`` (`invdesign.space.Space`; a fixed variable needs
             no support, it is not searched).
@@ -52,6 +55,7 @@ class Capabilities:
     default_restarts: int = 0
     data: bool = False
     amortizes_targets: bool = False
+    batches_targets: bool = False
     variables: frozenset[str] = field(default_factory=lambda: frozenset({"real"}))
     constraints: frozenset[str] = frozenset()
 

@@ -41,6 +41,9 @@ class Outcome(NamedTuple):
         message: What happened, for `Result.message`.
         nit: Iterations done.
         generator: A trained generator to hand back in `Result.generator`, or ``None``.
+        stopped_at: For each row of ``U``, the iteration at which its own test stopped it
+            (converged, or retired for a NaN energy), 0 for a row that ran to the end of the
+            budget; ``None`` when the solver does not say. Read per target of a batch.
     """
 
     U: Tensor
@@ -49,6 +52,7 @@ class Outcome(NamedTuple):
     message: str
     nit: int
     generator: nn.Module | None = None
+    stopped_at: Tensor | None = None
 
 
 @dataclass
@@ -80,6 +84,9 @@ class Run:
             to the energy of a space with nonlinear constraints; it grows by 5% per recorded
             iteration (from 10 to at most 1e6), so that late iterations are pushed onto the
             feasible set.
+        which: For an objective with a batch of targets searched in one batch: the target of
+            each restart row, ``(n,)``; ``None`` otherwise.
+        row_evals: With ``which``: evaluations of each restart row so far, ``(n,)``.
     """
 
     objective: Objective
@@ -90,18 +97,33 @@ class Run:
     nfev: int = 0
     constraint_weight: float = _CONSTRAINT_WEIGHT
     t0: float = field(default_factory=time.perf_counter)
+    which: Tensor | None = None
+    row_evals: Tensor | None = None
 
-    def energy(self, u: Tensor) -> Tensor:
-        """Energies of search points ``u`` ``(b, d)``, shape ``(b,)``; counted; differentiable when ``u`` is."""
-        return self.evaluate(self.view.to_design(u))
+    def energy(self, u: Tensor, rows: Tensor | None = None) -> Tensor:
+        """Energies of search points ``u`` ``(b, d)``, shape ``(b,)``; counted; differentiable when ``u`` is.
 
-    def evaluate(self, x: Tensor) -> Tensor:
+        ``rows``: for a batch of targets, which restart rows ``u`` holds (``(b,)`` indices into
+        ``which``); ``None`` for all of them, in order.
+        """
+        return self.evaluate(self.view.to_design(u), rows)
+
+    def evaluate(self, x: Tensor, rows: Tensor | None = None) -> Tensor:
         """Energies of points ``x`` ``(b, d)`` of the objective's space, shape ``(b,)``; counted.
 
         For a space with nonlinear constraints, ``constraint_weight`` times their violation is added.
+        ``rows`` as for `energy`.
         """
         self.nfev += x.shape[0]
-        energy = self.objective(x)
+        if self.which is not None and self.row_evals is not None:
+            if rows is None:
+                if x.shape[0] != self.which.shape[0]:
+                    raise ValueError(f"{x.shape[0]} points of a batch of {self.which.shape[0]} target rows: say which rows")
+                rows = torch.arange(x.shape[0], device=self.which.device)
+            self.row_evals.index_add_(0, rows, torch.ones_like(rows))
+            energy = self.objective.rows(x, self.which[rows])
+        else:
+            energy = self.objective(x)
         if self.objective.space.nonlinear:
             energy = energy + self.constraint_weight * self.objective.space.nonlinear_violation(x)
         return energy

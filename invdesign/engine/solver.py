@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
@@ -30,13 +31,14 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 import torch
 from torch import Tensor, nn
 
+from invdesign.engine import targets
 from invdesign.engine.capabilities import Capabilities
 from invdesign.engine.constrained import polish_nonlinear
 from invdesign.engine.mixed import settle_discrete
 from invdesign.engine.registry import capable
 from invdesign.engine.run import Callback, Data, Outcome, Run, assemble, check_seed, count
 from invdesign.objective import Objective
-from invdesign.result import Result, Status
+from invdesign.result import BatchResult, Result, Status
 from invdesign.space import Box
 from invdesign.starts import FromData, StartStrategy, initial_points
 
@@ -84,8 +86,14 @@ class Solver(ABC):
         """The solver's options as a plain dict."""
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
-    def minimize(self, objective: Objective, **call: Any) -> Result:
-        """Minimize ``objective``; the keywords are `invdesign.minimize`'s (checked by `check_call`)."""
+    def minimize(self, objective: Objective, **call: Any) -> Result | BatchResult:
+        """Minimize ``objective``; the keywords are `invdesign.minimize`'s (checked by `check_call`).
+
+        For an objective with a batch of targets, a `BatchResult` (`invdesign.engine.targets`).
+        """
+        if isinstance(objective, Objective) and objective.targets is not None and not targets.batched(self, objective):
+            self.check_call(objective, **call)
+            return targets.one_at_a_time(self, objective, call)
         checked = self.check_call(objective, **call)
         run = Run(objective, objective.space.coordinates(relax=self.relaxes), checked.callback)
         if self.capabilities.data:
@@ -192,7 +200,7 @@ class Solver(ABC):
         return {**self.options, **extra, self.capabilities.budget_keyword: call.budget, "seed": call.seed}
 
     @abstractmethod
-    def _execute(self, run: Run, call: Call) -> Result:
+    def _execute(self, run: Run, call: Call) -> Result | BatchResult:
         """Run the family's loop; implemented by the families below."""
 
 
@@ -203,10 +211,19 @@ class RestartSolver(Solver):
     calls `search`, and assembles the `Result`.
     """
 
-    def _execute(self, run: Run, call: Call) -> Result:
-        points = self.starts(run, call)
-        if points is None:
-            raise TypeError(f"method {self.name!r} declares no starting points, but restart solvers search from them")
+    def _execute(self, run: Run, call: Call) -> Result | BatchResult:
+        objective = run.objective
+        if objective.targets is not None:
+            T = objective.targets.shape[0]
+            points = targets.starts(objective, call, self.capabilities.default_restarts)
+            run.which = torch.arange(T, device=points.device).repeat_interleave(points.shape[1])
+            run.row_evals = torch.zeros_like(run.which)
+            points = points.reshape(-1, points.shape[-1])
+        else:
+            found = self.starts(run, call)
+            if found is None:
+                raise TypeError(f"method {self.name!r} declares no starting points, but restart solvers search from them")
+            points = found
         starts = run.view.to_search(points)
         with torch.no_grad():
             f0 = run.energy(starts)
@@ -218,11 +235,21 @@ class RestartSolver(Solver):
             )
         dropped = f"{n_bad} of {starts.shape[0]} restarts dropped: energy NaN or infinite at their start." if n_bad else ""
         starts, f0 = starts[ok], f0[ok]
+        if run.which is not None and run.row_evals is not None and objective.targets is not None:
+            targets.check_starts(run.which, ok, objective.targets.shape[0])
+            run.which, run.row_evals = run.which[ok], run.row_evals[ok]
         run.record(0, float(f0.min()), starts.shape[0])
         outcome = self.search(run, starts, f0, max_iter=call.budget)
         message = " ".join(m for m in (outcome.message, dropped) if m)
         outcome = outcome._replace(message=message)
-        options = self.record(call, n_restarts=starts.shape[0])
+        if objective.targets is None:
+            return self._finish(run, call, outcome)
+        results = [self._finish(own, call, part) for own, part in targets.split(run, outcome)]
+        return BatchResult(results, objective.targets, self.name, time.perf_counter() - run.t0)
+
+    def _finish(self, run: Run, call: Call, outcome: Outcome) -> Result:
+        """Round and polish the searched designs as the space needs, and assemble the `Result`."""
+        options = self.record(call, n_restarts=outcome.U.shape[0])
         if outcome.status is Status.STOPPED:
             return assemble(self.name, options, run, outcome)
         X = None

@@ -61,7 +61,9 @@ class GradientDescent(RestartSolver):
     """
 
     name: ClassVar[str] = "gd"
-    capabilities: ClassVar[Capabilities] = Capabilities(gradients=True, default_budget=300, default_restarts=64, variables=EVERY_VARIABLE, constraints=EVERY_CONSTRAINT)
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        gradients=True, default_budget=300, default_restarts=64, batches_targets=True, variables=EVERY_VARIABLE, constraints=EVERY_CONSTRAINT
+    )
 
     optimizer: Literal["auto", "adam", "sgd", "normalized"] = "auto"
     lr: float = 0.05
@@ -98,6 +100,7 @@ class GradientDescent(RestartSolver):
         stall = torch.zeros_like(active)
         done_f, done_u = torch.full_like(f0, math.inf), best_u.clone()
         diverged = torch.zeros(starts.shape[0], dtype=torch.bool, device=starts.device)
+        stopped_at = torch.zeros(starts.shape[0], dtype=torch.long, device=starts.device)
         u = best_u.clone().requires_grad_(True)
         kind = self.optimizer
         if kind == "auto":
@@ -109,7 +112,7 @@ class GradientDescent(RestartSolver):
         status, nit, done_best = Status.MAX_ITER, 0, math.inf
         for it in range(max_iter):
             opt.param_groups[0]["lr"] = base_lr * self._lr_factor(it, max_iter)
-            f = run.energy(u)
+            f = run.energy(u, active)
             loss = f.sum() + self.boundary_weight * view.excess(u).sum() if penalty else f.sum()
             (u.grad,) = torch.autograd.grad(loss, u)
             if kind == "normalized":
@@ -133,6 +136,7 @@ class GradientDescent(RestartSolver):
                     done_best = min(done_best, float(best_f[retire].min()))
                     gone = active[retire]
                     done_f[gone], done_u[gone], diverged[gone] = best_f[retire], best_u[retire], nonfinite[retire]
+                    stopped_at[gone] = nit
                     keep = ~retire
                     active, best_f, best_u, stall = active[keep], best_f[keep], best_u[keep], stall[keep]
                     u = _compact(opt, u, keep)
@@ -157,7 +161,7 @@ class GradientDescent(RestartSolver):
         if n_diverged:
             status = Status.STALLED if status is Status.CONVERGED else status
             message += f" {n_diverged} restarts stopped early: their energy turned NaN or infinite (best point before kept)."
-        return Outcome(done_u, done_f, status, message, nit)
+        return Outcome(done_u, done_f, status, message, nit, stopped_at=stopped_at)
 
     def _optimizer(self, u: Tensor, dim: int, kind: str) -> torch.optim.Optimizer:
         if kind == "adam":

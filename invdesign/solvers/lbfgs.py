@@ -56,7 +56,9 @@ class LBFGSB(RestartSolver):
     """
 
     name: ClassVar[str] = "lbfgs"
-    capabilities: ClassVar[Capabilities] = Capabilities(gradients=True, default_budget=1000, default_restarts=16, variables=EVERY_VARIABLE, constraints=EVERY_CONSTRAINT)
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        gradients=True, default_budget=1000, default_restarts=16, batches_targets=True, variables=EVERY_VARIABLE, constraints=EVERY_CONSTRAINT
+    )
 
     ftol: float = 1e-12
     gtol: float = 1e-8
@@ -91,7 +93,7 @@ class LBFGSB(RestartSolver):
             nonlocal calls
             u = as_tensor(u_np).requires_grad_(True)
             projected = view.project(u)
-            f = run.energy(projected)
+            f = run.energy(projected, torch.as_tensor(batch_indices, device=view.device))
             (g,) = torch.autograd.grad(f.sum(), u)
             f_np = f.detach().cpu().double().numpy()
             g_np = g.detach().cpu().double().numpy()
@@ -110,6 +112,7 @@ class LBFGSB(RestartSolver):
                 raise _Stop
             return f_np, g_np
 
+        stopped_at = None
         if max_iter == 0:
             status, message, nit = Status.MAX_ITER, "reached max_iter=0.", 0
         else:
@@ -131,12 +134,14 @@ class LBFGSB(RestartSolver):
             else:
                 nit = max(int(r["nit"]) for r in runs)
                 status, message = _summarise(runs, max_iter)
+                # A restart SciPy reports converged (status 0) stopped by its own test at its own iteration.
+                stopped_at = torch.tensor([max(1, int(r["nit"])) if int(r["status"]) == 0 else 0 for r in runs], device=view.device)
         if nonfinite.any():
             message += (
                 f" {int(nonfinite.sum())} restarts met a NaN or infinite energy; the line search backed off "
                 "from it (the best finite point is kept)."
             )
-        return Outcome(as_tensor(best_u), as_tensor(best_f), status, message, nit)
+        return Outcome(as_tensor(best_u), as_tensor(best_f), status, message, nit, stopped_at=stopped_at)
 
 
     def _constrained(self, run: Run, view: SpaceView, starts: Tensor, *, max_iter: int) -> Outcome:

@@ -1,0 +1,136 @@
+"""A batch of target problems in one `invdesign.minimize` call: an objective with ``(T, k)`` targets.
+
+A solver that declares `Capabilities.batches_targets` (``gd``, ``lbfgs``) searches every target's
+restarts in one batch: row ``i`` of the batch belongs to target ``Run.which[i]`` and is judged
+against it (`invdesign.Objective.rows`), so each forward and backward pass serves all targets,
+and each restart stops by its own test. The others run the targets one after another, each as
+its own call on ``objective[t]``. Either way the result is a `invdesign.result.BatchResult`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import Tensor
+
+from invdesign.engine.run import Outcome, Run
+from invdesign.result import BatchResult, Result, Status
+from invdesign.starts import FromData
+
+if TYPE_CHECKING:
+    from invdesign.engine.solver import Call, Solver
+    from invdesign.objective import Objective
+
+
+def batched(solver: Solver, objective: Objective) -> bool:
+    """Whether ``solver`` searches the targets of ``objective`` in one batch: it declares
+    ``batches_targets`` and the space has no linear or nonlinear constraints (those are solved
+    target by target)."""
+    return solver.capabilities.batches_targets and not objective.space.constraint_kinds
+
+
+def one_at_a_time(solver: Solver, objective: Objective, call: dict[str, Any]) -> BatchResult:
+    """Each target's own `Solver.minimize` call on ``objective[t]``, in order.
+
+    ``x0`` of shape ``(T, n, d)`` gives target ``t`` its row ``x0[t]``; a checkpoint path
+    ``run.safetensors`` becomes ``run.target{t}.safetensors`` per target, so a killed batch resumes
+    target by target.
+    """
+    assert objective.targets is not None
+    t0 = _now()
+    x0, checkpoint = call.get("x0"), call.get("checkpoint")
+    results = []
+    for t in range(objective.targets.shape[0]):
+        own = dict(call)
+        if isinstance(x0, Tensor) and x0.ndim == 3:
+            own["x0"] = x0[t]
+        if checkpoint is not None and isinstance(checkpoint, (str, os.PathLike)) and os.fspath(checkpoint):
+            stem, suffix = os.path.splitext(os.fspath(checkpoint))
+            own["checkpoint"] = f"{stem}.target{t}{suffix}"
+        result = solver.minimize(objective[t], **own)
+        assert isinstance(result, Result)  # one target's objective
+        results.append(result)
+    return BatchResult(results, objective.targets, solver.name, _now() - t0)
+
+
+def starts(objective: Objective, call: Call, default_n: int) -> Tensor:
+    """Each target's starting points, points of the space, ``(T, n, d)``.
+
+    ``x0``: ``None`` gives Sobol points, different for each target; ``FromData`` the data designs
+    nearest each target plus Sobol points (`FromData.for_targets`); a tensor ``(n, d)`` is shared
+    by every target, ``(T, n, d)`` gives each its own.
+
+    Raises:
+        ValueError: for an ``x0`` whose shape fits neither, or ``n_restarts`` that disagrees with it.
+        TypeError: for another start strategy (it draws starts for one target).
+    """
+    from invdesign.starts import initial_points
+
+    assert objective.targets is not None
+    T, x0, n = objective.targets.shape[0], call.x0, call.n_restarts
+    if x0 is None:
+        return objective.space.sample(T * (n or default_n), seed=call.seed).reshape(T, n or default_n, -1)
+    if isinstance(x0, FromData):
+        if n is None:
+            # All starts from the data: no more than it holds.
+            n = min(default_n, x0.available(objective)) if x0._share(objective) == 1.0 else default_n
+        points = x0.for_targets(objective, n, call.seed)
+        check = initial_points(objective[0], None, points.reshape(-1, points.shape[-1]), None, default_n=default_n)
+        return check.reshape(points.shape)
+    if isinstance(x0, Tensor) and x0.ndim == 3:
+        if x0.shape[0] != T:
+            raise ValueError(f"x0 of shape {tuple(x0.shape)} gives starts for {x0.shape[0]} targets, but the objective holds {T}")
+        flat = initial_points(objective[0], None if n is None else n * T, x0.reshape(-1, x0.shape[-1]), None, default_n=default_n)
+        return flat.reshape(T, x0.shape[1], -1)
+    if callable(x0) and not isinstance(x0, Tensor):
+        raise TypeError("a start strategy draws starts for one target: give FromData, or an x0 tensor of shape (T, n, d)")
+    shared = initial_points(objective[0], n, x0, call.seed, default_n=default_n)
+    return shared.unsqueeze(0).expand(T, *shared.shape).clone()
+
+
+def split(run: Run, outcome: Outcome) -> list[tuple[Run, Outcome]]:
+    """The run and outcome of one batch, cut into one per target.
+
+    Each target's run holds its own objective (``objective[t]``) and its evaluations; the
+    history is the batch's. A target whose restarts all stopped by their own test before the
+    budget has status ``CONVERGED`` and ``nit`` the last of their stopping iterations.
+    """
+    assert run.which is not None and run.row_evals is not None and run.objective.targets is not None
+    parts = []
+    for t in range(run.objective.targets.shape[0]):
+        rows = (run.which == t).nonzero().flatten()
+        stopped = None if outcome.stopped_at is None else outcome.stopped_at[rows]
+        status, nit = outcome.status, outcome.nit
+        n_stopped = 0 if stopped is None else int((stopped > 0).sum())
+        if stopped is not None and n_stopped == rows.numel() and status is not Status.STOPPED:
+            status, nit = Status.CONVERGED, int(stopped.max())
+        message = f"target {t}: {n_stopped} of {rows.numel()} restarts stopped by their own test; the batch {_lower(outcome.message)}"
+        own = dataclasses.replace(
+            run, objective=run.objective[t], which=None, row_evals=None, nfev=int(run.row_evals[rows].sum())
+        )
+        parts.append((own, outcome._replace(U=outcome.U[rows], F=outcome.F[rows], status=status, message=message, nit=nit, stopped_at=stopped)))
+    return parts
+
+
+def check_starts(which: Tensor, ok: Tensor, T: int) -> None:
+    """Refuse a batch in which some target has no start of finite energy (naming the targets)."""
+    alive = torch.zeros(T, dtype=torch.bool, device=which.device)
+    alive[which[ok]] = True
+    if not bool(alive.all()):
+        dead = (~alive).nonzero().flatten().tolist()
+        raise ValueError(
+            f"the objective is NaN or infinite at every starting point of targets {dead[:10]}; check the model, "
+            "the box and those targets"
+        )
+
+
+def _lower(message: str) -> str:
+    return message[:1].lower() + message[1:] if message else message
+
+
+def _now() -> float:
+    return time.perf_counter()
