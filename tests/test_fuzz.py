@@ -99,7 +99,7 @@ def problems(draw: st.DrawFn, method: str, fault: str | None = None) -> Problem:
         if fault == "NaN target":
             target[0] = math.nan
         elif fault == "target of the wrong size":
-            target = [*target, 0.0]
+            target = [[*target, 0.0]]
     penalties = []
     if draw(st.booleans()):
         weight = draw(st.floats(0.0, 10.0))

@@ -217,7 +217,7 @@ class BadMembers(NoMembers):
         (lambda box: ivd.Objective(BadMembers("flat"), box, ensemble="mean"), ValueError, r"members_forward returned shape \(4,\)"),
         (lambda box: ivd.Objective(BadMembers("4d"), box, ensemble="mean"), ValueError, r"returned shape \(2, 2, 1, 1\)"),
         (lambda box: ivd.Objective(linear_ensemble(*weights(k=2)), box, ensemble="mean"), ValueError, "returns 2 outputs"),
-        (lambda box: ivd.Objective(linear_ensemble(*weights(k=2)), box, ensemble="mean", target=[1.0, 2.0, 3.0]), ValueError, "target has 3 entries"),
+        (lambda box: ivd.Objective(linear_ensemble(*weights(k=2)), box, ensemble="mean", target=[1.0, 2.0, 3.0]), ValueError, r"target has shape \(3,\) but the model returns 2 outputs"),
         (lambda box: ivd.Objective(linear_ensemble(*weights(d=3)), box, ensemble="mean"), ValueError, "members_forward failed"),
     ],
 )

@@ -89,7 +89,7 @@ def test_decoder_maps_search_points_to_designs():
         (lambda box: ivd.Objective(lambda x: x[:1, 0], box), ValueError, r"returned shape \(1,\)"),
         (lambda box: ivd.Objective(lambda x: x.unsqueeze(1), box), ValueError, r"returned shape \(2, 1, 4\)"),
         (lambda box: ivd.Objective(linear(2), box), ValueError, "returns 2 outputs"),
-        (lambda box: ivd.Objective(linear(2), box, target=[1.0, 2.0, 3.0]), ValueError, "target has 3 entries"),
+        (lambda box: ivd.Objective(linear(2), box, target=[1.0, 2.0, 3.0]), ValueError, r"target has shape \(3,\) but the model returns 2 outputs"),
         (lambda box: ivd.Objective(linear(1), box, target=[float("nan")]), ValueError, "target must be finite"),
         (lambda box: ivd.Objective(linear(1), box, target=1.0, maximize=True), ValueError, "cannot be combined"),
         (lambda box: ivd.Objective(linear(1, dtype=torch.float32), box, dtype=torch.float64), TypeError, "float32 parameters"),

@@ -199,8 +199,10 @@ def test_from_data_starts_pick_best_and_nearest_target(box4):
     worst = ivd.FromData(X, y)(ivd.Objective(quadratic, box4, maximize=True), 5, None)
     assert torch.equal(worst, X[torch.argsort(y, descending=True)[:5]])
     target_obj = ivd.Objective(quadratic, box4, target=1.0)
-    near = ivd.FromData(X, y)(target_obj, 5, None)
+    near = ivd.FromData(X, y, share=1.0)(target_obj, 5, None)
     assert torch.equal(near, X[torch.argsort((y - 1.0).abs())[:5]])
+    mixed = ivd.FromData(X, y)(target_obj, 6, 0)
+    assert torch.equal(mixed[:3], near[:3]) and torch.equal(mixed[3:], box4.sample(3, seed=0)), "half nearest, half Sobol"
     by_energy = ivd.FromData(X)(ivd.Objective(quadratic, box4), 5, None)
     assert torch.equal(by_energy, best)
     res = ivd.minimize(ivd.Objective(quadratic, box4), "gd", n_restarts=5, x0=ivd.FromData(X, y), max_iter=5)
