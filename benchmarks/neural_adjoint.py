@@ -86,7 +86,7 @@ def peer(
         opt.zero_grad(set_to_none=True)
         total.backward()
         opt.step()
-        plateau.step(float(total) / (T * n))
+        plateau.step(float(total.detach()) / (T * n))
     with torch.no_grad():
         x = centre + half * s.clamp(-1.0, 1.0)
         loss = (surrogate(x) - goal).square().mean(dim=-1).reshape(T, n)

@@ -143,3 +143,30 @@ def test_targets_run_one_after_another_keep_a_checkpoint_each(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run.target0.safetensors", "run.target1.safetensors"]
     again = ivd.minimize(objective, "random", max_evals=8, seed=0, checkpoint=path)
     assert torch.equal(first.X, again.X) and all("Resumed" in r.message for r in again)
+
+
+@pytest.mark.parametrize("method", ivd.solvers.capable(lambda c: c.batches_targets))
+def test_chunked_and_unchunked_runs_give_the_same_designs(method):
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(2, 32), torch.nn.SiLU(), torch.nn.Linear(32, 2)).double()
+    with torch.no_grad():
+        targets = net(BOX.sample(5, seed=8))
+    objective = ivd.Objective(net, BOX, target=targets)
+    retire = {"patience": 3} if method == "gd" else {}  # restarts retire: the batch shrinks to ragged sizes
+    whole = ivd.minimize(objective, method, n_restarts=20, max_iter=40, seed=0, **retire)
+    chunked = ivd.minimize(objective, method, n_restarts=20, max_iter=40, seed=0, max_batch=16, **retire)
+    assert whole[0].history.n_active[-1] < whole[0].history.n_active[1]
+    assert torch.equal(whole.X, chunked.X) and torch.equal(whole.F, chunked.F)
+    assert whole.nfev == chunked.nfev
+
+
+def test_an_automatic_batch_limit_follows_the_memory_a_row_costs():
+    from invdesign.engine import chunks
+
+    small = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1)).double()
+    large = torch.nn.Sequential(torch.nn.Linear(4, 4096), torch.nn.Tanh(), torch.nn.Linear(4096, 1)).double()
+    u = torch.rand(64, 4, dtype=torch.float64)
+    per_row = [chunks.bytes_per_row(lambda p, m=m: m(p).squeeze(-1), u) for m in (small, large)]
+    assert per_row[1] > 100 * per_row[0] > 0
+    with pytest.raises(ValueError, match="max_batch must be at least 1"):
+        ivd.solvers.make("gd", max_batch=0)

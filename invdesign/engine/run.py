@@ -100,30 +100,36 @@ class Run:
     which: Tensor | None = None
     row_evals: Tensor | None = None
 
-    def energy(self, u: Tensor, rows: Tensor | None = None) -> Tensor:
+    def energy(self, u: Tensor, rows: Tensor | None = None, *, align: int = 1) -> Tensor:
         """Energies of search points ``u`` ``(b, d)``, shape ``(b,)``; counted; differentiable when ``u`` is.
 
         ``rows``: for a batch of targets, which restart rows ``u`` holds (``(b,)`` indices into
-        ``which``); ``None`` for all of them, in order.
+        ``which``); ``None`` for all of them, in order. ``align``: see `evaluate`.
         """
-        return self.evaluate(self.view.to_design(u), rows)
+        return self.evaluate(self.view.to_design(u), rows, align=align)
 
-    def evaluate(self, x: Tensor, rows: Tensor | None = None) -> Tensor:
+    def evaluate(self, x: Tensor, rows: Tensor | None = None, *, align: int = 1) -> Tensor:
         """Energies of points ``x`` ``(b, d)`` of the objective's space, shape ``(b,)``; counted.
 
         For a space with nonlinear constraints, ``constraint_weight`` times their violation is added.
-        ``rows`` as for `energy`.
+        ``rows`` as for `energy`. ``align``: the model sees a whole multiple of ``align`` rows (the
+        last row repeated; the repeats are neither counted nor returned), so that each row's energy
+        does not depend on the size of the batch it came in (`invdesign.engine.chunks`).
         """
-        self.nfev += x.shape[0]
+        b = x.shape[0]
+        self.nfev += b
         if self.which is not None and self.row_evals is not None:
             if rows is None:
-                if x.shape[0] != self.which.shape[0]:
-                    raise ValueError(f"{x.shape[0]} points of a batch of {self.which.shape[0]} target rows: say which rows")
-                rows = torch.arange(x.shape[0], device=self.which.device)
+                if b != self.which.shape[0]:
+                    raise ValueError(f"{b} points of a batch of {self.which.shape[0]} target rows: say which rows")
+                rows = torch.arange(b, device=self.which.device)
             self.row_evals.index_add_(0, rows, torch.ones_like(rows))
-            energy = self.objective.rows(x, self.which[rows])
+        pad = -b % align
+        seen = torch.cat([x, x[-1:].expand(pad, -1)]) if pad else x
+        if self.which is not None and rows is not None:
+            energy = self.objective.rows(seen, self.which[torch.cat([rows, rows[-1:].expand(pad)]) if pad else rows])[:b]
         else:
-            energy = self.objective(x)
+            energy = self.objective(seen)[:b] if pad else self.objective(seen)
         if self.objective.space.nonlinear:
             energy = energy + self.constraint_weight * self.objective.space.nonlinear_violation(x)
         return energy

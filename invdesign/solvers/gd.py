@@ -11,6 +11,7 @@ from torch import Tensor
 
 from invdesign.engine import Capabilities, Outcome, RestartSolver, Run, register
 from invdesign.engine.capabilities import EVERY_CONSTRAINT, EVERY_VARIABLE
+from invdesign.engine.chunks import batch_limit, energy_and_grad
 from invdesign.engine.run import best_of, count
 from invdesign.models import adam
 from invdesign.result import Status
@@ -58,6 +59,10 @@ class GradientDescent(RestartSolver):
         boundary_weight: Weight of the boundary loss with ``bounds="penalty"``.
         ftol: Relative improvement below which an iteration counts as stalled.
         patience: Stalled iterations after which a restart is retired.
+        max_batch: The most restarts evaluated in one forward and backward pass; a larger batch
+            (restarts times targets) runs in chunks, with the same designs
+            (`invdesign.engine.chunks`). ``None``: as many as a share of the device's free memory
+            holds, measured on the model.
     """
 
     name: ClassVar[str] = "gd"
@@ -74,6 +79,7 @@ class GradientDescent(RestartSolver):
     boundary_weight: float = 0.1
     ftol: float = 1e-9
     patience: int = 50
+    max_batch: int | None = None
 
     def __post_init__(self) -> None:
         _choice("optimizer", self.optimizer, ("auto", "adam", "sgd", "normalized"))
@@ -86,6 +92,8 @@ class GradientDescent(RestartSolver):
             if not math.isfinite(value) or value < 0 or (name in ("lr", "lr_final") and value == 0):
                 raise ValueError(f"gd option {name} must be {'positive' if name.startswith('lr') else 'non-negative'} and finite, got {value}")
         count("gd option patience", self.patience, minimum=1)
+        if self.max_batch is not None:
+            count("gd option max_batch", self.max_batch, minimum=1)
 
     def search(self, run: Run, starts: Tensor, f0: Tensor, *, max_iter: int) -> Outcome:
         view = run.view
@@ -106,21 +114,20 @@ class GradientDescent(RestartSolver):
         if kind == "auto":
             kind = "normalized" if view.blocks or view.has_constraints else "adam"
         opt = self._optimizer(u, view.dim, kind)
+        limit = batch_limit(run, starts, self.max_batch)
+        boundary = (lambda p: self.boundary_weight * view.excess(p)) if self.bounds == "penalty" else None
         base_lr = opt.param_groups[0]["lr"]
         penalty = self.bounds == "penalty"
 
         status, nit, done_best = Status.MAX_ITER, 0, math.inf
         for it in range(max_iter):
             opt.param_groups[0]["lr"] = base_lr * self._lr_factor(it, max_iter)
-            f = run.energy(u, active)
-            loss = f.sum() + self.boundary_weight * view.excess(u).sum() if penalty else f.sum()
-            (u.grad,) = torch.autograd.grad(loss, u)
+            f, u.grad = energy_and_grad(run, u, active, limit, extra=boundary)
             if kind == "normalized":
                 u.grad = u.grad / u.grad.square().mean(dim=-1, keepdim=True).sqrt().clamp_min(torch.finfo(u.dtype).tiny)
             nit = it + 1
 
             with torch.no_grad():
-                f = f.detach()
                 improved = f < best_f  # False where f is NaN
                 if penalty:
                     improved &= view.contains(u)

@@ -17,10 +17,10 @@ import torch
 from botorch.optim.batched_lbfgs_b import fmin_l_bfgs_b_batched
 from torch import Tensor
 
-from invdesign.engine import Capabilities, Outcome, RestartSolver, Run, register
+from invdesign.engine import Capabilities, Outcome, RestartSolver, Run, chunks, register
 from invdesign.engine.capabilities import EVERY_CONSTRAINT, EVERY_VARIABLE
 from invdesign.engine.constrained import slsqp
-from invdesign.engine.run import best_of
+from invdesign.engine.run import best_of, count
 from invdesign.result import Status
 from invdesign.space import SpaceView
 
@@ -53,6 +53,9 @@ class LBFGSB(RestartSolver):
         gtol: Stop a restart when the largest projected-gradient component is ``<= gtol``.
         maxcor: Number of correction pairs kept for the Hessian approximation.
         maxls: Maximum line-search steps per iteration.
+        max_batch: The most restarts evaluated in one forward and backward pass; more (restarts
+            times targets) run in chunks, with the same designs (`invdesign.engine.chunks`).
+            ``None``: as many as a share of the device's free memory holds, measured on the model.
     """
 
     name: ClassVar[str] = "lbfgs"
@@ -64,6 +67,7 @@ class LBFGSB(RestartSolver):
     gtol: float = 1e-8
     maxcor: int = 10
     maxls: int = 20
+    max_batch: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("ftol", "gtol"):
@@ -72,6 +76,8 @@ class LBFGSB(RestartSolver):
         for name in ("maxcor", "maxls"):
             if not (isinstance(getattr(self, name), int) and getattr(self, name) >= 1):
                 raise ValueError(f"lbfgs option {name} must be a positive integer, got {getattr(self, name)!r}")
+        if self.max_batch is not None:
+            count("lbfgs option max_batch", self.max_batch, minimum=1)
 
     def search(self, run: Run, starts: Tensor, f0: Tensor, *, max_iter: int) -> Outcome:
         view = run.view
@@ -89,23 +95,31 @@ class LBFGSB(RestartSolver):
             i = int(np.argmin(best_f))
             return as_tensor(best_u[i]), float(best_f[i])
 
+        batch_of_targets = run.which is not None
+        plain = not view.blocks
+        limit = chunks.batch_limit(run, starts, self.max_batch)
+
         def energy_and_grad(u_np: np.ndarray, batch_indices: list[int]) -> tuple[np.ndarray, np.ndarray]:
+            # The hot loop: NumPy and torch share memory on the CPU in float64, and nothing is checked twice.
             nonlocal calls
-            u = as_tensor(u_np).requires_grad_(True)
-            projected = view.project(u)
-            f = run.energy(projected, torch.as_tensor(batch_indices, device=view.device))
-            (g,) = torch.autograd.grad(f.sum(), u)
-            f_np = f.detach().cpu().double().numpy()
-            g_np = g.detach().cpu().double().numpy()
+            u = torch.from_numpy(u_np).to(dtype=view.dtype, device=view.device)
+            rows = torch.as_tensor(batch_indices, device=view.device) if batch_of_targets else None
+            # L-BFGS-B keeps its iterates inside the search bounds: only simplex blocks need the projection.
+            f, g = chunks.energy_and_grad(run, u, rows, limit, transform=None if plain else view.project)
+            f_np = f.cpu().double().numpy()
+            g_np = g.cpu().double().numpy()
             idx = np.asarray(batch_indices)
-            bad = ~np.isfinite(f_np)
-            nonfinite[idx[bad]] = True
-            # Worse than the restart's best by a margin, with no gradient: the line search backs off.
-            f_np[bad] = best_f[idx[bad]] + 1.0 + np.abs(best_f[idx[bad]])
-            g_np[bad] = 0.0
+            finite = np.isfinite(f_np)
+            if not finite.all():
+                bad = ~finite
+                nonfinite[idx[bad]] = True
+                # Worse than the restart's best by a margin, with no gradient: the line search backs off.
+                f_np[bad] = best_f[idx[bad]] + 1.0 + np.abs(best_f[idx[bad]])
+                g_np[bad] = 0.0
             better = f_np < best_f[idx]
-            best_f[idx[better]] = f_np[better]
-            best_u[idx[better]] = projected.detach().cpu().double().numpy()[better]
+            if better.any():
+                best_f[idx[better]] = f_np[better]
+                best_u[idx[better]] = (u_np if plain else view.project(u).cpu().double().numpy())[better]
             calls += 1
             run.record(calls, float(best_f.min()), len(idx))
             if run.stop_requested(best):

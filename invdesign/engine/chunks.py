@@ -1,0 +1,113 @@
+"""Bounded memory for batched searches: the energy and its gradient of a large batch of restarts,
+evaluated in chunks of at most ``max_batch`` rows, one forward and backward pass per chunk.
+
+Every row's energy and gradient depend on that row only, so chunking changes the shapes the model
+sees and nothing else. The CPU's matrix kernels give each row the same result whatever the batch
+only when the batch is a whole multiple of a few rows (the rows of a ragged tail go through other
+kernels), so every batch of `ALIGN` rows or more is padded to a multiple of `ALIGN` (the last
+row repeated, `invdesign.engine.run.Run.evaluate`), and chunks are multiples of `ALIGN`: chunked
+and unchunked runs give the same designs.
+
+``max_batch=None`` picks the limit from the device's free memory (`memory_budget`) and the
+autograd memory one row costs, measured once on a probe of `ALIGN` rows (the tensors saved for
+the backward pass).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from invdesign.engine.run import Run
+
+ALIGN = 8
+"""Chunks hold a multiple of this many rows."""
+_CPU_SHARE = 0.25
+"""Share of the machine's available memory a search may fill on the CPU."""
+_CUDA_SHARE = 0.5
+"""Share of the GPU's free memory a search may fill."""
+_HEADROOM = 3.0
+"""The autograd memory of a row times this: the forward's temporaries and the backward's gradients."""
+
+
+def memory_budget(device: torch.device) -> int:
+    """Bytes a batch's forward and backward pass may take on ``device``: half the GPU's free
+    memory, or a quarter of the memory the operating system reports available."""
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return int(_CUDA_SHARE * free)
+    try:
+        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        available = 8 * 2**30
+    return int(_CPU_SHARE * available)
+
+
+def bytes_per_row(energy: Callable[[Tensor], Tensor], u: Tensor) -> int:
+    """Autograd memory of one row: the bytes the tensors saved for the backward pass of
+    ``energy`` take on a probe of the first `ALIGN` rows of ``u`` ``(n, d)``, divided by the rows."""
+    probe = u[:ALIGN].detach().clone().requires_grad_(True)
+    saved = 0
+
+    def pack(t: Tensor) -> Tensor:
+        nonlocal saved
+        saved += t.numel() * t.element_size()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        f = energy(probe)
+    torch.autograd.grad(f.sum(), probe)
+    return max(1, int(_HEADROOM * (saved + probe.numel() * probe.element_size()) / probe.shape[0]))
+
+
+def batch_limit(run: Run, u: Tensor, max_batch: int | None) -> int:
+    """The most rows evaluated in one pass: ``max_batch`` rounded down to a multiple of `ALIGN`
+    (at least `ALIGN`), or, for ``None``, what the memory budget holds (probed without counting
+    the probe's evaluations)."""
+    if max_batch is not None:
+        return max(ALIGN, max_batch // ALIGN * ALIGN)
+    if u.shape[0] <= ALIGN:
+        return ALIGN
+    per_row = bytes_per_row(lambda p: run.objective(run.view.to_design(p)) if run.which is None else run.objective.rows(
+        run.view.to_design(p), run.which[: p.shape[0]]
+    ), u)
+    return max(ALIGN, memory_budget(u.device) // per_row // ALIGN * ALIGN)
+
+
+def energy_and_grad(
+    run: Run,
+    u: Tensor,
+    rows: Tensor | None,
+    limit: int,
+    *,
+    transform: Callable[[Tensor], Tensor] | None = None,
+    extra: Callable[[Tensor], Tensor] | None = None,
+) -> tuple[Tensor, Tensor]:
+    """Energies ``(b,)`` of search points ``u`` ``(b, d)`` and the gradient of their sum with respect
+    to ``u`` ``(b, d)``, in chunks of at most ``limit`` rows.
+
+    Args:
+        run: The run (counts the evaluations).
+        u: Search points; only their values are read.
+        rows: Which restart rows ``u`` holds, for a batch of targets (`Run.energy`); else ``None``.
+        limit: Rows per chunk (`batch_limit`).
+        transform: Maps the points before they are evaluated (lbfgs's projection onto simplex
+            blocks); the gradient is taken through it.
+        extra: A further per-row loss of the points ``(b, d) -> (b,)``, added to the gradient
+            but not to the returned energies (gd's boundary loss).
+    """
+    energies, grads = [], []
+    align = ALIGN if u.shape[0] >= ALIGN else 1
+    for start in range(0, u.shape[0], limit):
+        part = u[start : start + limit].detach().requires_grad_(True)
+        f = run.energy(part if transform is None else transform(part), None if rows is None else rows[start : start + limit], align=align)
+        loss = f.sum() if extra is None else f.sum() + extra(part).sum()
+        (g,) = torch.autograd.grad(loss, part)
+        energies.append(f.detach())
+        grads.append(g)
+    if len(energies) == 1:
+        return energies[0], grads[0]
+    return torch.cat(energies), torch.cat(grads)
