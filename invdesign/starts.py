@@ -28,10 +28,12 @@ if TYPE_CHECKING:
 
 StartStrategy = Callable[["Objective", int, "int | None"], Tensor]
 
-TARGET_SHARE = 0.5
-"""The share of a target objective's starts `FromData` takes from the data (the designs whose
-outputs are nearest the target); the rest are Sobol points. Chosen on the neural-adjoint tasks
-(``benchmarks/neural_adjoint.py``): see there."""
+TARGET_SHARE = 1.0
+"""The share of a target objective's starts `FromData` takes from the data by default (the designs
+whose outputs are nearest the target); Sobol points fill the rest, and fill in for the data when
+it holds fewer designs than asked for. Chosen on the neural-adjoint tasks (robot arm, sine,
+ballistics; 50 targets x 512 restarts, shares 0, 0.25, 0.5, 0.75 and 1): all starts from the
+data gave the lowest r_1 on every task, and beat the neural-adjoint recipe's prior starts."""
 
 
 class FromData:
@@ -39,8 +41,8 @@ class FromData:
 
     - For a target objective: the designs whose outputs ``Y`` are nearest the target (mean
       squared error), ``share`` of the ``n`` starts (default `TARGET_SHARE`), and Sobol points of
-      the space for the rest, for spread: the nearest designs of a finite data set crowd into a
-      few basins, and an inverse problem often has several.
+      the space for the rest, for spread; by default Sobol points also fill in when the data set
+      holds fewer designs than starts.
     - Otherwise: the ``n`` designs with the lowest ``Y`` (the highest for ``maximize=True``) —
       the Design-Bench start.
     - Without ``Y``: the ``n`` designs of lowest energy under the objective (evaluated once to
@@ -112,6 +114,13 @@ class FromData:
             X, Y = X[inside], None if Y is None else Y[inside]
         return X, Y
 
+    def _n_data(self, objective: Objective, n: int) -> int:
+        """How many of ``n`` starts come from the data: ``share`` of them; by default for a target
+        objective no more than the data set holds."""
+        n_data = round(self._share(objective) * n)
+        targeted = objective.target is not None or objective.targets is not None
+        return min(n_data, self.available(objective)) if self.share is None and targeted else n_data
+
     def _share(self, objective: Objective) -> float:
         if self.share is not None:
             return float(self.share)
@@ -120,7 +129,7 @@ class FromData:
     def __call__(self, objective: Objective, n: int, seed: int | None = None) -> Tensor:
         if objective.targets is not None:
             raise TypeError("an objective with a batch of targets draws its starts with FromData.for_targets")
-        n_data = round(self._share(objective) * n)
+        n_data = self._n_data(objective, n)
         if n_data < n:
             spread = objective.space.sample(n - n_data, seed=seed)
             return torch.cat([self._nearest(objective, n_data), spread]) if n_data else spread
@@ -136,7 +145,7 @@ class FromData:
         if objective.targets is None:
             raise TypeError("for_targets draws the starts of an objective with a batch of (T, k) targets")
         T = objective.targets.shape[0]
-        n_data = round(self._share(objective) * n)
+        n_data = self._n_data(objective, n)
         parts = []
         if n_data:
             X, Y = self._candidates(objective)

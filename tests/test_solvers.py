@@ -201,8 +201,10 @@ def test_from_data_starts_pick_best_and_nearest_target(box4):
     target_obj = ivd.Objective(quadratic, box4, target=1.0)
     near = ivd.FromData(X, y, share=1.0)(target_obj, 5, None)
     assert torch.equal(near, X[torch.argsort((y - 1.0).abs())[:5]])
-    mixed = ivd.FromData(X, y)(target_obj, 6, 0)
+    mixed = ivd.FromData(X, y, share=0.5)(target_obj, 6, 0)
     assert torch.equal(mixed[:3], near[:3]) and torch.equal(mixed[3:], box4.sample(3, seed=0)), "half nearest, half Sobol"
+    filled = ivd.FromData(X, y)(target_obj, 103, 0)
+    assert torch.equal(filled[100:], box4.sample(3, seed=0)), "Sobol points fill in for a data set too small"
     by_energy = ivd.FromData(X)(ivd.Objective(quadratic, box4), 5, None)
     assert torch.equal(by_energy, best)
     res = ivd.minimize(ivd.Objective(quadratic, box4), "gd", n_restarts=5, x0=ivd.FromData(X, y), max_iter=5)
