@@ -96,6 +96,9 @@ def problems(draw: st.DrawFn, method: str, fault: str | None = None) -> Problem:
     target: Any = None
     if goal == "target":
         target = draw(st.lists(st.floats(-2.0, 5.0), min_size=outputs, max_size=outputs))
+        if fault is None and draw(st.booleans()):
+            # A batch of targets: T rows of k outputs.
+            target = [target, draw(st.lists(st.floats(-2.0, 5.0), min_size=outputs, max_size=outputs))]
         if fault == "NaN target":
             target[0] = math.nan
         elif fault == "target of the wrong size":
@@ -109,7 +112,7 @@ def problems(draw: st.DrawFn, method: str, fault: str | None = None) -> Problem:
         return Problem(_PendingObjective(model, box, target, penalties), {}, fault)  # type: ignore[arg-type]
     objective = ivd.Objective(model, box, target=target, maximize=goal == "maximize", penalties=penalties)
 
-    budget = draw(st.integers(2, 16) if caps.budget == "evaluations" else st.integers(1, 12))
+    budget = draw(st.integers(2, 10) if caps.budget == "evaluations" else st.integers(1, 12))
     options: dict[str, Any] = {caps.budget_keyword: budget}
     options["seed"] = draw(st.one_of(st.none(), st.integers(0, 2**63 - 1)))
     if caps.x0 and not caps.data and draw(st.booleans()):
@@ -154,8 +157,14 @@ class _PendingObjective:
         return ivd.Objective(model, box, target=target, penalties=penalties)
 
 
-def check_contract(objective: ivd.Objective, result: ivd.Result) -> None:
-    """The invariants of every result: designs in the box, energies the objective's own, best first."""
+def check_contract(objective: ivd.Objective, result: ivd.Result | ivd.BatchResult) -> None:
+    """The invariants of every result: designs in the box, energies the objective's own, best first
+    (for a batch of targets, each target's result against its own objective)."""
+    if isinstance(result, ivd.BatchResult):
+        assert objective.n_targets == len(result) and result.X.shape[:2] == result.F.shape
+        for t, one in enumerate(result):
+            check_contract(objective[t], one)
+        return
     X, F = result.X, result.F
     assert X.ndim == 2 and X.shape[1] == objective.space.dim and X.shape[0] == F.shape[0] >= 1
     assert X.dtype == objective.dtype and F.dtype == objective.dtype

@@ -43,7 +43,7 @@ def test_every_solver_returns_one_result_per_target(method):
             torch.testing.assert_close(one.F, objective[t](one.X), rtol=0, atol=1e-12)
 
 
-@pytest.mark.parametrize("method", ivd.solvers.capable(lambda c: c.batches_targets))
+@pytest.mark.parametrize("method", ivd.solvers.capable(lambda c: c.batches_targets and c.x0))
 def test_one_batch_gives_each_target_what_its_own_call_gives(method):
     targets = reachable(4)
     objective = ivd.Objective(arm, BOX, target=targets)
@@ -145,7 +145,7 @@ def test_targets_run_one_after_another_keep_a_checkpoint_each(tmp_path):
     assert torch.equal(first.X, again.X) and all("Resumed" in r.message for r in again)
 
 
-@pytest.mark.parametrize("method", ivd.solvers.capable(lambda c: c.batches_targets))
+@pytest.mark.parametrize("method", ivd.solvers.capable(lambda c: c.batches_targets and c.x0))
 def test_chunked_and_unchunked_runs_give_the_same_designs(method):
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Linear(2, 32), torch.nn.SiLU(), torch.nn.Linear(32, 2)).double()
@@ -170,3 +170,16 @@ def test_an_automatic_batch_limit_follows_the_memory_a_row_costs():
     assert per_row[1] > 100 * per_row[0] > 0
     with pytest.raises(ValueError, match="max_batch must be at least 1"):
         ivd.solvers.make("gd", max_batch=0)
+
+
+def test_a_trained_solver_serves_every_target_with_one_conditional_generator():
+    targets = reachable(6, seed=2)
+    objective = ivd.Objective(arm, BOX, target=targets)
+    result = ivd.minimize(objective, "amortized", max_iter=300, batch_size=16, seed=0)
+    assert result.X.shape == (6, 16, 2) and all(r.generator is result[0].generator for r in result)
+    with torch.no_grad():
+        torch.testing.assert_close(result.F, objective(result.X), rtol=0, atol=1e-12)
+    barely = ivd.minimize(objective, "amortized", max_iter=1, batch_size=16, seed=0)
+    assert float(result.fun.mean()) < 0.1 * float(barely.fun.mean()), "training brings every target's designs closer"
+    with pytest.raises(ValueError, match="needs max_iter >= 1"):
+        ivd.minimize(objective, "amortized", max_iter=0)

@@ -81,6 +81,12 @@ class Solver(ABC):
     """Whether the solver searches relaxed coordinates of a mixed space (one-hot categoricals on
     the simplex, continuous integers; `invdesign.space.Space.coordinates`)."""
 
+    def batches(self, objective: Objective) -> bool:
+        """Whether this solver searches every target of ``objective`` (a batch of targets) in one
+        run: it declares ``batches_targets`` and the space has no linear or nonlinear constraints
+        (those are solved target by target)."""
+        return self.capabilities.batches_targets and not objective.space.constraint_kinds
+
     @property
     def options(self) -> dict[str, Any]:
         """The solver's options as a plain dict."""
@@ -91,7 +97,7 @@ class Solver(ABC):
 
         For an objective with a batch of targets, a `BatchResult` (`invdesign.engine.targets`).
         """
-        if isinstance(objective, Objective) and objective.targets is not None and not targets.batched(self, objective):
+        if isinstance(objective, Objective) and objective.targets is not None and not self.batches(objective):
             self.check_call(objective, **call)
             return targets.one_at_a_time(self, objective, call)
         checked = self.check_call(objective, **call)
@@ -279,7 +285,7 @@ class RestartSolver(Solver):
 class TrainedSolver(Solver):
     """A solver that trains a generator of designs against the energy; implements `train`."""
 
-    def _execute(self, run: Run, call: Call) -> Result:
+    def _execute(self, run: Run, call: Call) -> Result | BatchResult:
         seed = int(torch.randint(0, 2**62, ())) if call.seed is None else call.seed
         outcome = self.train(run, max_iter=call.budget, seed=seed)
         if bool(run.view.discrete.any()):

@@ -1,10 +1,12 @@
 """A batch of target problems in one `invdesign.minimize` call: an objective with ``(T, k)`` targets.
 
-A solver that declares `Capabilities.batches_targets` (``gd``, ``lbfgs``) searches every target's
-restarts in one batch: row ``i`` of the batch belongs to target ``Run.which[i]`` and is judged
-against it (`invdesign.Objective.rows`), so each forward and backward pass serves all targets,
-and each restart stops by its own test. The others run the targets one after another, each as
-its own call on ``objective[t]``. Either way the result is a `invdesign.result.BatchResult`.
+A solver that declares `Capabilities.batches_targets` searches every target in one run
+(`invdesign.engine.solver.Solver.batches`): the restart solvers (``gd``, ``lbfgs``) hold every
+target's restarts in one batch, row ``i`` belonging to target ``Run.which[i]`` and judged against
+it (`invdesign.Objective.rows`), so each forward and backward pass serves all targets and each
+restart stops by its own test; ``amortized`` trains one conditional generator for all of them.
+The others run the targets one after another, each as its own call on ``objective[t]``. Either
+way the result is a `invdesign.result.BatchResult`.
 """
 
 from __future__ import annotations
@@ -24,13 +26,6 @@ from invdesign.starts import FromData
 if TYPE_CHECKING:
     from invdesign.engine.solver import Call, Solver
     from invdesign.objective import Objective
-
-
-def batched(solver: Solver, objective: Objective) -> bool:
-    """Whether ``solver`` searches the targets of ``objective`` in one batch: it declares
-    ``batches_targets`` and the space has no linear or nonlinear constraints (those are solved
-    target by target)."""
-    return solver.capabilities.batches_targets and not objective.space.constraint_kinds
 
 
 def one_at_a_time(solver: Solver, objective: Objective, call: dict[str, Any]) -> BatchResult:

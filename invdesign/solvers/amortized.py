@@ -14,9 +14,11 @@ and returns its designs; ``result.generator.sample(n)`` draws more. The conditio
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import time
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import torch
 from torch import Tensor, nn
@@ -24,7 +26,8 @@ from tqdm import tqdm
 
 from invdesign.engine import Capabilities, Outcome, Run, TrainedSolver, count, register
 from invdesign.engine.capabilities import EVERY_CONSTRAINT, EVERY_VARIABLE
-from invdesign.engine.run import best_of
+from invdesign.engine.run import assemble, best_of
+from invdesign.engine.solver import Call
 from invdesign.models import (
     ConditionalGenerator,
     Generator,
@@ -38,7 +41,8 @@ from invdesign.models import (
     standard_normal,
 )
 from invdesign.models.mlp import ACTIVATIONS
-from invdesign.result import Status
+from invdesign.objective import Objective
+from invdesign.result import BatchResult, Result, Status
 from invdesign.space import Box
 
 _SCALE_PROBE = 256
@@ -112,6 +116,7 @@ class Amortized(TrainedSolver):
         budget="steps",
         default_budget=2000,
         amortizes_targets=True,
+        batches_targets=True,
         variables=EVERY_VARIABLE,
         constraints=EVERY_CONSTRAINT,
     )
@@ -140,6 +145,35 @@ class Amortized(TrainedSolver):
             raise ValueError(f"amortized option diversity must be finite and non-negative, got {self.diversity}")
         if not (math.isfinite(self.radius) and self.radius > 0):
             raise ValueError(f"amortized option radius must be positive and finite, got {self.radius}")
+
+    def batches(self, objective: Objective) -> bool:
+        """A batch of targets on a box, searched through the model alone (no decoder, penalties or
+        ensemble rule), is served by one conditional generator (`fit_targets`); any other runs
+        target by target."""
+        plain = objective.decoder is None and not objective.penalties and objective.rule is None and not objective.adapter.flatten
+        return isinstance(objective.space, Box) and plain
+
+    def _execute(self, run: Run, call: Call) -> Result | BatchResult:
+        objective = run.objective
+        if objective.targets is None:
+            return super()._execute(run, call)
+        # One conditional generator g(noise, y*) trained on this batch's targets, then batch_size designs per target.
+        if call.budget < 1:
+            raise ValueError("the conditional generator of a batch of targets needs max_iter >= 1 training steps")
+        seed = int(torch.randint(0, 2**62, ())) if call.seed is None else call.seed
+        generator, report = self.fit_targets(cast(nn.Module, objective.model), cast(Box, objective.space), objective.targets, max_iter=call.budget, seed=seed)
+        T, n = objective.targets.shape[0], self.batch_size
+        with torch.no_grad():
+            X = generator.sample(objective.targets, n, seed=seed)
+            F = objective(X)
+        share = report.evaluations // T + n
+        message = f"one conditional generator for all {T} targets, {call.budget} training steps; {n} designs per target."
+        results = []
+        for t in range(T):
+            own = dataclasses.replace(run, objective=objective[t], nfev=share)
+            outcome = Outcome(run.view.to_search(X[t]), F[t], Status.MAX_ITER, message, call.budget, generator)
+            results.append(assemble(self.name, self.record(call), own, outcome))
+        return BatchResult(results, objective.targets, self.name, time.perf_counter() - run.t0)
 
     def train(self, run: Run, *, max_iter: int, seed: int) -> Outcome:
         """Train a generator for ``max_iter`` steps on batches of ``batch_size``; the last batch is the outcome."""
