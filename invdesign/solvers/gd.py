@@ -8,12 +8,14 @@ from typing import ClassVar, Literal
 
 import torch
 from torch import Tensor
+from torch.optim.adam import adam as adam_step
+from torch.optim.sgd import sgd as sgd_step
 
 from invdesign.engine import Capabilities, Outcome, RestartSolver, Run, register
 from invdesign.engine.capabilities import EVERY_CONSTRAINT, EVERY_VARIABLE
 from invdesign.engine.chunks import batch_limit, energy_and_grad
 from invdesign.engine.run import best_of, count
-from invdesign.models import adam
+from invdesign.models.train import FUSED_ADAM_DEVICES
 from invdesign.result import Status
 
 
@@ -109,22 +111,21 @@ class GradientDescent(RestartSolver):
         done_f, done_u = torch.full_like(f0, math.inf), best_u.clone()
         diverged = torch.zeros(starts.shape[0], dtype=torch.bool, device=starts.device)
         stopped_at = torch.zeros(starts.shape[0], dtype=torch.long, device=starts.device)
-        u = best_u.clone().requires_grad_(True)
+        u = best_u.clone()
         kind = self.optimizer
         if kind == "auto":
             kind = "normalized" if view.blocks or view.has_constraints else "adam"
-        opt = self._optimizer(u, view.dim, kind)
+        base_lr = self.lr * math.sqrt(view.dim) if kind == "sgd" else self.lr
+        step = _Step(kind, u, _NORMALIZED_MOMENTUM if kind == "normalized" else self.momentum)
         limit = batch_limit(run, starts, self.max_batch)
         boundary = (lambda p: self.boundary_weight * view.excess(p)) if self.bounds == "penalty" else None
-        base_lr = opt.param_groups[0]["lr"]
         penalty = self.bounds == "penalty"
 
         status, nit, done_best = Status.MAX_ITER, 0, math.inf
         for it in range(max_iter):
-            opt.param_groups[0]["lr"] = base_lr * self._lr_factor(it, max_iter)
-            f, u.grad = energy_and_grad(run, u, active, limit, extra=boundary)
+            f, grad = energy_and_grad(run, u, active, limit, extra=boundary)
             if kind == "normalized":
-                u.grad = u.grad / u.grad.square().mean(dim=-1, keepdim=True).sqrt().clamp_min(torch.finfo(u.dtype).tiny)
+                grad = grad / grad.square().mean(dim=-1, keepdim=True).sqrt().clamp_min(torch.finfo(u.dtype).tiny)
             nit = it + 1
 
             with torch.no_grad():
@@ -134,7 +135,7 @@ class GradientDescent(RestartSolver):
                 stall.add_(1).masked_fill_(f < best_f - self.ftol * (1 + best_f.abs()), 0)
                 best_f = torch.where(improved, f, best_f)
                 best_u = torch.where(improved.unsqueeze(-1), u, best_u)
-                opt.step()
+                step(u, grad, base_lr * self._lr_factor(it, max_iter))
                 if not penalty:
                     view.project_(u)
                 nonfinite = ~torch.isfinite(f)
@@ -146,7 +147,8 @@ class GradientDescent(RestartSolver):
                     stopped_at[gone] = nit
                     keep = ~retire
                     active, best_f, best_u, stall = active[keep], best_f[keep], best_u[keep], stall[keep]
-                    u = _compact(opt, u, keep)
+                    u = u[keep]
+                    step.keep(keep)
 
             run.record(nit, min(float(best_f.min()) if active.numel() else math.inf, done_best), active.numel())
             if run.callback is not None:
@@ -170,13 +172,6 @@ class GradientDescent(RestartSolver):
             message += f" {n_diverged} restarts stopped early: their energy turned NaN or infinite (best point before kept)."
         return Outcome(done_u, done_f, status, message, nit, stopped_at=stopped_at)
 
-    def _optimizer(self, u: Tensor, dim: int, kind: str) -> torch.optim.Optimizer:
-        if kind == "adam":
-            return adam([u], lr=self.lr)
-        if kind == "normalized":
-            return torch.optim.SGD([u], lr=self.lr, momentum=_NORMALIZED_MOMENTUM)
-        return torch.optim.SGD([u], lr=self.lr * math.sqrt(dim), momentum=self.momentum)
-
     def _lr_factor(self, it: int, max_iter: int) -> float:
         if self.lr_schedule == "constant" or max_iter <= 1:
             return 1.0
@@ -195,13 +190,38 @@ def _choice(name: str, value: str, choices: tuple[str, ...]) -> None:
         raise ValueError(f"gd option {name}={value!r} is not one of {', '.join(map(repr, choices))}")
 
 
-def _compact(opt: torch.optim.Optimizer, u: Tensor, keep: Tensor) -> Tensor:
-    """Replace the optimised tensor by its kept rows, slicing the optimizer's per-row state too."""
-    new = u.detach()[keep].clone().requires_grad_(True)
-    state = opt.state.pop(u, {})
-    opt.state[new] = {
-        k: v[keep] if isinstance(v, Tensor) and v.ndim > 0 and v.shape[0] == keep.shape[0] else v
-        for k, v in state.items()
-    }
-    opt.param_groups[0]["params"] = [new]
-    return new
+class _Step:
+    """One update of every active restart by torch's own Adam or SGD with momentum (the functional
+    forms of ``torch.optim``, without the optimizer object's per-step bookkeeping), on per-restart
+    state that is cut down with the batch when restarts retire.
+
+    Args:
+        kind: ``"adam"``, or ``"sgd"`` / ``"normalized"`` (SGD with ``momentum``).
+        u: The search points ``(n, d)``, updated in place.
+        momentum: SGD's momentum.
+    """
+
+    def __init__(self, kind: str, u: Tensor, momentum: float) -> None:
+        self.adam, self.momentum = kind == "adam", momentum
+        self.fused = u.device.type in FUSED_ADAM_DEVICES
+        self.m, self.v = (torch.zeros_like(u), torch.zeros_like(u)) if self.adam else (u[:0], u[:0])
+        self.count = torch.zeros((), dtype=torch.float32, device=u.device)
+        self.buffer: Tensor | None = None
+
+    def __call__(self, u: Tensor, grad: Tensor, lr: float) -> None:
+        if self.adam:
+            adam_step(
+                [u], [grad], [self.m], [self.v], [], [self.count], fused=self.fused,
+                amsgrad=False, beta1=0.9, beta2=0.999, lr=lr, weight_decay=0.0, eps=1e-8, maximize=False,
+            )
+            return
+        buffers = [self.buffer]
+        sgd_step([u], [grad], buffers, weight_decay=0.0, momentum=self.momentum, lr=lr, dampening=0.0, nesterov=False, maximize=False)
+        self.buffer = buffers[0]
+
+    def keep(self, keep: Tensor) -> None:
+        """Keep the state of the restarts ``keep`` ``(n,)`` bool selects."""
+        if self.adam:
+            self.m, self.v = self.m[keep], self.v[keep]
+        elif self.buffer is not None:
+            self.buffer = self.buffer[keep]
