@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -180,7 +181,7 @@ class Objective:
         if self.targets is None:
             raise TypeError("only an objective with a batch of (T, k) targets has one objective per target")
         one = copy.copy(self)
-        one.targets, one.target = None, self.targets[t]
+        one.targets, one.target = None, self.targets[operator.index(t)]
         one.output_energy = TargetError(one.target)
         return one
 
@@ -216,6 +217,8 @@ class Objective:
         """
         if self.targets is None:
             raise TypeError("rows(z, which) judges rows against a batch of targets; this objective has none")
+        if which.shape != z.shape[:1]:
+            raise ValueError(f"rows needs one target index per point: which has shape {tuple(which.shape)} for {z.shape[0]} points")
         return self._energy(z, _RowTargets(self.targets[which]))
 
     def _energy(self, z: Tensor, output_energy: OutputEnergy) -> Tensor:

@@ -61,8 +61,12 @@ def minimize(
     Returns:
         A `Result`, designs best first; for an objective with a batch of ``(T, k)`` targets, a
         `BatchResult` holding one per target (``result[t]``; ``result.X`` is ``(T, n, d)``), all
-        targets searched in one batch by solvers that declare ``batches_targets`` (``gd``,
-        ``lbfgs``) and one after another by the others.
+        targets searched in one run by solvers that declare ``batches_targets`` (``gd`` and
+        ``lbfgs`` hold every target's restarts in one batch, ``amortized`` trains one
+        conditional generator for them) and one after another by the others. ``n_restarts``
+        then counts restarts per target, ``x0`` may be ``(T, n, d)`` (each target its own
+        starts) or ``(n, d)`` (shared), and the callback sees the best design over all targets,
+        each judged against its own target.
 
     Every call is checked against the solver's `invdesign.engine.Capabilities` first: what a
     solver cannot do (gradients of a NumPy model, starting points, a checkpoint, the other

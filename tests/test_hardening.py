@@ -254,3 +254,13 @@ def test_the_command_line_reports_user_errors_in_one_line(argv, match, tmp_path)
     assert done.returncode == 2
     assert match in done.stderr and "Traceback" not in done.stderr, done.stderr
     assert len([line for line in done.stderr.splitlines() if "error:" in line]) == 1
+
+
+def test_a_checkpoint_of_a_penalty_with_other_data_is_refused(tmp_path):
+    box, path = ivd.Box(-1.0, 1.0, dim=2), tmp_path / "run.safetensors"
+    data = box.sample(8, seed=0)
+    near = ivd.penalties.DataDistance(data, 1.0)
+    ivd.minimize(ivd.Objective(_square, box, penalties=[near]), "random", max_evals=4, seed=0, checkpoint=path)
+    moved = ivd.penalties.DataDistance(data + 0.01, 1.0)
+    with pytest.raises(ValueError, match="another objective"):
+        ivd.minimize(ivd.Objective(_square, box, penalties=[moved]), "random", max_evals=8, seed=0, checkpoint=path)

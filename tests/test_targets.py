@@ -181,5 +181,7 @@ def test_a_trained_solver_serves_every_target_with_one_conditional_generator():
         torch.testing.assert_close(result.F, objective(result.X), rtol=0, atol=1e-12)
     barely = ivd.minimize(objective, "amortized", max_iter=1, batch_size=16, seed=0)
     assert float(result.fun.mean()) < 0.1 * float(barely.fun.mean()), "training brings every target's designs closer"
-    with pytest.raises(ValueError, match="needs max_iter >= 1"):
-        ivd.minimize(objective, "amortized", max_iter=0)
+    untrained = ivd.minimize(objective, "amortized", max_iter=0, batch_size=4, seed=0)
+    assert untrained.X.shape == (6, 4, 2), "no training steps: each target's own untrained generator"
+    one_output = ivd.Objective(lambda x: x.sum(-1), BOX, target=[0.5, -0.3])
+    assert ivd.minimize(one_output, "amortized", max_iter=3, batch_size=4, seed=0).X.shape == (2, 4, 2)

@@ -374,10 +374,11 @@ def _objective_fingerprint(objective: Objective) -> str:
 
 
 def _digest(digest: Any, value: Any, *, depth: int) -> None:
-    """Feed ``value`` to ``digest``: a tensor by its bytes, a module by its class, ``forward`` code and
-    state dict, a function by its code, defaults and closure values, a partial by its function and
-    arguments, a number, string or tuple by its value, anything else (a list or dict a function keeps
-    its state in, say) by its type only (a few levels deep)."""
+    """Feed ``value`` to ``digest``: a tensor by its bytes, a module by its class, ``forward`` code,
+    state dict and public attributes, a function by its code, defaults and closure values, a
+    partial by its function and arguments, another callable by its ``__call__`` code and public
+    attributes, a number, string or tuple by its value, anything else (a list or dict a function
+    keeps its state in, say) by its type only (a few levels deep)."""
     if depth > 4:
         return
     digest.update(type(value).__qualname__.encode())
@@ -394,6 +395,7 @@ def _digest(digest: Any, value: Any, *, depth: int) -> None:
         for name, tensor in value.state_dict().items():
             digest.update(name.encode())
             _digest(digest, tensor, depth=depth + 1)
+        _attributes(digest, value, depth=depth)
     elif isinstance(value, functools.partial):
         _digest(digest, value.func, depth=depth + 1)
         _digest(digest, (*value.args, *sorted(value.keywords.items())), depth=depth + 1)
@@ -410,6 +412,15 @@ def _digest(digest: Any, value: Any, *, depth: int) -> None:
         _digest(digest, value.__self__, depth=depth + 1)
     elif callable(value):
         _code(digest, type(value).__call__)
+        _attributes(digest, value, depth=depth)
+
+
+def _attributes(digest: Any, value: Any, *, depth: int) -> None:
+    """Feed an object's own public attributes (a penalty's data, a module's settings) to ``digest``."""
+    for name, attribute in sorted(getattr(value, "__dict__", {}).items()):
+        if not name.startswith("_"):
+            digest.update(name.encode())
+            _digest(digest, attribute, depth=depth + 1)
 
 
 def _code(digest: Any, function: Any) -> None:

@@ -6,7 +6,8 @@ sees and nothing else. The CPU's matrix kernels give each row the same result wh
 only when the batch is a whole multiple of a few rows (the rows of a ragged tail go through other
 kernels), so every batch of `ALIGN` rows or more is padded to a multiple of `ALIGN` (the last
 row repeated, `invdesign.engine.run.Run.evaluate`), and chunks are multiples of `ALIGN`: chunked
-and unchunked runs give the same designs.
+and unchunked runs give the same designs on the CPU. GPU libraries may choose their kernels by
+batch size, so there chunked designs can differ in the last bits.
 
 ``max_batch=None`` picks the limit from the device's free memory (`memory_budget`) and the
 autograd memory one row costs, measured once on a probe of `ALIGN` rows (the tensors saved for
@@ -35,21 +36,36 @@ _HEADROOM = 3.0
 
 def memory_budget(device: torch.device) -> int:
     """Bytes a batch's forward and backward pass may take on ``device``: half the GPU's free
-    memory, or a quarter of the memory the operating system reports available."""
+    memory, or a quarter of the memory the operating system reports available (``MemAvailable``
+    of ``/proc/meminfo``: free memory plus the page cache it can drop; free pages elsewhere)."""
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)
         return int(_CUDA_SHARE * free)
     try:
-        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        available = 8 * 2**30
+        with open("/proc/meminfo") as handle:
+            fields = dict(line.split(":", 1) for line in handle if ":" in line)
+        available = int(fields["MemAvailable"].split()[0]) * 1024
+    except (OSError, KeyError, ValueError):
+        try:
+            available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):
+            available = 8 * 2**30
     return int(_CPU_SHARE * available)
 
 
 def bytes_per_row(energy: Callable[[Tensor], Tensor], u: Tensor) -> int:
-    """Autograd memory of one row: the bytes the tensors saved for the backward pass of
-    ``energy`` take on a probe of the first `ALIGN` rows of ``u`` ``(n, d)``, divided by the rows."""
-    probe = u[:ALIGN].detach().clone().requires_grad_(True)
+    """Autograd memory of one row: how much the tensors saved for the backward pass of ``energy``
+    grow from a probe of `ALIGN` rows of ``u`` ``(n, d)`` to one of twice as many (the model's
+    weights, saved once whatever the batch, cancel out), per row, times a headroom factor."""
+    probe = u[:1].detach().expand(2 * ALIGN, *u.shape[1:]).clone()
+    sizes = [_saved_bytes(energy, probe[:ALIGN]), _saved_bytes(energy, probe)]
+    per_row = (sizes[1] - sizes[0]) / ALIGN + probe[0].numel() * probe.element_size()
+    return max(1, int(_HEADROOM * per_row))
+
+
+def _saved_bytes(energy: Callable[[Tensor], Tensor], u: Tensor) -> int:
+    """Bytes of the tensors autograd saves for the backward pass of ``energy`` on the points ``u``."""
+    u = u.clone().requires_grad_(True)
     saved = 0
 
     def pack(t: Tensor) -> Tensor:
@@ -58,9 +74,9 @@ def bytes_per_row(energy: Callable[[Tensor], Tensor], u: Tensor) -> int:
         return t
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        f = energy(probe)
-    torch.autograd.grad(f.sum(), probe)
-    return max(1, int(_HEADROOM * (saved + probe.numel() * probe.element_size()) / probe.shape[0]))
+        f = energy(u)
+    torch.autograd.grad(f.sum(), u)
+    return saved
 
 
 def batch_limit(run: Run, u: Tensor, max_batch: int | None) -> int:
@@ -72,7 +88,7 @@ def batch_limit(run: Run, u: Tensor, max_batch: int | None) -> int:
     if u.shape[0] <= ALIGN:
         return ALIGN
     per_row = bytes_per_row(lambda p: run.objective(run.view.to_design(p)) if run.which is None else run.objective.rows(
-        run.view.to_design(p), run.which[: p.shape[0]]
+        run.view.to_design(p), run.which[:1].expand(p.shape[0])
     ), u)
     return max(ALIGN, memory_budget(u.device) // per_row // ALIGN * ALIGN)
 

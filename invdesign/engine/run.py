@@ -41,9 +41,9 @@ class Outcome(NamedTuple):
         message: What happened, for `Result.message`.
         nit: Iterations done.
         generator: A trained generator to hand back in `Result.generator`, or ``None``.
-        stopped_at: For each row of ``U``, the iteration at which its own test stopped it
-            (converged, or retired for a NaN energy), 0 for a row that ran to the end of the
-            budget; ``None`` when the solver does not say. Read per target of a batch.
+        stopped_at: For each row of ``U``, the iteration at which its own convergence test stopped
+            it, 0 for a row that ran to the end of the budget or stopped otherwise (a NaN energy);
+            ``None`` when the solver does not say. Read per target of a batch.
     """
 
     U: Tensor

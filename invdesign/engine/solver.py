@@ -81,10 +81,10 @@ class Solver(ABC):
     """Whether the solver searches relaxed coordinates of a mixed space (one-hot categoricals on
     the simplex, continuous integers; `invdesign.space.Space.coordinates`)."""
 
-    def batches(self, objective: Objective) -> bool:
+    def batches(self, objective: Objective, call: dict[str, Any]) -> bool:
         """Whether this solver searches every target of ``objective`` (a batch of targets) in one
-        run: it declares ``batches_targets`` and the space has no linear or nonlinear constraints
-        (those are solved target by target)."""
+        run, for the keywords ``call`` of `invdesign.minimize`: it declares ``batches_targets`` and
+        the space has no linear or nonlinear constraints (those are solved target by target)."""
         return self.capabilities.batches_targets and not objective.space.constraint_kinds
 
     @property
@@ -97,7 +97,7 @@ class Solver(ABC):
 
         For an objective with a batch of targets, a `BatchResult` (`invdesign.engine.targets`).
         """
-        if isinstance(objective, Objective) and objective.targets is not None and not self.batches(objective):
+        if isinstance(objective, Objective) and objective.targets is not None and not self.batches(objective, call):
             self.check_call(objective, **call)
             return targets.one_at_a_time(self, objective, call)
         checked = self.check_call(objective, **call)
@@ -241,8 +241,11 @@ class RestartSolver(Solver):
             )
         dropped = f"{n_bad} of {starts.shape[0]} restarts dropped: energy NaN or infinite at their start." if n_bad else ""
         starts, f0 = starts[ok], f0[ok]
+        dropped_evals = None
         if run.which is not None and run.row_evals is not None and objective.targets is not None:
             targets.check_starts(run.which, ok, objective.targets.shape[0])
+            # Each target's evaluations of the starts dropped here still count in its nfev.
+            dropped_evals = torch.bincount(run.which[~ok], minlength=objective.targets.shape[0])
             run.which, run.row_evals = run.which[ok], run.row_evals[ok]
         run.record(0, float(f0.min()), starts.shape[0])
         outcome = self.search(run, starts, f0, max_iter=call.budget)
@@ -250,7 +253,7 @@ class RestartSolver(Solver):
         outcome = outcome._replace(message=message)
         if objective.targets is None:
             return self._finish(run, call, outcome)
-        results = [self._finish(own, call, part) for own, part in targets.split(run, outcome)]
+        results = [self._finish(own, call, part) for own, part in targets.split(run, outcome, dropped_evals)]
         return BatchResult(results, objective.targets, self.name, time.perf_counter() - run.t0)
 
     def _finish(self, run: Run, call: Call, outcome: Outcome) -> Result:

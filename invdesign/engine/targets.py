@@ -11,6 +11,7 @@ way the result is a `invdesign.result.BatchResult`.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import os
 import time
@@ -38,8 +39,11 @@ def one_at_a_time(solver: Solver, objective: Objective, call: dict[str, Any]) ->
     assert objective.targets is not None
     t0 = _now()
     x0, checkpoint = call.get("x0"), call.get("checkpoint")
+    T = objective.targets.shape[0]
+    if isinstance(x0, Tensor) and x0.ndim == 3 and x0.shape[0] != T:
+        raise ValueError(f"x0 of shape {tuple(x0.shape)} gives starts for {x0.shape[0]} targets, but the objective holds {T}")
     results = []
-    for t in range(objective.targets.shape[0]):
+    for t in range(T):
         own = dict(call)
         if isinstance(x0, Tensor) and x0.ndim == 3:
             own["x0"] = x0[t]
@@ -84,12 +88,13 @@ def starts(objective: Objective, call: Call, default_n: int) -> Tensor:
     return shared.unsqueeze(0).expand(T, *shared.shape).clone()
 
 
-def split(run: Run, outcome: Outcome) -> list[tuple[Run, Outcome]]:
+def split(run: Run, outcome: Outcome, dropped_evals: Tensor | None = None) -> list[tuple[Run, Outcome]]:
     """The run and outcome of one batch, cut into one per target.
 
-    Each target's run holds its own objective (``objective[t]``) and its evaluations; the
-    history is the batch's. A target whose restarts all stopped by their own test before the
-    budget has status ``CONVERGED`` and ``nit`` the last of their stopping iterations.
+    Each target's run holds its own objective (``objective[t]``), its evaluations (plus
+    ``dropped_evals[t]``, those of its starts dropped before the search) and a copy of the
+    batch's history. A target whose restarts all converged before the budget has status
+    ``CONVERGED`` and ``nit`` the last of their stopping iterations; otherwise the batch's.
     """
     assert run.which is not None and run.row_evals is not None and run.objective.targets is not None
     parts = []
@@ -101,8 +106,9 @@ def split(run: Run, outcome: Outcome) -> list[tuple[Run, Outcome]]:
         if stopped is not None and n_stopped == rows.numel() and status is not Status.STOPPED:
             status, nit = Status.CONVERGED, int(stopped.max())
         message = f"target {t}: {n_stopped} of {rows.numel()} restarts stopped by their own test; the batch {_lower(outcome.message)}"
+        nfev = int(run.row_evals[rows].sum()) + (0 if dropped_evals is None else int(dropped_evals[t]))
         own = dataclasses.replace(
-            run, objective=run.objective[t], which=None, row_evals=None, nfev=int(run.row_evals[rows].sum())
+            run, objective=run.objective[t], which=None, row_evals=None, nfev=nfev, history=copy.deepcopy(run.history)
         )
         parts.append((own, outcome._replace(U=outcome.U[rows], F=outcome.F[rows], status=status, message=message, nit=nit, stopped_at=stopped)))
     return parts

@@ -146,22 +146,21 @@ class Amortized(TrainedSolver):
         if not (math.isfinite(self.radius) and self.radius > 0):
             raise ValueError(f"amortized option radius must be positive and finite, got {self.radius}")
 
-    def batches(self, objective: Objective) -> bool:
+    def batches(self, objective: Objective, call: dict[str, Any]) -> bool:
         """A batch of targets on a box, searched through the model alone (no decoder, penalties or
-        ensemble rule), is served by one conditional generator (`fit_targets`); any other runs
-        target by target."""
-        plain = objective.decoder is None and not objective.penalties and objective.rule is None and not objective.adapter.flatten
-        return isinstance(objective.space, Box) and plain
+        ensemble rule), with training steps to take and no callback to show them to, is served by
+        one conditional generator (`fit_targets`); any other runs target by target."""
+        plain = objective.decoder is None and not objective.penalties and objective.rule is None
+        return isinstance(objective.space, Box) and plain and call.get("callback") is None and call.get("max_iter") != 0
 
     def _execute(self, run: Run, call: Call) -> Result | BatchResult:
         objective = run.objective
         if objective.targets is None:
             return super()._execute(run, call)
         # One conditional generator g(noise, y*) trained on this batch's targets, then batch_size designs per target.
-        if call.budget < 1:
-            raise ValueError("the conditional generator of a batch of targets needs max_iter >= 1 training steps")
         seed = int(torch.randint(0, 2**62, ())) if call.seed is None else call.seed
-        generator, report = self.fit_targets(cast(nn.Module, objective.model), cast(Box, objective.space), objective.targets, max_iter=call.budget, seed=seed)
+        # The adapter: the model's outputs as (b, k), whatever shape the model itself returns.
+        generator, report = self.fit_targets(cast(nn.Module, objective.adapter), cast(Box, objective.space), objective.targets, max_iter=call.budget, seed=seed)
         T, n = objective.targets.shape[0], self.batch_size
         with torch.no_grad():
             X = generator.sample(objective.targets, n, seed=seed)

@@ -61,10 +61,10 @@ class GradientDescent(RestartSolver):
         boundary_weight: Weight of the boundary loss with ``bounds="penalty"``.
         ftol: Relative improvement below which an iteration counts as stalled.
         patience: Stalled iterations after which a restart is retired.
-        max_batch: The most restarts evaluated in one forward and backward pass; a larger batch
-            (restarts times targets) runs in chunks, with the same designs
-            (`invdesign.engine.chunks`). ``None``: as many as a share of the device's free memory
-            holds, measured on the model.
+        max_batch: The most restarts evaluated in one forward and backward pass (rounded down to a
+            multiple of 8, at least 8); a larger batch (restarts times targets) runs in chunks,
+            with the same designs on the CPU (`invdesign.engine.chunks`). ``None``: as many as a
+            share of the device's available memory holds, measured on the model.
     """
 
     name: ClassVar[str] = "gd"
@@ -144,7 +144,7 @@ class GradientDescent(RestartSolver):
                     done_best = min(done_best, float(best_f[retire].min()))
                     gone = active[retire]
                     done_f[gone], done_u[gone], diverged[gone] = best_f[retire], best_u[retire], nonfinite[retire]
-                    stopped_at[gone] = nit
+                    stopped_at[gone] = torch.where(nonfinite[retire], 0, nit)  # a NaN energy is no convergence
                     keep = ~retire
                     active, best_f, best_u, stall = active[keep], best_f[keep], best_u[keep], stall[keep]
                     u = u[keep]

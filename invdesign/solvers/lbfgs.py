@@ -53,9 +53,10 @@ class LBFGSB(RestartSolver):
         gtol: Stop a restart when the largest projected-gradient component is ``<= gtol``.
         maxcor: Number of correction pairs kept for the Hessian approximation.
         maxls: Maximum line-search steps per iteration.
-        max_batch: The most restarts evaluated in one forward and backward pass; more (restarts
-            times targets) run in chunks, with the same designs (`invdesign.engine.chunks`).
-            ``None``: as many as a share of the device's free memory holds, measured on the model.
+        max_batch: The most restarts evaluated in one forward and backward pass (rounded down to a
+            multiple of 8, at least 8); more (restarts times targets) run in chunks, with the same
+            designs on the CPU (`invdesign.engine.chunks`). ``None``: as many as a share of the
+            device's available memory holds, measured on the model.
     """
 
     name: ClassVar[str] = "lbfgs"
