@@ -55,6 +55,7 @@ CHILD = textwrap.dedent(
             torch.nn.Linear(width, width), torch.nn.SiLU(), torch.nn.Linear(width, 1),
         )
     objective = ivd.Objective(model, ivd.Box(-1.0, 1.0, dim=dim), dtype=torch.float32)
+    ivd.solvers.available()  # the solvers' modules (BoTorch, SciPy, ...) load before the measurement
     u = objective.space.sample(64, seed=1)
     per_row = chunks.bytes_per_row(objective, u)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024

@@ -30,8 +30,10 @@ _CPU_SHARE = 0.25
 """Share of the machine's available memory a search may fill on the CPU."""
 _CUDA_SHARE = 0.5
 """Share of the GPU's free memory a search may fill."""
-_HEADROOM = 3.0
-"""The autograd memory of a row times this: the forward's temporaries and the backward's gradients."""
+_HEADROOM = 8.0
+"""The tensors a row saves for the backward pass times this: the forward's temporaries, the
+backward's gradients and the allocator's slack (a chunked gd on a 3x256 MLP peaked at about 6x
+the saved bytes, `benchmarks/memory.py`)."""
 
 
 def memory_budget(device: torch.device) -> int:
@@ -91,6 +93,19 @@ def batch_limit(run: Run, u: Tensor, max_batch: int | None) -> int:
         run.view.to_design(p), run.which[:1].expand(p.shape[0])
     ), u)
     return max(ALIGN, memory_budget(u.device) // per_row // ALIGN * ALIGN)
+
+
+def energies(run: Run, u: Tensor, limit: int) -> Tensor:
+    """Energies ``(b,)`` of all the search points ``u`` ``(b, d)`` of a run (every restart row, in
+    order), without gradients, in chunks of at most ``limit`` rows, padded like `energy_and_grad`."""
+    align = ALIGN if u.shape[0] >= ALIGN else 1
+    rows = None if run.which is None else torch.arange(u.shape[0], device=u.device)
+    with torch.no_grad():
+        parts = [
+            run.energy(u[start : start + limit], None if rows is None else rows[start : start + limit], align=align)
+            for start in range(0, u.shape[0], limit)
+        ]
+    return parts[0] if len(parts) == 1 else torch.cat(parts)
 
 
 def energy_and_grad(

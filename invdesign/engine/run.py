@@ -87,6 +87,9 @@ class Run:
         which: For an objective with a batch of targets searched in one batch: the target of
             each restart row, ``(n,)``; ``None`` otherwise.
         row_evals: With ``which``: evaluations of each restart row so far, ``(n,)``.
+        rows_per_pass: The most rows one forward and backward pass may hold
+            (`invdesign.engine.chunks.batch_limit`), set by the engine before a restart solver's
+            search; ``None`` elsewhere.
     """
 
     objective: Objective
@@ -99,6 +102,7 @@ class Run:
     t0: float = field(default_factory=time.perf_counter)
     which: Tensor | None = None
     row_evals: Tensor | None = None
+    rows_per_pass: int | None = None
 
     def energy(self, u: Tensor, rows: Tensor | None = None, *, align: int = 1) -> Tensor:
         """Energies of search points ``u`` ``(b, d)``, shape ``(b,)``; counted; differentiable when ``u`` is.

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 import torch
 from torch import Tensor, nn
 
-from invdesign.engine import targets
+from invdesign.engine import chunks, targets
 from invdesign.engine.capabilities import Capabilities
 from invdesign.engine.constrained import polish_nonlinear
 from invdesign.engine.mixed import settle_discrete
@@ -231,8 +231,9 @@ class RestartSolver(Solver):
                 raise TypeError(f"method {self.name!r} declares no starting points, but restart solvers search from them")
             points = found
         starts = run.view.to_search(points)
-        with torch.no_grad():
-            f0 = run.energy(starts)
+        # The rows one forward and backward pass may hold (the solver's max_batch, or what memory holds).
+        run.rows_per_pass = chunks.batch_limit(run, starts, self.options.get("max_batch"))
+        f0 = chunks.energies(run, starts, run.rows_per_pass)
         ok = torch.isfinite(f0)
         n_bad = int((~ok).sum())
         if n_bad == starts.shape[0]:

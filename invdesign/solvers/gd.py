@@ -117,7 +117,7 @@ class GradientDescent(RestartSolver):
             kind = "normalized" if view.blocks or view.has_constraints else "adam"
         base_lr = self.lr * math.sqrt(view.dim) if kind == "sgd" else self.lr
         step = _Step(kind, u, _NORMALIZED_MOMENTUM if kind == "normalized" else self.momentum)
-        limit = batch_limit(run, starts, self.max_batch)
+        limit = run.rows_per_pass or batch_limit(run, starts, self.max_batch)
         boundary = (lambda p: self.boundary_weight * view.excess(p)) if self.bounds == "penalty" else None
         penalty = self.bounds == "penalty"
 

@@ -98,7 +98,7 @@ class LBFGSB(RestartSolver):
 
         batch_of_targets = run.which is not None
         plain = not view.blocks
-        limit = chunks.batch_limit(run, starts, self.max_batch)
+        limit = run.rows_per_pass or chunks.batch_limit(run, starts, self.max_batch)
 
         def energy_and_grad(u_np: np.ndarray, batch_indices: list[int]) -> tuple[np.ndarray, np.ndarray]:
             # The hot loop: NumPy and torch share memory on the CPU in float64, and nothing is checked twice.
