@@ -114,6 +114,12 @@ class FromData:
             X, Y = X[inside], None if Y is None else Y[inside]
         return X, Y
 
+    def default_count(self, objective: Objective, default_n: int) -> int:
+        """Starts when the call names no number: ``default_n``, or no more than the data set holds
+        when every start must come from it (no Sobol points to fill in)."""
+        fills = self.share is None and (objective.target is not None or objective.targets is not None)
+        return default_n if fills or self._share(objective) < 1.0 else min(default_n, self.available(objective))
+
     def _n_data(self, objective: Objective, n: int) -> int:
         """How many of ``n`` starts come from the data: ``share`` of them; by default for a target
         objective no more than the data set holds."""
@@ -238,7 +244,7 @@ def initial_points(
     if x0 is None:
         return space.sample(n or default_n, seed=seed)
     if isinstance(x0, FromData) and n is None:
-        default_n = min(default_n, x0.available(objective))
+        default_n = x0.default_count(objective, default_n)
     if callable(x0) and not isinstance(x0, Tensor):
         points = x0(objective, n or default_n, seed).detach()
         if points.ndim != 2 or points.shape[0] != (n or default_n):

@@ -185,3 +185,13 @@ def test_a_trained_solver_serves_every_target_with_one_conditional_generator():
     assert untrained.X.shape == (6, 4, 2), "no training steps: each target's own untrained generator"
     one_output = ivd.Objective(lambda x: x.sum(-1), BOX, target=[0.5, -0.3])
     assert ivd.minimize(one_output, "amortized", max_iter=3, batch_size=4, seed=0).X.shape == (2, 4, 2)
+
+
+def test_from_data_gives_a_batch_the_starts_each_target_gets_alone():
+    X = BOX.sample(10, seed=1)
+    Y = arm(X)
+    objective = ivd.Objective(arm, BOX, target=Y[:3])
+    for share, n in ((None, 64), (1.0, 10)):  # by default Sobol points fill in; all from the data: as many as it holds
+        batch = ivd.minimize(objective, "gd", x0=ivd.FromData(X, Y, share=share), max_iter=2, seed=0)
+        alone = ivd.minimize(objective[0], "gd", x0=ivd.FromData(X, Y, share=share), max_iter=2, seed=0)
+        assert batch.X.shape == (3, n, 2) and alone.X.shape == (n, 2)

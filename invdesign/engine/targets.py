@@ -74,7 +74,7 @@ def starts(objective: Objective, call: Call, default_n: int) -> Tensor:
     if x0 is None:
         return objective.space.sample(T * (n or default_n), seed=call.seed).reshape(T, n or default_n, -1)
     if isinstance(x0, FromData):
-        points = x0.for_targets(objective, n or default_n, call.seed)
+        points = x0.for_targets(objective, n or x0.default_count(objective, default_n), call.seed)
         check = initial_points(objective[0], None, points.reshape(-1, points.shape[-1]), None, default_n=default_n)
         return check.reshape(points.shape)
     if isinstance(x0, Tensor) and x0.ndim == 3:
