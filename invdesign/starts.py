@@ -117,29 +117,40 @@ class FromData:
     def default_count(self, objective: Objective, default_n: int) -> int:
         """Starts when the call names no number: ``default_n``, or no more than the data set holds
         when every start must come from it (no Sobol points to fill in)."""
-        fills = self.share is None and (objective.target is not None or objective.targets is not None)
-        return default_n if fills or self._share(objective) < 1.0 else min(default_n, self.available(objective))
+        if self._fills(objective) or self._share(objective) < 1.0:
+            return default_n
+        return min(default_n, self.available(objective))
 
-    def _n_data(self, objective: Objective, n: int) -> int:
-        """How many of ``n`` starts come from the data: ``share`` of them; by default for a target
-        objective no more than the data set holds."""
-        n_data = round(self._share(objective) * n)
-        targeted = objective.target is not None or objective.targets is not None
-        return min(n_data, self.available(objective)) if self.share is None and targeted else n_data
+    def _fills(self, objective: Objective) -> bool:
+        """Whether Sobol points fill in for a data set too small: by default, for a target objective."""
+        return self.share is None and _targeted(objective)
 
     def _share(self, objective: Objective) -> float:
         if self.share is not None:
             return float(self.share)
-        return TARGET_SHARE if objective.target is not None or objective.targets is not None else 1.0
+        return TARGET_SHARE if _targeted(objective) else 1.0
+
+    def _n_data(self, objective: Objective, n: int, X: Tensor) -> int:
+        """How many of ``n`` starts come from the candidates ``X``: ``share`` of them, no more than
+        there are when Sobol points fill in (`_fills`), else a clear error if there are too few."""
+        n_data = round(self._share(objective) * n)
+        if self._fills(objective):
+            return min(n_data, X.shape[0])
+        if n_data > X.shape[0]:
+            inside = " inside the box" if isinstance(objective.space, Box) else " inside the space"
+            where = inside if self.encode is None and objective.decoder is None else ""
+            raise ValueError(f"asked for {n_data} starts from the data but the data set holds only {X.shape[0]} designs{where}")
+        return n_data
 
     def __call__(self, objective: Objective, n: int, seed: int | None = None) -> Tensor:
         if objective.targets is not None:
             raise TypeError("an objective with a batch of targets draws its starts with FromData.for_targets")
-        n_data = self._n_data(objective, n)
-        if n_data < n:
-            spread = objective.space.sample(n - n_data, seed=seed)
-            return torch.cat([self._nearest(objective, n_data), spread]) if n_data else spread
-        return self._nearest(objective, n)
+        X, Y = self._candidates(objective)
+        n_data = self._n_data(objective, n, X)
+        if n_data == n:
+            return self._nearest(objective, X, Y, n)
+        spread = objective.space.sample(n - n_data, seed=seed)
+        return torch.cat([self._nearest(objective, X, Y, n_data), spread]) if n_data else spread
 
     def for_targets(self, objective: Objective, n: int, seed: int | None = None) -> Tensor:
         """Starts for each target of a batch, shape ``(T, n, d)``: the data designs whose outputs are
@@ -151,11 +162,10 @@ class FromData:
         if objective.targets is None:
             raise TypeError("for_targets draws the starts of an objective with a batch of (T, k) targets")
         T = objective.targets.shape[0]
-        n_data = self._n_data(objective, n)
+        X, Y = self._candidates(objective)
+        n_data = self._n_data(objective, n, X)
         parts = []
         if n_data:
-            X, Y = self._candidates(objective)
-            self._enough(objective, X, n_data)
             if Y is None:
                 with torch.no_grad():
                     Y = objective.predict(self._to_search_space(objective, X))
@@ -167,15 +177,8 @@ class FromData:
             parts.append(objective.space.sample(T * (n - n_data), seed=seed).reshape(T, n - n_data, -1))
         return torch.cat(parts, dim=1)
 
-    def _enough(self, objective: Objective, X: Tensor, n: int) -> None:
-        if n > X.shape[0]:
-            inside = " inside the box" if isinstance(objective.space, Box) else " inside the space"
-            where = inside if self.encode is None and objective.decoder is None else ""
-            raise ValueError(f"asked for {n} starts from the data but the data set holds only {X.shape[0]} designs{where}")
-
-    def _nearest(self, objective: Objective, n: int) -> Tensor:
-        X, Y = self._candidates(objective)
-        self._enough(objective, X, n)
+    def _nearest(self, objective: Objective, X: Tensor, Y: Tensor | None, n: int) -> Tensor:
+        """The ``n`` best of the candidates ``X`` (by ``Y``, or by the objective without ``Y``), as search points."""
         if Y is None:
             points = self._to_search_space(objective, X)
             with torch.no_grad():
@@ -200,6 +203,11 @@ class FromData:
             return space.clamp(Z)
         view = space.coordinates(relax=True)
         return view.designs(view.to_search(Z))
+
+
+def _targeted(objective: Objective) -> bool:
+    """Whether ``objective`` matches a target (one, or a batch)."""
+    return objective.target is not None or objective.targets is not None
 
 
 def _best(score: Tensor, n: int) -> Tensor:

@@ -17,7 +17,7 @@ the backward pass).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import torch
 from torch import Tensor
@@ -95,16 +95,23 @@ def batch_limit(run: Run, u: Tensor, max_batch: int | None) -> int:
     return max(ALIGN, memory_budget(u.device) // per_row // ALIGN * ALIGN)
 
 
+def _chunks(u: Tensor, rows: Tensor | None, limit: int) -> Iterator[tuple[Tensor, Tensor | None]]:
+    """``u`` ``(b, d)`` and its ``rows`` in chunks of at most ``limit`` rows."""
+    for start in range(0, u.shape[0], limit):
+        yield u[start : start + limit], None if rows is None else rows[start : start + limit]
+
+
+def _align(u: Tensor) -> int:
+    """The multiple of rows a batch of ``u`` is padded to: `ALIGN`, or none for fewer rows."""
+    return ALIGN if u.shape[0] >= ALIGN else 1
+
+
 def energies(run: Run, u: Tensor, limit: int) -> Tensor:
     """Energies ``(b,)`` of all the search points ``u`` ``(b, d)`` of a run (every restart row, in
     order), without gradients, in chunks of at most ``limit`` rows, padded like `energy_and_grad`."""
-    align = ALIGN if u.shape[0] >= ALIGN else 1
     rows = None if run.which is None else torch.arange(u.shape[0], device=u.device)
     with torch.no_grad():
-        parts = [
-            run.energy(u[start : start + limit], None if rows is None else rows[start : start + limit], align=align)
-            for start in range(0, u.shape[0], limit)
-        ]
+        parts = [run.energy(part, part_rows, align=_align(u)) for part, part_rows in _chunks(u, rows, limit)]
     return parts[0] if len(parts) == 1 else torch.cat(parts)
 
 
@@ -131,10 +138,10 @@ def energy_and_grad(
             but not to the returned energies (gd's boundary loss).
     """
     energies, grads = [], []
-    align = ALIGN if u.shape[0] >= ALIGN else 1
-    for start in range(0, u.shape[0], limit):
-        part = u[start : start + limit].detach().requires_grad_(True)
-        f = run.energy(part if transform is None else transform(part), None if rows is None else rows[start : start + limit], align=align)
+    align = _align(u)
+    for values, part_rows in _chunks(u, rows, limit):
+        part = values.detach().requires_grad_(True)
+        f = run.energy(part if transform is None else transform(part), part_rows, align=align)
         loss = f.sum() if extra is None else f.sum() + extra(part).sum()
         (g,) = torch.autograd.grad(loss, part)
         energies.append(f.detach())

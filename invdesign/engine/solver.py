@@ -289,9 +289,13 @@ class RestartSolver(Solver):
 class TrainedSolver(Solver):
     """A solver that trains a generator of designs against the energy; implements `train`."""
 
+    @staticmethod
+    def seed_of(call: Call) -> int:
+        """The seed training starts from: the call's, or a fresh random one."""
+        return int(torch.randint(0, 2**62, ())) if call.seed is None else call.seed
+
     def _execute(self, run: Run, call: Call) -> Result | BatchResult:
-        seed = int(torch.randint(0, 2**62, ())) if call.seed is None else call.seed
-        outcome = self.train(run, max_iter=call.budget, seed=seed)
+        outcome = self.train(run, max_iter=call.budget, seed=self.seed_of(call))
         if bool(run.view.discrete.any()):
             # The generator's designs are relaxed: the energies returned are those of the rounded designs.
             with torch.no_grad():

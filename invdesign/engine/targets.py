@@ -37,23 +37,23 @@ def one_at_a_time(solver: Solver, objective: Objective, call: dict[str, Any]) ->
     target by target.
     """
     assert objective.targets is not None
-    t0 = _now()
+    t0 = time.perf_counter()
     x0, checkpoint = call.get("x0"), call.get("checkpoint")
     T = objective.targets.shape[0]
-    if isinstance(x0, Tensor) and x0.ndim == 3 and x0.shape[0] != T:
-        raise ValueError(f"x0 of shape {tuple(x0.shape)} gives starts for {x0.shape[0]} targets, but the objective holds {T}")
+    per_target = _per_target(x0, T)
     results = []
     for t in range(T):
         own = dict(call)
-        if isinstance(x0, Tensor) and x0.ndim == 3:
+        if per_target:
+            assert isinstance(x0, Tensor)
             own["x0"] = x0[t]
-        if checkpoint is not None and isinstance(checkpoint, (str, os.PathLike)) and os.fspath(checkpoint):
+        if checkpoint is not None:  # a non-empty path: `Solver.check_call` has seen it
             stem, suffix = os.path.splitext(os.fspath(checkpoint))
             own["checkpoint"] = f"{stem}.target{t}{suffix}"
         result = solver.minimize(objective[t], **own)
         assert isinstance(result, Result)  # one target's objective
         results.append(result)
-    return BatchResult(results, objective.targets, solver.name, _now() - t0)
+    return BatchResult(results, objective.targets, solver.name, time.perf_counter() - t0)
 
 
 def starts(objective: Objective, call: Call, default_n: int) -> Tensor:
@@ -77,9 +77,8 @@ def starts(objective: Objective, call: Call, default_n: int) -> Tensor:
         points = x0.for_targets(objective, n or x0.default_count(objective, default_n), call.seed)
         check = initial_points(objective[0], None, points.reshape(-1, points.shape[-1]), None, default_n=default_n)
         return check.reshape(points.shape)
-    if isinstance(x0, Tensor) and x0.ndim == 3:
-        if x0.shape[0] != T:
-            raise ValueError(f"x0 of shape {tuple(x0.shape)} gives starts for {x0.shape[0]} targets, but the objective holds {T}")
+    if _per_target(x0, T):
+        assert isinstance(x0, Tensor)
         flat = initial_points(objective[0], None if n is None else n * T, x0.reshape(-1, x0.shape[-1]), None, default_n=default_n)
         return flat.reshape(T, x0.shape[1], -1)
     if callable(x0) and not isinstance(x0, Tensor):
@@ -126,9 +125,18 @@ def check_starts(which: Tensor, ok: Tensor, T: int) -> None:
         )
 
 
+def _per_target(x0: Any, T: int) -> bool:
+    """Whether ``x0`` gives each of ``T`` targets its own starts (a ``(T, n, d)`` tensor).
+
+    Raises:
+        ValueError: for a ``(T', n, d)`` tensor with ``T'`` other than ``T``.
+    """
+    if not (isinstance(x0, Tensor) and x0.ndim == 3):
+        return False
+    if x0.shape[0] != T:
+        raise ValueError(f"x0 of shape {tuple(x0.shape)} gives starts for {x0.shape[0]} targets, but the objective holds {T}")
+    return True
+
+
 def _lower(message: str) -> str:
     return message[:1].lower() + message[1:] if message else message
-
-
-def _now() -> float:
-    return time.perf_counter()

@@ -158,7 +158,7 @@ class Amortized(TrainedSolver):
         if objective.targets is None:
             return super()._execute(run, call)
         # One conditional generator g(noise, y*) trained on this batch's targets, then batch_size designs per target.
-        seed = int(torch.randint(0, 2**62, ())) if call.seed is None else call.seed
+        seed = self.seed_of(call)
         # The adapter: the model's outputs as (b, k), whatever shape the model itself returns.
         generator, report = self.fit_targets(cast(nn.Module, objective.adapter), cast(Box, objective.space), objective.targets, max_iter=call.budget, seed=seed)
         T, n = objective.targets.shape[0], self.batch_size
@@ -167,11 +167,11 @@ class Amortized(TrainedSolver):
             F = objective(X)
         share = report.evaluations // T + n
         message = f"one conditional generator for all {T} targets, {call.budget} training steps; {n} designs per target."
-        results = []
+        options, results = self.record(call), []
         for t in range(T):
             own = dataclasses.replace(run, objective=objective[t], nfev=share)
             outcome = Outcome(run.view.to_search(X[t]), F[t], Status.MAX_ITER, message, call.budget, generator)
-            results.append(assemble(self.name, self.record(call), own, outcome))
+            results.append(assemble(self.name, options, own, outcome))
         return BatchResult(results, objective.targets, self.name, time.perf_counter() - run.t0)
 
     def train(self, run: Run, *, max_iter: int, seed: int) -> Outcome:

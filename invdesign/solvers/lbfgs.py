@@ -158,7 +158,6 @@ class LBFGSB(RestartSolver):
             )
         return Outcome(as_tensor(best_u), as_tensor(best_f), status, message, nit, stopped_at=stopped_at)
 
-
     def _constrained(self, run: Run, view: SpaceView, starts: Tensor, *, max_iter: int) -> Outcome:
         """SLSQP from each restart in turn, the constraints handed to SciPy (`invdesign.engine.constrained.slsqp`)."""
         U, F = starts.clone(), torch.full((starts.shape[0],), math.inf, dtype=starts.dtype, device=starts.device)

@@ -276,7 +276,7 @@ class UnitCube:
 
     def __init__(self, space: Box) -> None:
         self.space = space
-        self._lower, self._width = space.lower, space.upper - space.lower
+        self._lower, self._width = space.lower, space.width
 
     @property
     def dim(self) -> int:
