@@ -165,6 +165,7 @@ def main() -> int:
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     ivd.solvers.available()  # import the solvers (and BoTorch) now, not inside the first timed search
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}, seed {args.seed}", flush=True)
     start = time.perf_counter()
 
     rows = {}

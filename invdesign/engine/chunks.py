@@ -17,6 +17,7 @@ the backward pass).
 from __future__ import annotations
 
 import os
+import weakref
 from collections.abc import Callable, Iterator
 
 import torch
@@ -81,18 +82,27 @@ def _saved_bytes(energy: Callable[[Tensor], Tensor], u: Tensor) -> int:
     return saved
 
 
+_PER_ROW: weakref.WeakKeyDictionary[object, dict[tuple, int]] = weakref.WeakKeyDictionary()
+"""`bytes_per_row` of each objective, per kind of search coordinates, row shape, dtype and
+device, measured at its first run: the chunk size never changes the designs on the CPU, so a
+figure gone stale (an objective whose model was swapped) costs memory accuracy, not results."""
+
+
 def batch_limit(run: Run, u: Tensor, max_batch: int | None) -> int:
     """The most rows evaluated in one pass: ``max_batch`` rounded down to a multiple of `ALIGN`
-    (at least `ALIGN`), or, for ``None``, what the memory budget holds (probed without counting
-    the probe's evaluations)."""
+    (at least `ALIGN`), or, for ``None``, what the memory budget holds (the memory of a row probed
+    once per objective, without counting the probe's evaluations)."""
     if max_batch is not None:
         return max(ALIGN, max_batch // ALIGN * ALIGN)
     if u.shape[0] <= ALIGN:
         return ALIGN
-    per_row = bytes_per_row(lambda p: run.objective(run.view.to_design(p)) if run.which is None else run.objective.rows(
-        run.view.to_design(p), run.which[:1].expand(p.shape[0])
-    ), u)
-    return max(ALIGN, memory_budget(u.device) // per_row // ALIGN * ALIGN)
+    known = _PER_ROW.setdefault(run.objective, {})
+    key = (type(run.view).__name__, tuple(u.shape[1:]), u.dtype, u.device, run.which is None)
+    if key not in known:
+        known[key] = bytes_per_row(lambda p: run.objective(run.view.to_design(p)) if run.which is None else run.objective.rows(
+            run.view.to_design(p), run.which[:1].expand(p.shape[0])
+        ), u)
+    return max(ALIGN, memory_budget(u.device) // known[key] // ALIGN * ALIGN)
 
 
 def _chunks(u: Tensor, rows: Tensor | None, limit: int) -> Iterator[tuple[Tensor, Tensor | None]]:
