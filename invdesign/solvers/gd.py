@@ -138,13 +138,15 @@ class GradientDescent(RestartSolver):
                 step(u, grad, base_lr * self._lr_factor(it, max_iter))
                 if not penalty:
                     view.project_(u)
-                nonfinite = ~torch.isfinite(f)
-                retire = (stall >= self.patience) | nonfinite
+                # A NaN or infinite energy (f - f is NaN) retires its restart at once.
+                stall.masked_fill_((f - f).isnan(), self.patience)
+                retire = stall >= self.patience
                 if retire.any():
+                    nonfinite = ~torch.isfinite(f[retire])
                     done_best = min(done_best, float(best_f[retire].min()))
                     gone = active[retire]
-                    done_f[gone], done_u[gone], diverged[gone] = best_f[retire], best_u[retire], nonfinite[retire]
-                    stopped_at[gone] = torch.where(nonfinite[retire], 0, nit)  # a NaN energy is no convergence
+                    done_f[gone], done_u[gone], diverged[gone] = best_f[retire], best_u[retire], nonfinite
+                    stopped_at[gone] = torch.where(nonfinite, 0, nit)  # a NaN energy is no convergence
                     keep = ~retire
                     active, best_f, best_u, stall = active[keep], best_f[keep], best_u[keep], stall[keep]
                     u = u[keep]
@@ -209,9 +211,18 @@ class _Step:
         self.buffer: Tensor | None = None
 
     def __call__(self, u: Tensor, grad: Tensor, lr: float) -> None:
+        if self.adam and self.fused:
+            # The kernel `torch.optim.adam.adam(fused=True)` runs, called without its per-step
+            # grouping of tensors by device: this sits between two passes of every iteration.
+            self.count.add_(1)
+            torch._fused_adam_(
+                [u], [grad], [self.m], [self.v], [], [self.count],
+                amsgrad=False, lr=lr, beta1=0.9, beta2=0.999, weight_decay=0.0, eps=1e-8, maximize=False,
+            )
+            return
         if self.adam:
             adam_step(
-                [u], [grad], [self.m], [self.v], [], [self.count], fused=self.fused,
+                [u], [grad], [self.m], [self.v], [], [self.count], fused=False,
                 amsgrad=False, beta1=0.9, beta2=0.999, lr=lr, weight_decay=0.0, eps=1e-8, maximize=False,
             )
             return
