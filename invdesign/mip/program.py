@@ -110,14 +110,17 @@ class Program:
             constraints=self._constraints(),
             options=options,
         )
+        status = int(result.status)
+        if status == 4 and "limit reached" in str(result.message).lower():
+            status = 1  # HiGHS's node limit, which SciPy passes on as an unrecognised status
         x = None if result.x is None else np.asarray(result.x)
         value = float(result.fun) if x is not None else math.inf
         bound = getattr(result, "mip_dual_bound", None)
         if bound is None or not math.isfinite(float(bound)):
             # An LP (no integer variable) solved to optimality is its own bound.
-            bound = value if result.status == 0 and x is not None else -math.inf
+            bound = value if status == 0 and x is not None else -math.inf
         nodes = int(getattr(result, "mip_node_count", 0) or 0)
-        return Solution(x, value, float(bound), int(result.status), str(result.message), nodes)
+        return Solution(x, value, float(bound), status, str(result.message), nodes)
 
 
 class Relaxation:
