@@ -7,14 +7,14 @@ variable's columns have equal lower and upper bounds. Linear constraints are row
 columns they name.
 
 **The network.** Layer by layer, each neuron's pre-activation ``p = w @ h + b`` gets bounds
-``[l, u]`` by interval arithmetic from the previous layer's, then (``tighten``) by LP-based bound
+``[low, up]`` by interval arithmetic from the previous layer's, then (``tighten``) by LP-based bound
 tightening: the minimum and maximum of ``w @ h`` over the LP relaxation of everything encoded so
-far, the space's rows included. A neuron with ``l >= 0`` is always active (``post = p``), one with
-``u <= 0`` always inactive (``post = a p`` for a slope ``a``): neither needs a binary. Every other
+far, the space's rows included. A neuron with ``low >= 0`` is always active (``post = p``), one with
+``up <= 0`` always inactive (``post = a p`` for a slope ``a``): neither needs a binary. Every other
 neuron gets the big-M encoding of ``r = relu(p)`` with a binary ``z`` (Tjeng, Xiao, Tedrake, ICLR
 2019)::
 
-    r >= p,   r <= p - l (1 - z),   r <= u z,   0 <= r <= u,
+    r >= p,   r <= p - low (1 - z),   r <= up z,   0 <= r <= up,
 
 and ``post = a p + (1 - a) r`` (``post = r`` for a ReLU).
 """
@@ -133,11 +133,11 @@ def encode_network(
     for depth, layer in enumerate(network):
         W, b = layer.weight, layer.bias
         pos, neg = np.clip(W, 0, None), np.clip(W, None, 0)
-        l, u = pos @ lo + neg @ hi + b, pos @ hi + neg @ lo + b
+        low, up = pos @ lo + neg @ hi + b, pos @ hi + neg @ lo + b
         slope = np.ones(len(b)) if layer.slope is None else layer.slope
         if tighten and layer.slope is not None and (depth > 0 or program.n_rows > 0):
-            l, u = _tighten(program, h, W, b, l, u, slope, deadline, encoding)
-        widest = float(np.max(np.abs(np.concatenate([l, u])))) if len(l) else 0.0
+            low, up = _tighten(program, h, W, b, low, up, slope, deadline, encoding)
+        widest = float(np.max(np.abs(np.concatenate([low, up])))) if len(low) else 0.0
         if widest > LARGEST_BOUND:
             raise ValueError(
                 f"method 'milp' needs a bounded space: over this space a pre-activation of layer {depth} reaches "
@@ -146,7 +146,7 @@ def encode_network(
             )
         if layer.slope is not None:
             encoding.neurons += len(b)
-        h, lo, hi = _layer(program, h, W, b, l, u, slope, encoding)
+        h, lo, hi = _layer(program, h, W, b, low, up, slope, encoding)
     encoding.seconds += time.perf_counter() - t0
     return h, lo, hi
 
@@ -156,28 +156,28 @@ def _tighten(
     h: np.ndarray,
     W: np.ndarray,
     b: np.ndarray,
-    l: np.ndarray,
-    u: np.ndarray,
+    low: np.ndarray,
+    up: np.ndarray,
     slope: np.ndarray,
     deadline: float,
     encoding: Encoding,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Pre-activation bounds ``[l, u]`` of the neurons that are not yet stable, tightened by LP."""
+    """Pre-activation bounds ``[low, up]`` of the neurons that are not yet stable, tightened by LP."""
     relaxation = program.relaxation()
-    l, u = l.copy(), u.copy()
-    for j in np.flatnonzero((l < 0) & (u > 0) & (slope != 1)):
+    low, up = low.copy(), up.copy()
+    for j in np.flatnonzero((low < 0) & (up > 0) & (slope != 1)):
         if time.perf_counter() > deadline:
             encoding.tightened = False
             break
         c = np.zeros(program.n)
         c[h] = W[j]
-        l[j] = max(l[j], relaxation.minimum(c) + b[j])
+        low[j] = max(low[j], relaxation.minimum(c) + b[j])
         encoding.lps += 1
-        if l[j] >= 0:
+        if low[j] >= 0:
             continue
-        u[j] = min(u[j], -relaxation.minimum(-c) + b[j])
+        up[j] = min(up[j], -relaxation.minimum(-c) + b[j])
         encoding.lps += 1
-    return l, u
+    return low, up
 
 
 def _layer(
@@ -185,17 +185,17 @@ def _layer(
     h: np.ndarray,
     W: np.ndarray,
     b: np.ndarray,
-    l: np.ndarray,
-    u: np.ndarray,
+    low: np.ndarray,
+    up: np.ndarray,
     slope: np.ndarray,
     encoding: Encoding,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One layer's neurons on the previous layer's variables ``h``; the post-activation variables and bounds."""
-    active = (l >= 0) | (slope == 1)
-    inactive = ~active & (u <= 0)
+    active = (low >= 0) | (slope == 1)
+    inactive = ~active & (up <= 0)
     unstable = ~active & ~inactive
-    post_lo = np.where(active, l, slope * l)
-    post_hi = np.where(active | unstable, u, slope * u)
+    post_lo = np.where(active, low, slope * low)
+    post_hi = np.where(active | unstable, up, slope * up)
     post = program.variables(post_lo, post_hi)
     # Always active: post = p. Always inactive: post = a p (a constant 0 for a ReLU, held by its bounds).
     program.rows(np.concatenate([h, post[active]]), np.hstack([-W[active], np.eye(int(active.sum()))]), b[active], b[active])
@@ -209,7 +209,7 @@ def _layer(
     k = int(unstable.sum())
     if k:
         encoding.binaries += k
-        Wu, bu, lu, uu, su = W[unstable], b[unstable], l[unstable], u[unstable], slope[unstable]
+        Wu, bu, lu, uu, su = W[unstable], b[unstable], low[unstable], up[unstable], slope[unstable]
         plain = su == 0
         r = post[unstable].copy()
         extra = program.variables(np.zeros(int((~plain).sum())), uu[~plain])

@@ -15,8 +15,9 @@ import time
 from dataclasses import dataclass
 from typing import ClassVar
 
+import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from invdesign.engine import Capabilities, Outcome, Run, Solver, register
 from invdesign.engine.capabilities import EVERY_VARIABLE
@@ -25,6 +26,7 @@ from invdesign.engine.solver import Call
 from invdesign.mip.encode import TIGHTEN_SHARE, Encoding, encode_network, encode_space
 from invdesign.mip.energy import PiecewiseEnergy, read_energy
 from invdesign.mip.program import Program, Solution
+from invdesign.models.ensemble import Ensemble
 from invdesign.objective import Objective
 from invdesign.result import Result, Status
 
@@ -119,7 +121,7 @@ class MILP(Solver):
         return assemble(self.name, self.record(call), run, outcome, X=X, bound=bound)
 
     def _incumbent(
-        self, run: Run, energy: PiecewiseEnergy, solution: Solution, columns: Tensor, fallback: Tensor, F0: Tensor
+        self, run: Run, energy: PiecewiseEnergy, solution: Solution, columns: np.ndarray, fallback: Tensor, F0: Tensor
     ) -> tuple[Tensor, Tensor, list[str]]:
         """The design to return, ``(1, d)``, its energy ``(1,)``, and notes for the message.
 
@@ -149,10 +151,12 @@ class MILP(Solver):
 
 def _energy64(objective: Objective, X: Tensor) -> float:
     """The energy of one design ``X`` ``(1, d)`` by the objective's model in float64."""
-    model = objective.model if objective.dtype == torch.float64 else copy.deepcopy(objective.model).double()
+    model = objective.model
+    assert isinstance(model, nn.Module)  # read_energy read it as a network
+    model = model if objective.dtype == torch.float64 else copy.deepcopy(model).double()
     x = X.detach().double()
     with torch.no_grad():
-        y = model.members_forward(x) if objective.rule is not None else model(x)  # type: ignore[operator]
+        y = model.members_forward(x) if isinstance(model, Ensemble) and objective.rule is not None else model(x)
         y = y.reshape(*y.shape[: (2 if objective.rule is not None else 1)], -1)
         e = objective.output_energy(y)
         if objective.rule is not None:
