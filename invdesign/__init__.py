@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from invdesign import benchmark, diversity, models, penalties, selection, solvers, starts, tasks
+    from invdesign.mip.certify import Certificate, certify
     from invdesign.objective import Objective
     from invdesign.optimize import minimize
     from invdesign.result import BatchResult, History, Progress, Result, Status
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
 
 _SUBPACKAGES = {"benchmark", "diversity", "models", "penalties", "selection", "solvers", "starts", "tasks"}
 _NAMES = {
+    "Certificate": "invdesign.mip.certify",
+    "certify": "invdesign.mip.certify",
     "Objective": "invdesign.objective",
     "minimize": "invdesign.optimize",
     "BatchResult": "invdesign.result",
@@ -59,6 +62,7 @@ __all__ = [
     "BatchResult",
     "Box",
     "Categorical",
+    "Certificate",
     "Composition",
     "FromData",
     "History",
@@ -71,6 +75,7 @@ __all__ = [
     "Space",
     "Status",
     "benchmark",
+    "certify",
     "diversity",
     "minimize",
     "models",

@@ -139,6 +139,10 @@ class Result:
             fixed values, integrality, compositions, linear and nonlinear constraints), ``(n,)``;
             feasible designs come first.
         space: The space of the designs (``None`` for a latent search, whose designs are decoded).
+        bound: A certified lower bound on the energy over the whole space, for a solver that
+            proves one (``method="milp"``); else ``None``.
+        gap: ``fun - bound``, how far ``x`` may at most be from the optimum in energy, with
+            ``bound``; else ``None``.
     """
 
     x: Tensor
@@ -159,6 +163,8 @@ class Result:
     generator: nn.Module | None = None
     feasible: Tensor | None = None
     space: DesignSpace | None = None
+    bound: float | None = None
+    gap: float | None = None
 
     @property
     def designs(self) -> pandas.DataFrame:
@@ -205,6 +211,8 @@ class Result:
         ]
         if self.z is not None:
             lines.insert(4, f"  z:       tensor of shape {tuple(self.z.shape)}")
+        if self.bound is not None and self.gap is not None:
+            lines.insert(3, f"  bound:   {self.bound:.6g}   gap: {self.gap:.3g}")
         return "\n".join(lines)
 
 

@@ -15,6 +15,19 @@ def quadratic(x: torch.Tensor) -> torch.Tensor:
     return (x - torch.tensor(CENTER, dtype=x.dtype, device=x.device)).square().sum(dim=-1)
 
 
+def relu_distance(dtype: torch.dtype = torch.float64) -> torch.nn.Sequential:
+    """``sum_i |x_i - CENTER_i|`` as a ReLU network ``(b, 4) -> (b, 1)``: the minimum 0 at CENTER, for
+    solvers that take piecewise-linear models only (`invdesign.engine.Capabilities.models`)."""
+    centre = torch.tensor(CENTER, dtype=torch.float64)
+    first, last = torch.nn.Linear(4, 8), torch.nn.Linear(8, 1)
+    with torch.no_grad():
+        first.weight.copy_(torch.cat([torch.eye(4), -torch.eye(4)]))
+        first.bias.copy_(torch.cat([-centre, centre]))
+        last.weight.fill_(1.0)
+        last.bias.zero_()
+    return torch.nn.Sequential(first, torch.nn.ReLU(), last).to(dtype)
+
+
 @pytest.fixture(scope="session")
 def box4() -> ivd.Box:
     return ivd.Box(-1.0, 1.0, dim=4)
@@ -31,4 +44,13 @@ def trained_mlp() -> tuple[torch.nn.Module, ivd.tasks.Task]:
     task = ivd.tasks.get("branin")
     X, Y = task.make_data(512, seed=0)
     model, _ = ivd.models.fit_mlp(X, Y, hidden=(32, 32), epochs=150, seed=17, progress=False)
+    return model, task
+
+
+@pytest.fixture(scope="session")
+def trained_relu_mlp() -> tuple[torch.nn.Module, ivd.tasks.Task]:
+    """`trained_mlp` with ReLUs, for solvers that take piecewise-linear models only."""
+    task = ivd.tasks.get("branin")
+    X, Y = task.make_data(512, seed=0)
+    model, _ = ivd.models.fit_mlp(X, Y, hidden=(32, 32), activation="relu", epochs=150, seed=17, progress=False)
     return model, task

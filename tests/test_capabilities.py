@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import quadratic
-from test_solvers import METHODS, call_options, capabilities
+from test_solvers import METHODS, call_options, capabilities, model_for
 
 import invdesign as ivd
 
@@ -36,6 +36,9 @@ def test_gradients(method, box4):
     numpy_model = ivd.Objective(lambda x: torch.as_tensor(quadratic(x).detach().numpy()), box4, differentiable=False)
     if capabilities(method).gradients:
         with pytest.raises(TypeError, match="needs gradients.*declared with differentiable=False.*gradient-free method: .*random"):
+            ivd.minimize(numpy_model, method, **call_options(method, box4, quadratic))
+    elif capabilities(method).models == "piecewise_linear":
+        with pytest.raises(TypeError, match="not a torch.nn.Module; milp reads torch.nn.Sequential stacks of Linear, ReLU"):
             ivd.minimize(numpy_model, method, **call_options(method, box4, quadratic))
     else:
         res = ivd.minimize(numpy_model, method, seed=0, **call_options(method, box4, quadratic))
@@ -63,7 +66,7 @@ def test_starting_points(method, box4):
 @pytest.mark.parametrize("method", METHODS)
 def test_budget(method, box4):
     caps = capabilities(method)
-    obj = ivd.Objective(quadratic, box4)
+    obj = ivd.Objective(model_for(method), box4)
     options = call_options(method, box4, quadratic)
     options.pop("max_evals", None)
     options.pop("max_iter", None)
@@ -166,7 +169,7 @@ class IntegerBox(ivd.Box):
 @pytest.mark.parametrize("method", METHODS)
 def test_variable_kinds(method, box4):
     caps = capabilities(method)
-    assert dataclasses.is_dataclass(caps) and caps.budget in ("iterations", "evaluations", "steps")
+    assert dataclasses.is_dataclass(caps) and caps.budget in ("iterations", "evaluations", "steps", "nodes")
     obj = ivd.Objective(quadratic, IntegerBox(-1.0, 1.0, dim=4))
     if "integer" in caps.variables:
         return

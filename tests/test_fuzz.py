@@ -48,9 +48,18 @@ class Problem:
 
 
 def _model(kind: str, dim: int, outputs: int, dtype: torch.dtype, seed: int, lower: torch.Tensor, upper: torch.Tensor):
-    """A model of the box ``(b, dim) -> (b,)`` or ``(b, outputs)``, smooth and bounded, in ``dtype``."""
+    """A model of the box ``(b, dim) -> (b,)`` or ``(b, outputs)``, bounded, in ``dtype``: smooth, or
+    (``kind="relu"``) a ReLU network that scales the box to ``[-1, 1]`` in its first layer."""
     mid, half = (lower + upper) / 2, (upper - lower) / 2
     generator = torch.Generator().manual_seed(seed)
+    if kind == "relu":
+        torch.manual_seed(seed)
+        scale = torch.nn.Linear(dim, dim)
+        with torch.no_grad():
+            scale.weight.copy_(torch.diag(1.0 / half))
+            scale.bias.copy_(-mid / half)
+        layers = [scale, torch.nn.Linear(dim, 8), torch.nn.ReLU(), torch.nn.Linear(8, outputs)]
+        return torch.nn.Sequential(*layers).to(dtype)
     if kind == "mlp":
         torch.manual_seed(seed)
 
@@ -88,9 +97,11 @@ def problems(draw: st.DrawFn, method: str, fault: str | None = None) -> Problem:
     lower = torch.tensor([centre - 10**w / 2 for w in widths], dtype=torch.float64)
     upper = torch.tensor([centre + 10**w / 2 for w in widths], dtype=torch.float64)
     box = ivd.Box(lower, upper, dtype=dtype)
-    kind = draw(st.sampled_from(["analytic", "mlp"]))
+    # A solver of piecewise-linear models takes ReLU networks of one output and no penalties.
+    piecewise = caps.models == "piecewise_linear"
+    kind = "relu" if piecewise else draw(st.sampled_from(["analytic", "mlp"]))
     goal = "target" if fault in ("NaN target", "target of the wrong size") else draw(st.sampled_from(["minimize", "maximize", "target"]))
-    outputs = draw(st.integers(1, 3)) if goal == "target" else 1
+    outputs = draw(st.integers(1, 3)) if goal == "target" and not piecewise else 1
     model = _model(kind, dim, outputs, dtype, draw(st.integers(0, 2**16)), lower, upper)
 
     target: Any = None
@@ -104,7 +115,7 @@ def problems(draw: st.DrawFn, method: str, fault: str | None = None) -> Problem:
         elif fault == "target of the wrong size":
             target = [[*target, 0.0]]
     penalties = []
-    if draw(st.booleans()):
+    if not piecewise and draw(st.booleans()):
         weight = draw(st.floats(0.0, 10.0))
         mid, half = (lower + upper) / 2, (upper - lower) / 2
         penalties.append(lambda x: weight * (((x - mid.to(x)) / half.to(x)) ** 2).mean(-1))

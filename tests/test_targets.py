@@ -21,10 +21,21 @@ def reachable(T: int, seed: int = 0) -> torch.Tensor:
         return arm(BOX.sample(T, seed=seed))
 
 
+def relu_arm() -> torch.nn.Sequential:
+    """A one-output ReLU network ``(b, 2) -> (b, 1)``, for solvers of piecewise-linear models only."""
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1)).double()
+
+
 @pytest.mark.parametrize("method", ivd.solvers.available())
 def test_every_solver_returns_one_result_per_target(method):
     caps = ivd.solvers.get(method).capabilities
-    objective = ivd.Objective(arm, BOX, target=reachable(3))
+    if caps.models == "piecewise_linear":
+        model = relu_arm()
+        with torch.no_grad():
+            objective = ivd.Objective(model, BOX, target=model(BOX.sample(3, seed=0))[:, 0])
+    else:
+        objective = ivd.Objective(arm, BOX, target=reachable(3))
     options: dict = {caps.budget_keyword: 8 if caps.budget == "evaluations" else 20}
     if caps.data:
         X = BOX.sample(64, seed=1)

@@ -462,12 +462,15 @@ def run(
 def _applies(config: SolverConfig, task: Task) -> bool:
     """Whether ``config`` runs on ``task``: surrogate selection needs a minimize task, latent search a
     decoder, and the solver must handle the kinds of variables and constraints of the task's space
-    (`invdesign.engine.Capabilities`; a latent search runs in a box of reals)."""
+    (`invdesign.engine.Capabilities`; a latent search runs in a box of reals) and the task's
+    surrogate (a solver of piecewise-linear models needs a ReLU recipe and one output)."""
     if task.kind != "minimize" and config.surrogate == "selected":
         return False
     if config.latent:
         return task.decoder is not None
     caps = config.capabilities
+    if caps.models == "piecewise_linear" and (task.surrogate.activation != "relu" or task.output_dim != 1 or config.surrogate != "task"):
+        return False
     return task.space.variable_kinds <= caps.variables and task.space.constraint_kinds <= caps.constraints
 
 

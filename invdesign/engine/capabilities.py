@@ -5,9 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-Budget = Literal["iterations", "evaluations", "steps"]
+Budget = Literal["iterations", "evaluations", "steps", "nodes"]
 """What a solver's budget counts: ``"iterations"`` of each restart (``max_iter``), objective
-``"evaluations"`` (``max_evals``), or training ``"steps"`` of a generator (``max_iter``)."""
+``"evaluations"`` (``max_evals``), training ``"steps"`` of a generator (``max_iter``), or
+branch-and-bound ``"nodes"`` of a mixed-integer program (``max_iter``)."""
+
+Models = Literal["any", "piecewise_linear"]
+"""What models a solver takes: ``"any"`` callable, or only ``"piecewise_linear"`` torch networks
+(`invdesign.mip.network.SUPPORTED`) whose energy is piecewise-linear in their outputs, with no
+penalties or decoder (`invdesign.mip.energy`)."""
 
 
 EVERY_VARIABLE: frozenset[str] = frozenset({"real", "integer", "categorical", "composition"})
@@ -44,6 +50,12 @@ class Capabilities:
             no support, it is not searched).
         constraints: Kinds of constraints it handles beyond bounds and compositions:
             ``"linear"``, ``"nonlinear"``.
+        models: The models it takes (see `Models`); ``"piecewise_linear"`` solvers refuse the
+            rest with a message naming the supported layers.
+        callback: It calls ``callback=`` during the run (and stops when it raises
+            ``StopIteration``).
+        seeded: The seed changes its search; ``False`` for a deterministic solver (the seed is
+            recorded, nothing more).
     """
 
     gradients: bool
@@ -58,6 +70,9 @@ class Capabilities:
     batches_targets: bool = False
     variables: frozenset[str] = field(default_factory=lambda: frozenset({"real"}))
     constraints: frozenset[str] = frozenset()
+    models: Models = "any"
+    callback: bool = True
+    seeded: bool = True
 
     @property
     def budget_keyword(self) -> str:

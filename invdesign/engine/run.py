@@ -183,6 +183,7 @@ def assemble(
     *,
     X: Tensor | None = None,
     nfev: int | None = None,
+    bound: float | None = None,
 ) -> Result:
     """The `Result`: designs sorted best first, decoded when the objective has a decoder.
 
@@ -194,6 +195,8 @@ def assemble(
         X: The points of the objective's space themselves, when the solver has them exactly
             (told designs of a sample-based run); shape ``(n, d)``.
         nfev: Evaluations to report, when the run counted only part of them (a resumed run).
+        bound: A certified lower bound on the energy over the space (`Result.bound`); the
+            result's ``gap`` is the best energy minus it.
     """
     points = run.view.designs(outcome.U.detach()) if X is None else X.detach()
     objective = run.objective
@@ -236,6 +239,8 @@ def assemble(
         generator=outcome.generator,
         feasible=feasible,
         space=None if latent else space,
+        bound=bound,
+        gap=None if bound is None else float(F[0]) - bound,
     )
 
 

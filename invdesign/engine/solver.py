@@ -177,6 +177,10 @@ class Solver(ABC):
             )
         if callback is not None and not callable(callback):
             raise TypeError(f"callback must be callable, got {type(callback).__name__}")
+        if callback is not None and not caps.callback:
+            raise TypeError(
+                f"method {self.name!r} calls no callback during its run; methods that do: {_names(capable(lambda c: c.callback))}"
+            )
         if checkpoint is not None:
             if not isinstance(checkpoint, (str, os.PathLike)) or not os.fspath(checkpoint):
                 raise ValueError(f"checkpoint must be a non-empty file path, got {checkpoint!r}")

@@ -12,7 +12,7 @@ from torch import Tensor
 
 from invdesign.objective import Objective
 from invdesign.space import Box, DesignSpace, Space
-from invdesign.tasks.surrogate import DEFAULT_SURROGATE, DecoderSpec, SurrogateSpec
+from invdesign.tasks.surrogate import DEFAULT_SURROGATE, RELU_HIDDEN, DecoderSpec, SurrogateSpec
 
 Kind = Literal["target", "minimize"]
 OracleFn = Callable[[Tensor], Tensor]
@@ -189,6 +189,15 @@ class Task:
 
     def __setattr__(self, attr: str, value: object) -> None:
         raise AttributeError(f"Task is immutable; cannot set {attr!r}")
+
+    @property
+    def relu_surrogate(self) -> SurrogateSpec:
+        """A surrogate recipe ``method="milp"`` can encode: the task's own when it uses ReLUs, else
+        its schedule with two hidden layers of `RELU_HIDDEN` ReLUs (a size whose exact minimum HiGHS
+        proves in seconds to a minute on 2 CPU cores; see ``benchmarks/milp.py``)."""
+        if self.surrogate.activation == "relu":
+            return self.surrogate
+        return self.surrogate.relu(RELU_HIDDEN)
 
     @property
     def input_dim(self) -> int:

@@ -68,6 +68,11 @@ class SurrogateSpec:
         if not self.lr > 0:
             raise ValueError(f"SurrogateSpec lr must be positive, got {self.lr!r}")
 
+    def relu(self, hidden: Sequence[int] | None = None) -> SurrogateSpec:
+        """This recipe with ReLU activations (and ``hidden`` widths, if given): a surrogate that
+        ``method="milp"`` encodes exactly."""
+        return dataclasses.replace(self, activation="relu", hidden=self.hidden if hidden is None else tuple(hidden))
+
     @overload
     def fit(
         self,
@@ -282,6 +287,9 @@ def select_surrogate(
     best = min(range(len(candidates)), key=errors.__getitem__)
     return SurrogateSelection(candidates, tuple(errors), candidates[best])
 
+
+RELU_HIDDEN = (32, 32)
+"""Hidden widths of a task's ReLU recipe (`invdesign.tasks.Task.relu_surrogate`)."""
 
 DEFAULT_SURROGATE = SurrogateSpec(hidden=(128, 128, 128), activation="silu", epochs=200, batch_size=128, lr=3e-3)
 """The surrogate of a :class:`~invdesign.tasks.Task` built without one: three hidden layers of 128."""
