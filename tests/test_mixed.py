@@ -157,7 +157,7 @@ def test_checkpoint_resumes_on_a_space(method, tmp_path):
 def test_sample_solvers_on_integers_and_categoricals_stay_on_the_grid():
     space = ivd.Space([ivd.Categorical("c", ["x", "y", "z", "w"]), ivd.Integer("k", -3, 3), ivd.Real("r", 0, 1)])
     objective = ivd.Objective(lambda x: (x[:, 4] - 2) ** 2 + x[:, 5] + x[:, 1], space)
-    for method in ivd.solvers.capable(lambda c: not c.gradients and {"integer", "categorical"} <= c.variables):
+    for method in ivd.solvers.capable(lambda c: not c.gradients and c.models == "any" and {"integer", "categorical"} <= c.variables):
         result = ivd.minimize(objective, method, max_evals=12, seed=0)
         X = result.X
         assert torch.equal(X[:, 4], X[:, 4].round()) and ((X[:, :4] == 0) | (X[:, :4] == 1)).all()

@@ -348,7 +348,7 @@ def test_frame_round_trip(drawn, n, seed, drop_fixed):
 
 # -- every solver that declares the space's kinds --------------------------------------------------------------
 
-METHODS = ivd.solvers.available()
+METHODS = ivd.solvers.capable(lambda c: c.models == "any")
 EXAMPLES = {True: 5, False: 4}
 """Examples per solver: restart solvers and generators (gradients) are cheap, sample solvers with a GP less so."""
 
@@ -516,7 +516,7 @@ PINNED = ivd.Space([ivd.Composition(["Fe", "Ni", "Co"], lower=(0.2, 0.0, 0.0), u
 """A composition with one component pinned by its bounds: what `Space` itself recommends instead of ``fixed=``."""
 
 
-@pytest.mark.parametrize("method", ivd.solvers.capable(lambda c: PINNED.variable_kinds <= c.variables))
+@pytest.mark.parametrize("method", ivd.solvers.capable(lambda c: c.models == "any" and PINNED.variable_kinds <= c.variables))
 def test_every_solver_handles_a_component_pinned_by_its_bounds(method):
     """cmaes hands the pinned column to pycma as bounds [0.2, 0.2] ("Lower bounds need to be smaller
     than upper bounds"); amortized builds a `Box` of the search bounds ("Box needs lower < upper")."""
@@ -529,7 +529,7 @@ def test_every_solver_handles_a_component_pinned_by_its_bounds(method):
 ONE_D = ivd.Space([ivd.Real("r", 0.0, 1.0)])
 
 
-@pytest.mark.parametrize("method", ivd.solvers.capable(lambda c: "real" in c.variables and not c.data))
+@pytest.mark.parametrize("method", ivd.solvers.capable(lambda c: c.models == "any" and "real" in c.variables and not c.data))
 def test_every_solver_handles_one_search_dimension(method):
     """cmaes fails inside pycma on a 1-d search whose optimum (0.97) lies near a bound
     ("not yet initialized (dimension needed)"); an `ivd.Box(0, 1, dim=1)` fails the same way."""

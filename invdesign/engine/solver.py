@@ -133,7 +133,7 @@ class Solver(ABC):
             raise TypeError(
                 f"method {self.name!r} needs gradients, but no gradient reaches the search point through the "
                 f"objective: {objective.adapter.why_not_differentiable}. "
-                f"Use a gradient-free method: {_names(capable(lambda c: not c.gradients))}."
+                f"Use a gradient-free method: {_names(capable(lambda c: not c.gradients and c.models == 'any'))}."
             ) from objective.adapter.probe_error
         kinds = objective.space.variable_kinds
         if not kinds <= caps.variables:
