@@ -9,7 +9,7 @@ other solvers' designs are from it.
    on its offline data; ``gd``, ``lbfgs`` and ``cmaes`` minimize it, and `invdesign.certify`
    says how far their best designs are from the certified optimum, in surrogate energy.
 
-Run: ``python benchmarks/milp.py`` (about 25 minutes on 2 CPU cores); ``--quick`` for a short
+Run: ``python benchmarks/milp.py`` (about 15 minutes on 2 CPU cores); ``--quick`` for a short
 look (two input dimensions, up to 64 ReLUs, 10 s limits, two tasks with short training).
 """
 
