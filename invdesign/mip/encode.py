@@ -198,13 +198,13 @@ def _layer(
     post_hi = np.where(active | unstable, up, slope * up)
     post = program.variables(post_lo, post_hi)
     # Always active: post = p. Always inactive: post = a p (a constant 0 for a ReLU, held by its bounds).
-    program.rows(np.concatenate([h, post[active]]), np.hstack([-W[active], np.eye(int(active.sum()))]), b[active], b[active])
-    leaky = inactive & (slope != 0)
+    linear = active | (inactive & (slope != 0))
+    scale = np.where(active, 1.0, slope)[linear]
     program.rows(
-        np.concatenate([h, post[leaky]]),
-        np.hstack([-slope[leaky, None] * W[leaky], np.eye(int(leaky.sum()))]),
-        slope[leaky] * b[leaky],
-        slope[leaky] * b[leaky],
+        np.concatenate([h, post[linear]]),
+        np.hstack([-scale[:, None] * W[linear], np.eye(int(linear.sum()))]),
+        scale * b[linear],
+        scale * b[linear],
     )
     k = int(unstable.sum())
     if k:
