@@ -58,6 +58,14 @@ def test_optimum_of_random_relu_networks_beats_every_local_search(d, widths):
     assert result.fun <= best_found(objective) + 1e-6
 
 
+def test_optimum_is_at_most_the_best_of_ten_thousand_lbfgs_restarts():
+    objective = ivd.Objective(relu_net(2, (16, 16), seed=2), ivd.Box(-1.0, 1.0, dim=2))
+    result = ivd.minimize(objective, "milp", mip_gap=MIP_GAP)
+    check_certified(result, objective)
+    local = ivd.minimize(objective, "lbfgs", n_restarts=10_000, seed=0)
+    assert result.fun <= local.fun + 1e-6
+
+
 @pytest.mark.parametrize("widths", [(16, 16), (32, 32)])
 def test_two_dimensional_optimum_matches_a_dense_grid(widths):
     model = relu_net(2, widths, seed=7)

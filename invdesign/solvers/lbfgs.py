@@ -22,7 +22,7 @@ from invdesign.engine.capabilities import EVERY_CONSTRAINT, EVERY_VARIABLE
 from invdesign.engine.constrained import slsqp
 from invdesign.engine.run import best_of, count
 from invdesign.result import Status
-from invdesign.space import SpaceView
+from invdesign.space import SpaceView, UnitCube
 
 
 class _Stop(Exception):
@@ -34,7 +34,10 @@ class _Stop(Exception):
 class LBFGSB(RestartSolver):
     """L-BFGS-B (Byrd, Lu, Nocedal, Zhu 1995) on the box, with gradients from autograd.
 
-    The search runs in the space's search coordinates (the unit cube of a box). On a
+    On a box L-BFGS-B runs in the design's own units (the unit cube's search points times the
+    box's widths, a shift of the design), as SciPy's L-BFGS-B on the design would: its first
+    step, the projected negative gradient, and hence its iterates are SciPy's with an exact
+    gradient (in unit-cube coordinates that first step is the widths squared times longer). On a
     `invdesign.Space` with compositions (or relaxed categoricals) the energy is evaluated at the
     exact projection of each point onto the simplex blocks, so L-BFGS-B minimizes ``E(P(u))`` over
     the coordinates' bounds, with the gradient through the projection. On a space with linear or
@@ -99,16 +102,19 @@ class LBFGSB(RestartSolver):
         batch_of_targets = run.which is not None
         plain = not view.blocks
         limit = run.rows_per_pass or chunks.batch_limit(run, starts, self.max_batch)
+        # L-BFGS-B's variables: search points times the box's widths (design units), else search points.
+        scale = view.space.width.cpu().double().numpy() if isinstance(view, UnitCube) else np.ones(view.dim)
 
-        def energy_and_grad(u_np: np.ndarray, batch_indices: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        def energy_and_grad(y_np: np.ndarray, batch_indices: list[int]) -> tuple[np.ndarray, np.ndarray]:
             # The hot loop: NumPy and torch share memory on the CPU in float64, and nothing is checked twice.
             nonlocal calls
+            u_np = y_np / scale
             u = torch.from_numpy(u_np).to(dtype=view.dtype, device=view.device)
             rows = torch.as_tensor(batch_indices, device=view.device) if batch_of_targets else None
             # L-BFGS-B keeps its iterates inside the search bounds: only simplex blocks need the projection.
             f, g = chunks.energy_and_grad(run, u, rows, limit, transform=None if plain else view.project)
             f_np = f.cpu().double().numpy()
-            g_np = g.cpu().double().numpy()
+            g_np = g.cpu().double().numpy() / scale
             idx = np.asarray(batch_indices)
             finite = np.isfinite(f_np)
             if not finite.all():
@@ -134,8 +140,8 @@ class LBFGSB(RestartSolver):
             try:
                 _, _, runs = fmin_l_bfgs_b_batched(
                     energy_and_grad,
-                    best_u.copy(),
-                    bounds=view.bounds.T.tolist(),
+                    best_u * scale,
+                    bounds=(view.bounds.cpu().double().numpy() * scale).T.tolist(),
                     maxcor=self.maxcor,
                     factr=None,
                     ftol=self.ftol,
