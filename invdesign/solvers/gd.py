@@ -29,7 +29,11 @@ class GradientDescent(RestartSolver):
     Each iteration evaluates the energy of every active restart, takes its gradient with respect
     to the search points only (the model's weights get no gradient), and steps. A restart is
     retired from the batch, and stops costing, once its best energy has not improved by more
-    than ``ftol * (1 + |best|)`` for ``patience`` iterations, or once its energy turns NaN.
+    than ``ftol * (1 + |best|)`` for ``patience`` iterations, or once its energy turns NaN. In
+    target matching (an objective with ``target=``) the test is relative, ``ftol * |best|``: the
+    squared error falls to exactly 0 where a restart matches its target, an absolute floor would
+    retire restarts short of that at a level set by the outputs' units, and exact matches rank
+    in the order of their starts (with `invdesign.FromData`, nearest the data first).
     Each restart returns the lowest-energy point it visited inside the box.
 
     On an `invdesign.Space` the step is followed by the exact Euclidean projection onto the
@@ -59,7 +63,7 @@ class GradientDescent(RestartSolver):
             descent; only points inside the box are returned, ranked by their energy without the
             boundary loss.
         boundary_weight: Weight of the boundary loss with ``bounds="penalty"``.
-        ftol: Relative improvement below which an iteration counts as stalled.
+        ftol: Relative improvement below which an iteration counts as stalled (see above).
         patience: Stalled iterations after which a restart is retired.
         max_batch: The most restarts evaluated in one forward and backward pass (rounded down to a
             multiple of 8, at least 8); a larger batch (restarts times targets) runs in chunks,
@@ -120,6 +124,7 @@ class GradientDescent(RestartSolver):
         limit = run.rows_per_pass or batch_limit(run, starts, self.max_batch)
         boundary = (lambda p: self.boundary_weight * view.excess(p)) if self.bounds == "penalty" else None
         penalty = self.bounds == "penalty"
+        floor = 0.0 if run.objective.target is not None or run.objective.targets is not None else 1.0
 
         status, nit, done_best = Status.MAX_ITER, 0, math.inf
         for it in range(max_iter):
@@ -132,7 +137,7 @@ class GradientDescent(RestartSolver):
                 improved = f < best_f  # False where f is NaN
                 if penalty:
                     improved &= view.contains(u)
-                stall.add_(1).masked_fill_(f < best_f - self.ftol * (1 + best_f.abs()), 0)
+                stall.add_(1).masked_fill_(f < best_f - self.ftol * (floor + best_f.abs()), 0)
                 best_f = torch.where(improved, f, best_f)
                 best_u = torch.where(improved.unsqueeze(-1), u, best_u)
                 step(u, grad, base_lr * self._lr_factor(it, max_iter))

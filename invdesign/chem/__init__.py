@@ -1,0 +1,18 @@
+"""Molecules (the optional ``[chem]`` extra): SELFIES tokens, RDKit property oracles and the MOSES data.
+
+Install with ``pip install -e ".[chem]"`` (RDKit and ``selfies``), and the MOSES training set with
+``pip install --no-deps molsets==0.3.1`` (its wheel bundles the data; its pinned dependencies are
+stale and not needed). Nothing here is imported by ``import invdesign``; importing
+``invdesign.chem`` without the extra raises an `ImportError` that names it.
+"""
+
+from __future__ import annotations
+
+from invdesign.chem.require import require
+
+require()
+
+from invdesign.chem.properties import penalized_logp, qed, similarity  # noqa: E402
+from invdesign.chem.tokens import Vocabulary, to_selfies, to_smiles  # noqa: E402
+
+__all__ = ["Vocabulary", "penalized_logp", "qed", "require", "similarity", "to_selfies", "to_smiles"]

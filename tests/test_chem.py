@@ -1,0 +1,111 @@
+"""`invdesign.chem` (the ``[chem]`` extra) and `invdesign.models.SequenceVAE`: SELFIES tokens, RDKit
+oracles, the MOSES data, and a sequence VAE trained on a few hundred molecules."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+
+import pytest
+import torch
+
+if importlib.util.find_spec("rdkit") is None or importlib.util.find_spec("selfies") is None:
+    pytest.skip('the chemistry extra is not installed (pip install -e ".[chem]")', allow_module_level=True)
+
+import invdesign.chem as chem
+from invdesign.chem.moses import load_moses, moses_path
+from invdesign.models.sequence_vae import BOS_ID, EOS_ID, PAD_ID, SequenceVAE, fit_sequence_vae, reconstruction_accuracy
+
+MOLECULES = ["CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1", "C1CCCCCCC1", "CN1CCC[C@H]1c1cccnc1"]
+
+
+def test_selfies_round_trip_and_failed_decodes():
+    selfies = chem.to_selfies([*MOLECULES, "not a molecule", None])
+    assert selfies[-2] is None and selfies[-1] is None
+    assert all(isinstance(s, str) for s in selfies[:-2])
+    assert chem.to_smiles([s for s in selfies if s]) == chem.to_smiles(chem.to_selfies(MOLECULES))
+    # Canonical SMILES in, the same canonical SMILES out.
+    from rdkit import Chem
+
+    assert chem.to_smiles([s for s in selfies if s]) == [Chem.MolToSmiles(Chem.MolFromSmiles(m)) for m in MOLECULES]
+    assert chem.to_smiles([""]) == [None]
+
+
+def test_vocabulary_encodes_pads_and_decodes():
+    selfies = [s for s in chem.to_selfies(MOLECULES) if s]
+    vocab = chem.Vocabulary.from_selfies(selfies)
+    ids = vocab.encode(selfies)
+    assert ids.shape == (len(selfies), vocab.length) and ids.dtype == torch.long
+    assert (ids[:, 0] == BOS_ID).all() and ((ids == EOS_ID).sum(dim=1) == 1).all()
+    assert vocab.decode(ids) == selfies
+    assert chem.Vocabulary.from_dict(vocab.to_dict()).tokens == vocab.tokens
+    with pytest.raises(ValueError, match="outside the vocabulary"):
+        vocab.encode(["[Xe]"])
+    with pytest.raises(ValueError, match="max_len"):
+        chem.Vocabulary(["[C]"], max_len=2).encode(["[C][C][C]"])
+    with pytest.raises(ValueError, match="reserved"):
+        chem.Vocabulary(["<pad>", "[C]"], max_len=4)
+
+
+def test_property_oracles():
+    q = chem.qed([*MOLECULES, None, "C1CC"])
+    assert q.dtype == torch.float64 and q.shape == (7,)
+    assert ((q[:5] > 0) & (q[:5] < 1)).all() and q[5:].isnan().all()
+    # Paracetamol is more drug-like than ethanol.
+    assert q[2] > q[0]
+    p = chem.penalized_logp(MOLECULES)
+    assert torch.isfinite(p).all()
+    # An eight-membered ring costs (8 - 6) cycle units: cyclooctane scores below cyclohexane by that much more.
+    ring6, ring8 = chem.penalized_logp(["C1CCCCC1", "C1CCCCCCC1"]).tolist()
+    assert ring8 < ring6
+    s = chem.similarity([*MOLECULES, None], MOLECULES[2])
+    assert s[2] == 1.0 and ((s[:5] >= 0) & (s[:5] <= 1)).all() and math.isnan(float(s[5]))
+    with pytest.raises(ValueError, match="reference"):
+        chem.similarity(MOLECULES, "nonsense(")
+
+
+@pytest.fixture(scope="module")
+def moses_sample() -> list[str]:
+    try:
+        moses_path()
+    except FileNotFoundError as e:
+        pytest.skip(str(e))
+    return load_moses(300, seed=0)
+
+
+def test_moses_subsets_are_seeded(moses_sample):
+    assert len(moses_sample) == 300 and moses_sample == load_moses(300, seed=0)
+    assert moses_sample != load_moses(300, seed=1)
+    with pytest.raises(ValueError, match="n must be"):
+        load_moses(0)
+
+
+def test_sequence_vae_learns_to_reconstruct_and_decodes_valid_molecules(moses_sample):
+    selfies = [s for s in chem.to_selfies(moses_sample) if s]
+    vocab = chem.Vocabulary.from_selfies(selfies)
+    ids = vocab.encode(selfies)
+    vae = SequenceVAE(vocab.tokens, vocab.length, latent_dim=8, embed_dim=16, hidden=48)
+    before = reconstruction_accuracy(vae, ids)[0]
+    report = fit_sequence_vae(vae, ids, epochs=15, batch_size=32, lr=3e-3, anneal_epochs=3, seed=0, progress=False)
+    after = reconstruction_accuracy(vae, ids)[0]
+    assert report.train_recon[-1] < report.train_recon[0]
+    assert after > before + 0.2, (before, after)
+    z = torch.randn(64, 8, generator=torch.Generator().manual_seed(0))
+    out = vae.generate(z, temperature=1.0, seed=0)
+    assert out.shape == (64, vocab.length) and (out[:, 0] == BOS_ID).all()
+    assert torch.equal(out, vae.generate(z, temperature=1.0, seed=0))
+    # Nothing but padding after each sequence's end token.
+    ended = (out == EOS_ID).cumsum(dim=1) > 0
+    assert (out[ended & (out != EOS_ID)] == PAD_ID).all()
+    smiles = chem.to_smiles(vocab.decode(out))
+    assert sum(s is not None for s in smiles) >= 60  # SELFIES: every non-empty decode is a molecule
+
+
+def test_sequence_vae_refuses_bad_ids():
+    vae = SequenceVAE(["<pad>", "<bos>", "<eos>", "[C]"], 5, latent_dim=2, hidden=4, embed_dim=4)
+    with pytest.raises(ValueError, match=r"shape \(n, 5\)"):
+        vae.encode(torch.zeros(2, 4, dtype=torch.long))
+    with pytest.raises(ValueError, match="vocabulary's size"):
+        vae.encode(torch.full((2, 5), 9, dtype=torch.long))
+    with pytest.raises(ValueError, match="z must have shape"):
+        vae.generate(torch.zeros(2, 3))
