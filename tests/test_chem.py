@@ -109,3 +109,14 @@ def test_sequence_vae_refuses_bad_ids():
         vae.encode(torch.full((2, 5), 9, dtype=torch.long))
     with pytest.raises(ValueError, match="z must have shape"):
         vae.generate(torch.zeros(2, 3))
+
+
+def test_a_saved_sequence_vae_decodes_the_same(tmp_path):
+    import invdesign as ivd
+
+    vae = ivd.models.SequenceVAE(["<pad>", "<bos>", "<eos>", "[C]", "[O]", "[N]"], 7, latent_dim=3, hidden=8, embed_dim=4)
+    ivd.models.save(vae, tmp_path / "vae.safetensors")
+    loaded = ivd.models.load(tmp_path / "vae.safetensors")
+    assert isinstance(loaded, ivd.models.SequenceVAE) and loaded.tokens == vae.tokens
+    z = torch.randn(5, 3, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(loaded.generate(z), vae.eval().generate(z))

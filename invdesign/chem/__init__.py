@@ -8,11 +8,11 @@ stale and not needed). Nothing here is imported by ``import invdesign``; importi
 
 from __future__ import annotations
 
-from invdesign.chem.require import require
+from invdesign.extras import require
 
-require()
+require("chem")
 
 from invdesign.chem.properties import penalized_logp, qed, similarity  # noqa: E402
 from invdesign.chem.tokens import Vocabulary, to_selfies, to_smiles  # noqa: E402
 
-__all__ = ["Vocabulary", "penalized_logp", "qed", "require", "similarity", "to_selfies", "to_smiles"]
+__all__ = ["Vocabulary", "penalized_logp", "qed", "similarity", "to_selfies", "to_smiles"]

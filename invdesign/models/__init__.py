@@ -9,6 +9,7 @@ from invdesign.models.generators import ConditionalGenerator, Generator, distinc
 from invdesign.models.inverse import InverseModelReport, fit_inverse_model
 from invdesign.models.io import load, save
 from invdesign.models.mlp import MLP
+from invdesign.models.sequence_vae import SequenceVAE, SequenceVAEReport, fit_sequence_vae
 from invdesign.models.train import (
     Seeds,
     TrainConfig,
@@ -35,6 +36,8 @@ __all__ = [
     "InverseModelReport",
     "MinibatchStd",
     "Seeds",
+    "SequenceVAE",
+    "SequenceVAEReport",
     "TrainConfig",
     "TrainLog",
     "VAEReport",
@@ -47,6 +50,7 @@ __all__ = [
     "fit_gan",
     "fit_inverse_model",
     "fit_mlp",
+    "fit_sequence_vae",
     "fit_vae",
     "load",
     "lr_scheduler",

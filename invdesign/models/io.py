@@ -1,4 +1,4 @@
-"""Saving and loading models (surrogates, VAEs, GANs) as safetensors files, with no pickle involved.
+"""Saving and loading models (surrogates, VAEs, sequence VAEs, GANs) as safetensors files, with no pickle involved.
 
 The file holds the state dict as tensors and, in its metadata under the key ``"invdesign"``, a JSON
 description of the model (class name, constructor config, members for an ensemble, dtype) from which
@@ -17,16 +17,18 @@ from invdesign import files
 from invdesign.models.ensemble import Ensemble
 from invdesign.models.gan import GAN
 from invdesign.models.mlp import MLP
+from invdesign.models.sequence_vae import SequenceVAE
 from invdesign.models.vae import VAE
 
 _METADATA_KEY = "invdesign"
 _FORMAT_VERSION = 1
 # Models rebuilt as ``cls(**config)``.
-_CONFIGURED: dict[str, type[MLP | VAE | GAN]] = {"MLP": MLP, "VAE": VAE, "GAN": GAN}
+_CONFIGURED: dict[str, type[MLP | VAE | SequenceVAE | GAN]] = {"MLP": MLP, "VAE": VAE, "SequenceVAE": SequenceVAE, "GAN": GAN}
 
 
-def save(model: MLP | Ensemble | VAE | GAN, path: str | os.PathLike[str]) -> None:
-    """Write ``model`` (an ``MLP``, a ``VAE``, a ``GAN``, or an ``Ensemble`` of ``MLP``s or ensembles) to ``path``.
+def save(model: MLP | Ensemble | VAE | SequenceVAE | GAN, path: str | os.PathLike[str]) -> None:
+    """Write ``model`` (an ``MLP``, a ``VAE``, a ``SequenceVAE`` with its vocabulary, a ``GAN``, or an
+    ``Ensemble`` of ``MLP``s or ensembles) to ``path``.
 
     Args:
         model: The model; its weights, buffers and config are stored (for a ``GAN``, the
@@ -34,7 +36,7 @@ def save(model: MLP | Ensemble | VAE | GAN, path: str | os.PathLike[str]) -> Non
         path: Destination file (conventionally ``*.safetensors``); overwritten if it exists.
 
     Raises:
-        TypeError: if the model (or a member) is not an ``MLP``, ``VAE``, ``GAN`` or ``Ensemble``.
+        TypeError: if the model (or a member) is not an ``MLP``, ``VAE``, ``SequenceVAE``, ``GAN`` or ``Ensemble``.
     """
     description = {
         "format_version": _FORMAT_VERSION,
@@ -52,7 +54,7 @@ def load(path: str | os.PathLike[str], *, device: torch.device | str | None = No
         device: Where to put the model (default CPU).
 
     Returns:
-        The ``MLP``, ``VAE``, ``GAN`` or ``Ensemble``, in eval mode, in the saved dtype.
+        The ``MLP``, ``VAE``, ``SequenceVAE``, ``GAN`` or ``Ensemble``, in eval mode, in the saved dtype.
 
     Raises:
         FileNotFoundError: if ``path`` does not exist.
@@ -85,7 +87,7 @@ def _describe(model: nn.Module) -> dict[str, Any]:
     for name, cls in _CONFIGURED.items():
         if isinstance(model, cls):
             return {"class": name, "config": model.config}
-    raise TypeError(f"save supports MLP, VAE, GAN and Ensemble models, got {type(model).__name__}")
+    raise TypeError(f"save supports MLP, VAE, SequenceVAE, GAN and Ensemble models, got {type(model).__name__}")
 
 
 def _build(description: Any) -> nn.Module:

@@ -61,8 +61,9 @@ class SequenceVAE(nn.Module):
         self.decoder = nn.GRU(embed_dim + latent_dim, hidden, batch_first=True)
         self.to_logits = nn.Linear(hidden, v)
 
+    @property
     def config(self) -> dict[str, Any]:
-        """The constructor's arguments, for saving."""
+        """The constructor's arguments, for saving (`invdesign.models.save`)."""
         return {
             "tokens": self.tokens,
             "length": self.length,
