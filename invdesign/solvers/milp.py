@@ -4,7 +4,8 @@ The model and the space become one mixed-integer linear program (`invdesign.mip`
 columns, bounds, integers, categoricals, compositions and linear constraints; every member's
 layers with big-M ReLUs on bounds from interval arithmetic and LP bound tightening; the energy as
 a piecewise-linear cost. HiGHS (SciPy's `scipy.optimize.milp`) solves it by branch and bound, and
-its dual bound is a certified lower bound on the energy over the whole space.
+its dual bound is a certified lower bound on the energy over the whole space. A short local
+search runs first, and its design is returned where HiGHS's incumbent is worse (at a limit).
 """
 
 from __future__ import annotations
@@ -33,9 +34,14 @@ from invdesign.result import Result, Status
 AGREEMENT = 1e-6
 """How closely the program's value and the torch model's energy of the incumbent must agree
 (relative, with a floor of 1 on the scale); a larger difference is reported in the message."""
-N_FALLBACK = 8
-"""Designs of the space evaluated before the solve: the history's first entry, and the result
-should HiGHS find no incumbent within its limits."""
+N_SAMPLES = 1024
+"""Designs of the space evaluated before the solve (the history's first entry); lbfgs runs from
+the best `N_LOCAL` of them."""
+N_LOCAL = 8
+"""Restarts of the local search before the solve."""
+LOCAL_ITER = 200
+"""L-BFGS-B iterations of each local restart."""
+
 NO_NODE_LIMIT = 10**9
 """The default ``max_iter``: branch-and-bound nodes without a practical limit."""
 
@@ -52,9 +58,11 @@ class MILP(Solver):
     `Result.bound` is HiGHS's lower bound on the energy over the whole space, `Result.gap` the
     energy of the returned design minus it. The status is ``CONVERGED`` only when HiGHS proved
     the design optimal within ``mip_gap``; at a time or node limit it is ``MAX_ITER``, with the
-    best design found and the remaining gap. The design is re-evaluated by the torch model (in
-    float64): the result's energy is the model's, and the message says if the program's value
-    differs from it by more than `AGREEMENT`.
+    best design found and the remaining gap. Before the solve, lbfgs runs from the best
+    `N_LOCAL` of `N_SAMPLES` designs of the space; its design is returned where HiGHS has none or
+    a worse one, so a limit never returns less than that local search finds. The design is
+    re-evaluated by the torch model (in float64): the result's energy is the model's, and the
+    message says if the program's value differs from it by more than `AGREEMENT`.
 
     Attributes:
         time_limit: Seconds for the whole call (bound tightening takes at most half); ``None``:
@@ -97,9 +105,7 @@ class MILP(Solver):
         objective = run.objective
         energy = read_energy(objective)
         start = time.perf_counter()
-        fallback = objective.space.sample(N_FALLBACK, seed=0)
-        F0 = run.evaluate(fallback).detach()
-        run.record(0, float(F0.min()), N_FALLBACK)
+        fallback, F0 = self._local(run)
         program = Program()
         inputs = encode_space(program, objective.space)
         encoding = Encoding()
@@ -120,19 +126,39 @@ class MILP(Solver):
         outcome = Outcome(run.view.to_search(X), F, status, message, nit)
         return assemble(self.name, self.record(call), run, outcome, X=X, bound=bound)
 
+    def _local(self, run: Run) -> tuple[Tensor, Tensor]:
+        """The local search before the solve: the best design ``(1, d)`` and its energy ``(1,)``.
+
+        lbfgs (every kind of space: rounding, SLSQP under linear constraints) from the best
+        `N_LOCAL` of `N_SAMPLES` designs of the space.
+        """
+        from invdesign.optimize import minimize
+
+        objective = run.objective
+        X = objective.space.sample(N_SAMPLES, seed=0)
+        F = run.evaluate(X).detach()
+        run.record(0, float(F.min()), N_SAMPLES)
+        starts = X[torch.argsort(torch.where(torch.isfinite(F), F, torch.inf))[:N_LOCAL]]
+        local = minimize(objective, "lbfgs", x0=starts, n_restarts=N_LOCAL, max_iter=LOCAL_ITER, seed=0)
+        assert isinstance(local, Result)  # one target: milp runs a batch target by target
+        run.nfev += local.nfev
+        best = int(torch.argmin(F))
+        if local.fun <= float(F[best]):
+            return local.X[:1], local.F[:1].to(F)
+        return X[best : best + 1], F[best : best + 1]
+
     def _incumbent(
         self, run: Run, energy: PiecewiseEnergy, solution: Solution, columns: np.ndarray, fallback: Tensor, F0: Tensor
     ) -> tuple[Tensor, Tensor, list[str]]:
         """The design to return, ``(1, d)``, its energy ``(1,)``, and notes for the message.
 
         HiGHS's incumbent, made exactly feasible (integers integral, one-hot blocks exact) and
-        re-evaluated by the model; the best fallback design where there is no incumbent or it is worse.
+        re-evaluated by the model; the local search's design where there is no incumbent or it is worse.
         """
         objective, notes = run.objective, []
-        best = int(torch.argmin(F0))
         if solution.x is None:
-            notes.append(f"HiGHS found no design within its limits: the best of {N_FALLBACK} designs of the space is returned.")
-            return fallback[best : best + 1], F0[best : best + 1], notes
+            notes.append("HiGHS found no design better than the local search's, which is returned.")
+            return fallback, F0, notes
         x = torch.as_tensor(solution.x[columns], dtype=objective.dtype, device=objective.device).unsqueeze(0)
         X = run.view.designs(run.view.to_search(x))
         F = run.evaluate(X).detach()
@@ -143,9 +169,9 @@ class MILP(Solver):
                 f"The program's value {claimed:.10g} and the model's energy {exact:.10g} of the design differ by "
                 f"{abs(claimed - exact):.3g} (more than {AGREEMENT:g} relative): HiGHS's tolerances against the model's scale."
             )
-        if float(F0[best]) < float(F[0]):
-            notes.append("A design of the space sampled before the solve beat HiGHS's incumbent and is returned.")
-            return fallback[best : best + 1], F0[best : best + 1], notes
+        if float(F0[0]) < float(F[0]):
+            notes.append("The local search's design beat HiGHS's incumbent and is returned.")
+            return fallback, F0, notes
         return X, F, notes
 
 
