@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 from typing import Any
 
 from safetensors import SafetensorError, safe_open
@@ -24,6 +25,18 @@ def write(path: str | os.PathLike[str], tensors: dict[str, Tensor], key: str, de
     # safetensors writes 0600; a saved model, checkpoint or cache gets the mode of any other new file (the umask's).
     os.chmod(tmp, 0o666 & ~_umask())
     os.replace(tmp, path)
+
+
+def cache_dir() -> Path:
+    """The folder for what the toolkit trains once and keeps (pretrained decoders): ``$INVDESIGN_CACHE``,
+    else ``$XDG_CACHE_HOME/invdesign``, else ``~/.cache/invdesign``; created if missing."""
+    root = os.environ.get("INVDESIGN_CACHE")
+    if root:
+        path = Path(root)
+    else:
+        path = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "invdesign"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def _umask() -> int:

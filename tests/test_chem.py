@@ -120,3 +120,21 @@ def test_a_saved_sequence_vae_decodes_the_same(tmp_path):
     assert isinstance(loaded, ivd.models.SequenceVAE) and loaded.tokens == vae.tokens
     z = torch.randn(5, 3, generator=torch.Generator().manual_seed(0))
     assert torch.equal(loaded.generate(z), vae.eval().generate(z))
+
+
+def test_the_moses_vae_is_trained_once_then_loaded_from_the_cache(moses_sample, tmp_path, monkeypatch, capsys):
+    from invdesign.chem.pretrained import Recipe, moses_vae, sample_quality
+
+    monkeypatch.setenv("INVDESIGN_CACHE", str(tmp_path))
+    recipe = Recipe(n_molecules=200, latent_dim=4, embed_dim=8, hidden=16, epochs=2, anneal_epochs=1, batch_size=50)
+    first = moses_vae(recipe, progress=False)
+    assert first.report is not None and "trained the MOSES SELFIES VAE on" in capsys.readouterr().out
+    assert (tmp_path / recipe.file_name).is_file()
+    again = moses_vae(recipe, progress=False)
+    assert again.report is None and again.vocabulary.tokens == first.vocabulary.tokens
+    z = torch.randn(20, 4, generator=torch.Generator().manual_seed(0))
+    assert again.decode(z) == first.decode(z)
+    codes = again.encode(again.smiles[:10])
+    assert codes.shape == (10, 4)
+    quality = sample_quality(again, 200)
+    assert 0 < quality["validity"] <= 1 and 0 < quality["uniqueness"] <= 1 and 0 <= quality["novelty"] <= 1
