@@ -138,3 +138,22 @@ def test_the_moses_vae_is_trained_once_then_loaded_from_the_cache(moses_sample, 
     assert codes.shape == (10, 4)
     quality = sample_quality(again, 200)
     assert 0 < quality["validity"] <= 1 and 0 < quality["uniqueness"] <= 1 and 0 <= quality["novelty"] <= 1
+
+
+def test_a_molecule_task_scores_decoded_codes_with_rdkit(moses_sample, tmp_path, monkeypatch):
+    import invdesign as ivd
+    from invdesign.chem.pretrained import Recipe
+    from invdesign.tasks.molecules import LATENT_BOUND, molecule_task
+
+    monkeypatch.setenv("INVDESIGN_CACHE", str(tmp_path))
+    recipe = Recipe(n_molecules=300, latent_dim=8, embed_dim=16, hidden=48, epochs=15, anneal_epochs=3, batch_size=32, lr=3e-3)
+    task = molecule_task("qed", recipe=recipe, name="tiny_qed")
+    assert task.space.dim == 8 and float(task.space.upper[0]) == LATENT_BOUND and task.kind == "minimize"
+    X, Y = task.make_data(30, seed=0)
+    assert X.shape == (30, 8) and Y.shape == (30, 1)
+    valid = torch.isfinite(Y[:, 0])
+    assert valid.any() and ((Y[valid] <= 0) & (Y[valid] >= -1)).all()  # negated QED
+    result = ivd.minimize(task.objective(), "random", max_evals=20, seed=0)
+    assert result.nfev == 20 and -1 <= result.fun <= 0
+    logp = molecule_task("plogp", recipe=recipe, name="tiny_plogp")
+    assert torch.isfinite(logp.oracle(X[:5])).any()

@@ -15,6 +15,7 @@ from invdesign.tasks.botorch_functions import (
 )
 from invdesign.tasks.digits import digits_task
 from invdesign.tasks.formulation import composition, mixed
+from invdesign.tasks.molecules import FACTORIES
 
 _TASKS: dict[str, Task] = {}
 
@@ -37,9 +38,14 @@ def register(task: Task, *, overwrite: bool = False) -> Task:
 def get(name: str) -> Task:
     """The registered task called ``name``.
 
+    The molecule tasks are built on first request (`invdesign.tasks.molecules.FACTORIES`).
+
     Raises:
         ValueError: if no task has that name; the message lists the known names.
+        ImportError: for a molecule task without the ``[chem]`` extra, naming the install command.
     """
+    if isinstance(name, str) and name not in _TASKS and name in FACTORIES:
+        register(FACTORIES[name]())
     try:
         return _TASKS[name]
     except (KeyError, TypeError):
@@ -47,8 +53,8 @@ def get(name: str) -> Task:
 
 
 def names() -> list[str]:
-    """The names of all registered tasks, sorted."""
-    return sorted(_TASKS)
+    """The names of all registered tasks and of the molecule tasks built on request, sorted."""
+    return sorted(set(_TASKS) | set(FACTORIES))
 
 
 for _task in (
