@@ -51,10 +51,11 @@ class _Model:
 def molecule_task(prop: Property, *, recipe: Recipe | None = None, name: str | None = None) -> Task:
     """The task of maximizing ``prop`` (``"qed"`` or ``"plogp"``) over the latent space of the
     MOSES VAE of ``recipe`` (default `invdesign.chem.pretrained.Recipe()`)."""
-    from invdesign.chem.pretrained import Recipe
     from invdesign.extras import require
 
     require("chem")
+    from invdesign.chem.pretrained import Recipe
+
     if prop not in ("qed", "plogp"):
         raise ValueError(f"prop must be 'qed' or 'plogp', got {prop!r}")
     recipe = recipe or Recipe()
