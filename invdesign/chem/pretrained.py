@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import selfies as sf
 import torch
 from torch import Tensor
 
@@ -115,7 +116,7 @@ def moses_vae(recipe: Recipe | None = None, *, progress: bool = True) -> Molecul
     """The MOSES SELFIES VAE of ``recipe`` (default `Recipe()`): loaded from the cache folder, or
     trained and saved there on first use (its time and quality printed)."""
     recipe = recipe or Recipe()
-    selfies = [s for s in to_selfies(load_moses(recipe.n_molecules, seed=recipe.seed)) if s is not None and _tokens(s) <= recipe.max_tokens]
+    selfies = [s for s in to_selfies(load_moses(recipe.n_molecules, seed=recipe.seed)) if s is not None and sf.len_selfies(s) <= recipe.max_tokens]
     vocabulary = Vocabulary.from_selfies(selfies)
     molecules = [m or "" for m in to_smiles(selfies)]
     path = cache_dir() / recipe.file_name
@@ -149,7 +150,3 @@ def moses_vae(recipe: Recipe | None = None, *, progress: bool = True) -> Molecul
         f"novelty {quality['novelty']:.1%}; saved to {path}"
     )
     return model
-
-
-def _tokens(selfies: str) -> int:
-    return selfies.count("[")

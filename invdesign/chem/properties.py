@@ -18,6 +18,8 @@ from rdkit import Chem, DataStructs, RDConfig
 from rdkit.Chem import QED, Crippen, rdFingerprintGenerator
 from torch import Tensor
 
+from invdesign.chem.tokens import molecule
+
 # Standardisation of penalized logP over ZINC250k, as in JT-VAE (Jin et al., 2018) and weighted
 # retraining (Tripp et al., 2020): means and standard deviations of logP, -SA and -cycle.
 LOGP_MEAN, LOGP_STD = 2.4570953396190123, 1.434324401111988
@@ -36,12 +38,8 @@ def _sascorer() -> ModuleType:
 
 
 def molecules(smiles: Sequence[str | None]) -> list[Chem.Mol | None]:
-    """RDKit molecules of SMILES strings; ``None`` where there is no molecule with at least one atom."""
-    out = []
-    for s in smiles:
-        mol = Chem.MolFromSmiles(s) if s else None
-        out.append(mol if mol is not None and mol.GetNumAtoms() > 0 else None)
-    return out
+    """RDKit molecules of SMILES strings (`invdesign.chem.tokens.molecule` of each)."""
+    return [molecule(s) for s in smiles]
 
 
 def qed(smiles: Sequence[str | None]) -> Tensor:

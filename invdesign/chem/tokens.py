@@ -13,10 +13,19 @@ import torch
 from rdkit import Chem, RDLogger
 from torch import Tensor
 
+from invdesign.models.sequence_vae import BOS_ID, EOS_ID, PAD_ID
+
 RDLogger.DisableLog("rdApp.*")
 
 PAD, BOS, EOS = "<pad>", "<bos>", "<eos>"
-"""Padding, start and end tokens: ids 0, 1 and 2 of every vocabulary."""
+SPECIAL = (PAD, BOS, EOS)
+"""Padding, start and end tokens, the first of every vocabulary: ids `PAD_ID`, `BOS_ID` and `EOS_ID`."""
+
+
+def molecule(smiles: str | None) -> Chem.Mol | None:
+    """The RDKit molecule of a SMILES string; ``None`` where there is none with at least one atom."""
+    mol = Chem.MolFromSmiles(smiles) if smiles else None
+    return mol if mol is not None and mol.GetNumAtoms() > 0 else None
 
 
 def to_selfies(smiles: Iterable[str]) -> list[str | None]:
@@ -40,11 +49,10 @@ def to_smiles(selfies: Iterable[str]) -> list[str | None]:
     out: list[str | None] = []
     for s in selfies:
         try:
-            smiles = sf.decoder(s)
+            mol = molecule(sf.decoder(s))
         except sf.DecoderError:
-            smiles = None
-        mol = Chem.MolFromSmiles(smiles) if smiles else None
-        out.append(Chem.MolToSmiles(mol) if mol is not None and mol.GetNumAtoms() > 0 else None)
+            mol = None
+        out.append(Chem.MolToSmiles(mol) if mol is not None else None)
     return out
 
 
@@ -62,10 +70,10 @@ class Vocabulary:
             raise ValueError("a vocabulary needs at least one SELFIES token")
         if isinstance(max_len, bool) or not isinstance(max_len, int) or max_len < 1:
             raise ValueError(f"max_len must be a positive integer, got {max_len!r}")
-        special = {PAD, BOS, EOS} & set(tokens)
+        special = set(SPECIAL) & set(tokens)
         if special:
             raise ValueError(f"the tokens {sorted(special)} are reserved for padding, start and end")
-        self.tokens: list[str] = [PAD, BOS, EOS, *sorted(set(tokens))]
+        self.tokens: list[str] = [*SPECIAL, *sorted(set(tokens))]
         self.index = {t: i for i, t in enumerate(self.tokens)}
         self.max_len = max_len
 
@@ -102,9 +110,9 @@ class Vocabulary:
             unknown = [t for t in split if t not in self.index]
             if unknown:
                 raise ValueError(f"SELFIES string {i} has tokens outside the vocabulary: {sorted(set(unknown))}")
-            ids[i, 0] = self.index[BOS]
+            ids[i, 0] = BOS_ID
             ids[i, 1 : len(split) + 1] = torch.tensor([self.index[t] for t in split], dtype=torch.long)
-            ids[i, len(split) + 1] = self.index[EOS]
+            ids[i, len(split) + 1] = EOS_ID
         return ids.to(device)
 
     def decode(self, ids: Tensor) -> list[str]:
@@ -115,16 +123,16 @@ class Vocabulary:
         for row in ids.tolist():
             parts = []
             for i in row:
-                if i == self.index[EOS]:
+                if i == EOS_ID:
                     break
-                if i > 2:
+                if i not in (PAD_ID, BOS_ID):
                     parts.append(self.tokens[i])
             out.append("".join(parts))
         return out
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-able description, for saving beside a model's weights."""
-        return {"tokens": self.tokens[3:], "max_len": self.max_len}
+        return {"tokens": self.tokens[len(SPECIAL) :], "max_len": self.max_len}
 
     @classmethod
     def from_dict(cls, d: dict[str, object]) -> Vocabulary:

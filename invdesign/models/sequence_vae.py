@@ -162,8 +162,9 @@ class SequenceVAEReport:
     Attributes:
         train_recon, train_kl: Per-epoch mean training reconstruction and KL per sequence.
         val_loss: Per-epoch validation loss (reconstruction at ``z = mu`` plus ``beta`` KL).
-        token_accuracy: Share of the validation tokens the greedy teacher-forced decoder gets right at the best epoch.
-        sequence_accuracy: Share of validation sequences reconstructed exactly (greedy decoding of ``z = mu``).
+        token_accuracy: Share of the validation tokens that free-running greedy decoding of ``z = mu``
+            reproduces, position by position, at the best epoch (`reconstruction_accuracy`).
+        sequence_accuracy: Share of validation sequences reconstructed exactly by the same decoding.
         best_epoch, epochs_run, seconds: As the trainer reports them.
     """
 

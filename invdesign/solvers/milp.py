@@ -29,7 +29,7 @@ from invdesign.mip.energy import PiecewiseEnergy, read_energy
 from invdesign.mip.program import Program, Solution
 from invdesign.models.ensemble import Ensemble
 from invdesign.objective import Objective
-from invdesign.result import Result, Status
+from invdesign.result import Result, Status, sort_designs
 
 AGREEMENT = 1e-6
 """How closely the program's value and the torch model's energy of the incumbent must agree
@@ -138,11 +138,11 @@ class MILP(Solver):
         X = objective.space.sample(N_SAMPLES, seed=0)
         F = run.evaluate(X).detach()
         run.record(0, float(F.min()), N_SAMPLES)
-        starts = X[torch.argsort(torch.where(torch.isfinite(F), F, torch.inf))[:N_LOCAL]]
-        local = minimize(objective, "lbfgs", x0=starts, n_restarts=N_LOCAL, max_iter=LOCAL_ITER, seed=0)
+        order = sort_designs(F)
+        local = minimize(objective, "lbfgs", x0=X[order[:N_LOCAL]], n_restarts=N_LOCAL, max_iter=LOCAL_ITER, seed=0)
         assert isinstance(local, Result)  # one target: milp runs a batch target by target
         run.nfev += local.nfev
-        best = int(torch.argmin(F))
+        best = int(order[0])
         if local.fun <= float(F[best]):
             return local.X[:1], local.F[:1].to(F)
         return X[best : best + 1], F[best : best + 1]

@@ -11,6 +11,7 @@ once) at the task's first use, not when the registry is imported.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Literal
 
@@ -33,33 +34,22 @@ BUDGET = 500
 """Oracle calls of a black-box run (the issue's protocol: 500 per seed)."""
 
 
-class _Model:
-    """The task's VAE, loaded on first use and kept."""
-
-    def __init__(self, recipe: Recipe | None) -> None:
-        self.recipe = recipe
-        self._model: MoleculeModel | None = None
-
-    def get(self) -> MoleculeModel:
-        if self._model is None:
-            from invdesign.chem.pretrained import moses_vae
-
-            self._model = moses_vae(self.recipe)
-        return self._model
-
-
 def molecule_task(prop: Property, *, recipe: Recipe | None = None, name: str | None = None) -> Task:
     """The task of maximizing ``prop`` (``"qed"`` or ``"plogp"``) over the latent space of the
     MOSES VAE of ``recipe`` (default `invdesign.chem.pretrained.Recipe()`)."""
     from invdesign.extras import require
 
     require("chem")
-    from invdesign.chem.pretrained import Recipe
+    from invdesign.chem.pretrained import Recipe, moses_vae
 
     if prop not in ("qed", "plogp"):
         raise ValueError(f"prop must be 'qed' or 'plogp', got {prop!r}")
     recipe = recipe or Recipe()
-    model = _Model(recipe)
+
+    @functools.cache
+    def model() -> MoleculeModel:
+        """The task's VAE, loaded (or trained) on first use and kept."""
+        return moses_vae(recipe)
 
     def score(smiles: list[str | None]) -> Tensor:
         from invdesign import chem
@@ -67,11 +57,11 @@ def molecule_task(prop: Property, *, recipe: Recipe | None = None, name: str | N
         return chem.qed(smiles) if prop == "qed" else chem.penalized_logp(smiles)
 
     def oracle(z: Tensor) -> Tensor:
-        values = -score(model.get().decode(z.detach().cpu().float()))
+        values = -score(model().decode(z.detach().cpu().float()))
         return values.to(dtype=z.dtype, device=z.device)
 
     def prior(n: int, generator: torch.Generator) -> Tensor:
-        m = model.get()
+        m = model()
         rows = torch.randint(len(m.smiles), (n,), generator=generator)
         return m.encode([m.smiles[i] for i in rows.tolist()]).double()
 
