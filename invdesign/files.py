@@ -27,6 +27,17 @@ def write(path: str | os.PathLike[str], tensors: dict[str, Tensor], key: str, de
     os.replace(tmp, path)
 
 
+def write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` to ``path`` atomically (beside it, flushed to disk, then moved into place)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
 def cache_dir() -> Path:
     """The folder for what the toolkit trains once and keeps (pretrained decoders): ``$INVDESIGN_CACHE``,
     else ``$XDG_CACHE_HOME/invdesign``, else ``~/.cache/invdesign``; created if missing."""

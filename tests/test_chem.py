@@ -130,6 +130,8 @@ def test_the_moses_vae_is_trained_once_then_loaded_from_the_cache(moses_sample, 
     first = moses_vae(recipe, progress=False)
     assert first.report is not None and "trained the MOSES SELFIES VAE on" in capsys.readouterr().out
     assert (tmp_path / recipe.file_name).is_file()
+    # The training molecules are kept beside the weights: loading does not read MOSES again.
+    monkeypatch.setattr("invdesign.chem.pretrained.load_moses", lambda *a, **k: pytest.fail("MOSES read on a cache hit"))
     again = moses_vae(recipe, progress=False)
     assert again.report is None and again.vocabulary.tokens == first.vocabulary.tokens
     z = torch.randn(20, 4, generator=torch.Generator().manual_seed(0))
@@ -138,6 +140,19 @@ def test_the_moses_vae_is_trained_once_then_loaded_from_the_cache(moses_sample, 
     assert codes.shape == (10, 4)
     quality = sample_quality(again, 200)
     assert 0 < quality["validity"] <= 1 and 0 < quality["uniqueness"] <= 1 and 0 <= quality["novelty"] <= 1
+
+
+def test_set_quality_follows_the_moses_definitions():
+    from invdesign.chem.quality import internal_diversity, set_quality
+
+    smiles = ["CCO", "CCO", "c1ccccc1O", None, "CC(=O)Nc1ccc(O)cc1"]
+    quality = set_quality(smiles, {"CCO"})
+    assert quality["validity"] == 4 / 5 and quality["uniqueness"] == 3 / 4 and quality["novelty"] == 2 / 3
+    (a, b), (c,) = chem.similarity(["CCO", "c1ccccc1O"], "CC(=O)Nc1ccc(O)cc1").tolist(), chem.similarity(["CCO"], "c1ccccc1O").tolist()
+    assert quality["diversity"] == pytest.approx(((1 - a) + (1 - b) + (1 - c)) / 3)
+    assert internal_diversity(["CCO", "CCO"]) != internal_diversity(["CCO", "CCO"])  # NaN: one distinct molecule
+    empty = set_quality([None, None], set(), diversity=False)
+    assert empty["validity"] == 0 and math.isnan(empty["uniqueness"]) and "diversity" not in empty
 
 
 def test_a_molecule_task_scores_decoded_codes_with_rdkit(moses_sample, tmp_path, monkeypatch):
@@ -157,3 +172,42 @@ def test_a_molecule_task_scores_decoded_codes_with_rdkit(moses_sample, tmp_path,
     assert result.nfev == 20 and -1 <= result.fun <= 0
     logp = molecule_task("plogp", recipe=recipe, name="tiny_plogp")
     assert torch.isfinite(logp.oracle(X[:5])).any()
+
+
+def test_the_similarity_constrained_task_fails_designs_far_from_the_start(moses_sample, tmp_path, monkeypatch):
+    from invdesign.chem.pretrained import Recipe, moses_vae
+    from invdesign.tasks.molecules import molecule_task
+
+    monkeypatch.setenv("INVDESIGN_CACHE", str(tmp_path))
+    recipe = Recipe(n_molecules=200, latent_dim=4, embed_dim=8, hidden=16, epochs=2, anneal_epochs=1, batch_size=50)
+    model = moses_vae(recipe, progress=False)
+    z = torch.randn(40, 4, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    decoded = model.decode(z.float())
+    start = next(s for s in decoded if s)
+    free = molecule_task("qed", recipe=recipe).oracle(z)[:, 0]
+    near = molecule_task("qed", recipe=recipe, similar_to=start, min_similarity=0.6)
+    assert near.name == "molecules_qed_near"
+    constrained = near.oracle(z)[:, 0]
+    close = chem.similarity(decoded, start) >= 0.6
+    assert close.any() and torch.equal(constrained[close], free[close]) and constrained[~close].isnan().all()
+    quality = near.describe(z)
+    assert set(quality) == {"validity", "uniqueness", "novelty", "diversity"} and quality["validity"] > 0
+    with pytest.raises(ValueError, match="start molecule"):
+        molecule_task("qed", recipe=recipe, similar_to="nonsense(")
+    with pytest.raises(ValueError, match="min_similarity"):
+        molecule_task("qed", recipe=recipe, similar_to=start, min_similarity=0)
+
+
+def test_the_benchmark_reports_a_molecule_tasks_design_columns(moses_sample, tmp_path, monkeypatch):
+    from invdesign import benchmark
+    from invdesign.chem.pretrained import Recipe
+    from invdesign.tasks.molecules import molecule_task
+
+    monkeypatch.setenv("INVDESIGN_CACHE", str(tmp_path))
+    recipe = Recipe(n_molecules=300, latent_dim=8, embed_dim=16, hidden=48, epochs=15, anneal_epochs=3, batch_size=32, lr=3e-3)
+    task = molecule_task("qed", recipe=recipe)
+    table = benchmark.run([task], ["gd"], seeds=1, k=16, n_train=100, epochs=5, progress=False)
+    row = table.iloc[0]
+    for column in ("design_validity", "design_uniqueness", "design_novelty", "design_diversity", "gap"):
+        assert math.isfinite(row[column]), column
+    assert "| validity | uniqueness | novelty | diversity |" in benchmark.markdown(table)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -17,9 +18,18 @@ def test_there_are_notebooks():
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_runs(path, monkeypatch, tmp_path):
+    notebook = json.loads(path.read_text())
+    extra = notebook["metadata"].get("invdesign", {}).get("extra")
+    if extra is not None:
+        from invdesign.extras import EXTRAS
+
+        missing = [name for name in EXTRAS[extra] if importlib.util.find_spec(name) is None]
+        if missing:
+            pytest.skip(f'{path.name} needs the {extra} extra ({", ".join(missing)} missing): pip install -e ".[{extra}]"')
     matplotlib.use("Agg")
     monkeypatch.chdir(tmp_path)
-    cells = json.loads(path.read_text())["cells"]
+    monkeypatch.setenv("INVDESIGN_CACHE", str(tmp_path / "cache"))  # models a notebook trains stay out of the user's cache
+    cells = notebook["cells"]
     namespace: dict = {"__name__": "__main__"}
     for i, cell in enumerate(cells):
         if cell["cell_type"] == "code":

@@ -71,6 +71,7 @@ def markdown(table: pandas.DataFrame) -> str:
         block = summary[summary["kind"] == kind]
         if block.empty:
             continue
+        columns = _with_design_columns(columns, block)
         key, _, higher = columns[0]
         lines = [
             f"### {TITLES[kind]}",
@@ -88,6 +89,14 @@ def markdown(table: pandas.DataFrame) -> str:
                 lines.append(f"| {task} | {row['solver']} | {row['n_seeds']} | " + " | ".join(cells) + " |")
         parts.append("\n".join(lines))
     return "\n\n".join(parts)
+
+
+def _with_design_columns(columns: list[tuple[str, str, bool]], block: pandas.DataFrame) -> list[tuple[str, str, bool]]:
+    """``columns`` with a task's own measures of its designs (``design_<name>``, `invdesign.tasks.Task.describe`)
+    inserted before the evaluations, where any row of ``block`` has them."""
+    names = [c[: -len("_mean")] for c in block.columns if c.startswith("design_") and c.endswith("_mean") and block[c].notna().any()]
+    at = [column for column, _, _ in columns].index("evaluations")
+    return [*columns[:at], *((name, name[len("design_"):], True) for name in names), *columns[at:]]
 
 
 def _cell(row: pandas.Series, column: str) -> str:

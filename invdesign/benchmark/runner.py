@@ -268,6 +268,7 @@ def run_cell(problem: Problem, config: SolverConfig, *, k: int) -> dict[str, Any
             evaluations=cell.nfev,
             seconds=cell.seconds,
         )
+        record.update(_described(task, cell.X))
         trace = cell.trace
         designs = _both_judges(oracle, predicted)
     else:
@@ -324,6 +325,13 @@ def run_cell(problem: Problem, config: SolverConfig, *, k: int) -> dict[str, Any
     record = {key: nan_to_none(value) for key, value in record.items()}
     record["trace"], record["designs"] = trace, designs
     return record
+
+
+def _described(task: Task, X: Tensor) -> dict[str, float]:
+    """The task's own measures of the returned designs ``X`` ``(k, d)`` (`Task.describe`), as ``design_<name>`` columns."""
+    if task.describe is None:
+        return {}
+    return {f"design_{name}": float(value) for name, value in task.describe(X).items()}
 
 
 def _both_judges(oracle: Tensor, predicted: Tensor) -> dict[str, list[float | None]]:
@@ -400,7 +408,8 @@ def run(
         ``pairwise_distance`` and ``n_modes`` (`invdesign.diversity`: the designs' mean pairwise
         distance and number of distinct clusters, per target averaged on target tasks); ``n_designs,
         n_invalid, evaluations`` (surrogate evaluations) and
-        ``seconds`` (search wall time); ``fingerprint``. ``out/results.json`` also holds, per cell,
+        ``seconds`` (search wall time); ``design_<name>`` for each measure of a minimize task's
+        ``describe`` (molecules: validity, uniqueness, novelty, diversity); ``fingerprint``. ``out/results.json`` also holds, per cell,
         the convergence trace (the oracle's energy of the best design so far against surrogate
         evaluations and seconds) and both judges' energies of every returned design (for target
         tasks: of the first target's run).

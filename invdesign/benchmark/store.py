@@ -19,6 +19,8 @@ from typing import Any
 
 import pandas
 
+from invdesign.files import write_text
+
 FORMAT = 1
 JSON_ONLY = ("trace", "designs")
 """Record fields left out of the CSV: the convergence trace, and both judges' energies of each returned design."""
@@ -89,8 +91,8 @@ class ResultStore:
         """Record a finished cell and rewrite both files atomically."""
         self.records[cell_key(record["task"], record["solver"], record["seed"])] = record
         self.folder.mkdir(parents=True, exist_ok=True)
-        _write_atomic(self.json_path, json.dumps({"format": FORMAT, "cells": list(self.records.values())}, default=_json_value))
-        _write_atomic(self.csv_path, self.table().to_csv(index=False))
+        write_text(self.json_path, json.dumps({"format": FORMAT, "cells": list(self.records.values())}, default=_json_value))
+        write_text(self.csv_path, self.table().to_csv(index=False))
 
     def table(self, keys: list[str] | None = None) -> pandas.DataFrame:
         """The records (those of ``keys``, in that order, if given) as a DataFrame, one row per cell, traces left out."""
@@ -111,14 +113,6 @@ def _json_value(value: Any) -> Any:
         return value.item()
     raise TypeError(f"cannot store {type(value).__name__} in a results file")
 
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 def nan_to_none(value: float) -> float | None:

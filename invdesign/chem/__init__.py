@@ -13,6 +13,9 @@ from invdesign.extras import require
 require("chem")
 
 from invdesign.chem.properties import penalized_logp, qed, similarity  # noqa: E402
-from invdesign.chem.tokens import Vocabulary, to_selfies, to_smiles  # noqa: E402
+from invdesign.chem.quality import internal_diversity, set_quality  # noqa: E402
+from invdesign.chem.tokens import Vocabulary, molecule, to_selfies, to_smiles  # noqa: E402
 
-__all__ = ["Vocabulary", "penalized_logp", "qed", "similarity", "to_selfies", "to_smiles"]
+__all__ = [
+    "Vocabulary", "internal_diversity", "molecule", "penalized_logp", "qed", "set_quality", "similarity", "to_selfies", "to_smiles",
+]

@@ -8,16 +8,20 @@ vocabulary.
 
 from __future__ import annotations
 
+import functools
+import json
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import selfies as sf
 import torch
 from torch import Tensor
 
 from invdesign.chem.moses import load_moses
+from invdesign.chem.quality import set_quality
 from invdesign.chem.tokens import Vocabulary, to_selfies, to_smiles
-from invdesign.files import cache_dir
+from invdesign.files import cache_dir, write_text
 from invdesign.models.io import load, save
 from invdesign.models.sequence_vae import SequenceVAE, SequenceVAEReport, fit_sequence_vae
 
@@ -39,7 +43,7 @@ class Recipe:
     max_tokens: int = 72
     latent_dim: int = 32
     embed_dim: int = 64
-    hidden: int = 256
+    hidden: int = 128
     beta: float = 0.1
     epochs: int = 20
     batch_size: int = 256
@@ -71,6 +75,11 @@ class MoleculeModel:
     smiles: list[str]
     report: SequenceVAEReport | None
 
+    @functools.cached_property
+    def training_set(self) -> frozenset[str]:
+        """The training molecules as a set, for novelty."""
+        return frozenset(self.smiles)
+
     def encode(self, smiles: list[str], *, batch: int = 4096) -> Tensor:
         """Mean latent codes ``(n, latent_dim)`` of SMILES strings RDKit and the vocabulary can read.
 
@@ -96,30 +105,19 @@ class MoleculeModel:
 
 
 def sample_quality(model: MoleculeModel, n: int = 10_000, *, seed: int = 0) -> dict[str, float]:
-    """Validity, uniqueness and novelty of ``n`` greedy decodes of prior codes ``z ~ N(0, I)``.
-
-    Validity is the share of non-empty molecules, uniqueness the share of distinct ones among the
-    valid, novelty the share of distinct valid ones not in the training molecules (MOSES's definitions).
-    """
+    """Validity, uniqueness and novelty (`invdesign.chem.quality.set_quality`, MOSES's definitions)
+    of ``n`` greedy decodes of prior codes ``z ~ N(0, I)``."""
     z = torch.randn(n, model.vae.latent_dim, generator=torch.Generator().manual_seed(seed))
-    smiles = model.decode(z)
-    valid = [s for s in smiles if s is not None]
-    unique = set(valid)
-    return {
-        "validity": len(valid) / n,
-        "uniqueness": len(unique) / max(len(valid), 1),
-        "novelty": len(unique - set(model.smiles)) / max(len(unique), 1),
-    }
+    return set_quality(model.decode(z), model.training_set, diversity=False)
 
 
 def moses_vae(recipe: Recipe | None = None, *, progress: bool = True) -> MoleculeModel:
     """The MOSES SELFIES VAE of ``recipe`` (default `Recipe()`): loaded from the cache folder, or
     trained and saved there on first use (its time and quality printed)."""
     recipe = recipe or Recipe()
-    selfies = [s for s in to_selfies(load_moses(recipe.n_molecules, seed=recipe.seed)) if s is not None and sf.len_selfies(s) <= recipe.max_tokens]
-    vocabulary = Vocabulary.from_selfies(selfies)
-    molecules = [m or "" for m in to_smiles(selfies)]
     path = cache_dir() / recipe.file_name
+    selfies, molecules = _training_molecules(recipe, path.with_suffix(".molecules.json"))
+    vocabulary = Vocabulary.from_selfies(selfies)
     if path.is_file():
         vae = load(path)
         if not isinstance(vae, SequenceVAE) or vae.tokens != vocabulary.tokens:
@@ -150,3 +148,16 @@ def moses_vae(recipe: Recipe | None = None, *, progress: bool = True) -> Molecul
         f"novelty {quality['novelty']:.1%}; saved to {path}"
     )
     return model
+
+
+def _training_molecules(recipe: Recipe, path: Path) -> tuple[list[str], list[str]]:
+    """The recipe's training molecules as SELFIES and canonical SMILES, kept in ``path`` (JSON)
+    beside the weights so that a cached model loads without reading and converting MOSES again."""
+    if path.is_file():
+        kept = json.loads(path.read_text())
+        return kept["selfies"], kept["smiles"]
+    converted = to_selfies(load_moses(recipe.n_molecules, seed=recipe.seed))
+    selfies = [s for s in converted if s is not None and sf.len_selfies(s) <= recipe.max_tokens]
+    molecules = [m or "" for m in to_smiles(selfies)]
+    write_text(path, json.dumps({"selfies": selfies, "smiles": molecules}))
+    return selfies, molecules

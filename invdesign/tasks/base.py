@@ -17,6 +17,7 @@ from invdesign.tasks.surrogate import DEFAULT_SURROGATE, RELU_HIDDEN, DecoderSpe
 Kind = Literal["target", "minimize"]
 OracleFn = Callable[[Tensor], Tensor]
 PriorFn = Callable[[int, torch.Generator], Tensor]
+DescribeFn = Callable[[Tensor], dict[str, float]]
 
 _KINDS = ("target", "minimize")
 
@@ -72,10 +73,14 @@ class Task:
         decoder: For tasks searched in a latent space too: how to train the decoder on the
             offline designs (:class:`~invdesign.tasks.DecoderSpec`, on a `Box` only); ``None`` for
             data space only.
+        describe: Measures of a set of returned designs beyond each one's oracle value,
+            ``describe(X)`` for designs ``(k, d)`` returning ``{name: value}`` (for molecules:
+            validity, uniqueness, novelty and internal diversity); the benchmark reports each as a
+            column ``design_<name>``. ``None`` for none.
 
     Attributes:
         name, space, kind, output_dim, optimum, reference, n_train, hidden_fraction, surrogate,
-        budget, n_reference, decoder: As given (``hidden_fraction`` and ``surrogate`` with the defaults
+        budget, n_reference, decoder, describe: As given (``hidden_fraction`` and ``surrogate`` with the defaults
         filled in).
 
     Raises:
@@ -112,6 +117,7 @@ class Task:
     budget: int
     n_reference: int
     decoder: DecoderSpec | None
+    describe: DescribeFn | None
     _oracle: OracleFn
     _prior: PriorFn | None
     _reference_range: tuple[float, float] | None
@@ -133,6 +139,7 @@ class Task:
         budget: int = 100,
         n_reference: int = 100_000,
         decoder: DecoderSpec | None = None,
+        describe: DescribeFn | None = None,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise ValueError(f"Task name must be a non-empty string, got {name!r}")
@@ -168,6 +175,8 @@ class Task:
             raise TypeError(f"Task {name!r}: surrogate must be a SurrogateSpec or None, got {type(surrogate).__name__}")
         if decoder is not None and not isinstance(decoder, DecoderSpec):
             raise TypeError(f"Task {name!r}: decoder must be a DecoderSpec or None, got {type(decoder).__name__}")
+        if describe is not None and not callable(describe):
+            raise TypeError(f"Task {name!r}: describe must be callable or None, got {type(describe).__name__}")
         if decoder is not None and not isinstance(space, Box):
             raise ValueError(f"Task {name!r}: a decoder (latent-space search) needs a Box space, got a Space")
         set_ = object.__setattr__
@@ -183,6 +192,7 @@ class Task:
         set_(self, "budget", budget)
         set_(self, "n_reference", n_reference)
         set_(self, "decoder", decoder)
+        set_(self, "describe", describe)
         set_(self, "_oracle", oracle)
         set_(self, "_prior", prior)
         set_(self, "_reference_range", None)
