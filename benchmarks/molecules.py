@@ -16,8 +16,8 @@ hidden (Design-Bench style).
 - **bo**, **turbo**, **cmaes**: the black-box route. ``method=...`` on ``task.objective()`` (the
   oracle itself), ``max_evals=budget``, starting from the best 64 offline codes (evaluated again:
   part of the budget; cmaes from the best one); bo and turbo propose batches of 10.
-- **prior**: ``budget`` codes of training molecules drawn from the task's prior (what the VAE's
-  data alone give).
+- **prior**: ``budget`` codes of training molecules drawn from the task's prior, hidden ones
+  included (what sampling the VAE's data gives; a reference, not a search).
 
 Printed per task, mean over seeds: the top-1 and top-10 mean of the property among the molecules
 each method evaluated; the validity, uniqueness, novelty (against the VAE's training molecules)
@@ -55,9 +55,27 @@ from invdesign.chem.pretrained import MoleculeModel, moses_vae
 from invdesign.chem.quality import set_quality
 from invdesign.tasks.molecules import molecule_task
 
-BLACK_BOX = {"bo": {"batch": 10}, "turbo": {"batch": 10}, "cmaes": {}}
-"""The black-box methods and their options."""
+PUBLISHED = (
+    "Published figures, for context only (recalled from the papers, not re-derived here; data, models and budgets differ):\n"
+    "- ChemVAE/CVAE + BO (Gómez-Bombarelli et al. 2018, as re-run by Kusner et al. 2017): penalized logP top-3 "
+    "1.98 / 1.42 / 1.19, best of 10 runs of 250 oracle calls; ZINC250k, SMILES character VAE.\n"
+    "- JT-VAE + BO (Jin et al. 2018): penalized logP top-3 5.30 / 4.93 / 4.49 over 10 seeds of about 250 calls; "
+    "QED 0.925 (GCPN's table, You et al. 2018); ZINC250k (its best: QED 0.948, penalized logP 4.52), 56-d JT-VAE.\n"
+    "- Weighted retraining (Tripp et al. 2020): penalized logP 27.84 with 500 calls (the decoder retrained as it "
+    "goes); ZINC250k, JT-VAE.\n"
+    "- LOL-BO (Maus et al. 2022): penalized logP far beyond these with 500 calls (its Fig. 1), a SELFIES transformer "
+    "VAE retrained on its finds; no QED result.\n"
+    "Here: MOSES (drug-like, 250-350 Da) instead of ZINC250k, a 32-d GRU VAE trained on 50,000 molecules, frozen, "
+    "the best half of the offline data hidden. The ChemVAE and JT-VAE BO scores may use their code's own "
+    "standardisation of the three terms rather than the ZINC250k one used here and by weighted retraining."
+)
+"""What the literature reports, printed beside the results."""
+BLACK_BOX = {"bo": {"batch": 20, "num_restarts": 5, "raw_samples": 256}, "turbo": {"batch": 10}, "cmaes": {}}
+"""The black-box methods and their options (bo's lighter than its defaults: with batches of 10 and
+10 restarts from 512 raw samples one run took 15 minutes on 2 CPU cores)."""
 GD_RESTARTS = 1024
+ROUNDS = 5
+"""Rounds of the sequential gd route (``budget / ROUNDS`` oracle calls each)."""
 TRUST = get_config("gd+trust")
 """The data trust region of the harness's ``gd+trust``: free within half the data spacing of a training code."""
 BLACK_BOX_STARTS = 64
@@ -73,30 +91,41 @@ def stop_watch(trace: list[tuple[float, float, int]]) -> ivd.solvers.base.Callba
 
 
 def gd_route(
-    task: ivd.tasks.Task, model: MoleculeModel, X: torch.Tensor, Y: torch.Tensor, budget: int, seed: int, *, trust: bool
+    task: ivd.tasks.Task, model: MoleculeModel, X: torch.Tensor, Y: torch.Tensor, budget: int, seed: int, *, trust: bool, rounds: int = 1
 ) -> dict[str, Any]:
     """Fit the latent regressor, search it with gd (with the harness's ``gd+trust`` data penalty
-    where ``trust``), and score the first ``budget`` distinct molecules."""
+    where ``trust``), and score the first distinct new molecules it ranks best; over ``rounds``
+    rounds of ``budget / rounds`` calls, each refitting the regressor on the data and every
+    molecule scored so far and starting gd from the best of them."""
     start = time.perf_counter()
-    regressor, _ = task.surrogate.fit(X, Y, seed=seed)
-    penalties = []
-    if trust:
-        spacing = data_spacing(X, task.space)
-        weight = TRUST.data_weight * energy_scale(Y, None) / spacing**2
-        penalties.append(ivd.penalties.DataDistance(X, weight=weight, radius=TRUST.data_radius * spacing, space=task.space))
-    objective = ivd.Objective(regressor, task.space, penalties=penalties)
-    result = ivd.minimize(objective, "gd", n_restarts=GD_RESTARTS, x0=ivd.FromData(X, Y), seed=seed)
-    smiles = model.decode(result.X.float())
-    chosen, seen = [], set()
-    for i, s in enumerate(smiles):  # result.X is best first by the regressor
-        if s and s not in seen:
-            seen.add(s)
-            chosen.append(i)
-        if len(chosen) == budget:
-            break
-    Z = result.X[chosen]
-    values = -task.oracle(Z)[:, 0]
-    return {"Z": Z, "values": values, "seconds": time.perf_counter() - start, "regressor": regressor}
+    data_X, data_Y, scored_Z, scored, seen = X, Y, [], [], set()
+    for r in range(rounds):
+        regressor, _ = task.surrogate.fit(data_X, data_Y, seed=seed + r)
+        if r == 0:
+            offline_regressor = regressor
+        penalties = []
+        if trust:
+            spacing = data_spacing(data_X, task.space)
+            weight = TRUST.data_weight * energy_scale(data_Y, None) / spacing**2
+            penalties.append(ivd.penalties.DataDistance(data_X, weight=weight, radius=TRUST.data_radius * spacing, space=task.space))
+        objective = ivd.Objective(regressor, task.space, penalties=penalties)
+        result = ivd.minimize(objective, "gd", n_restarts=GD_RESTARTS, x0=ivd.FromData(data_X, data_Y), seed=seed + r)
+        calls = budget * (r + 1) // rounds - len(seen)
+        chosen = []
+        for i, s in enumerate(model.decode(result.X.float())):  # result.X is best first by the regressor
+            if len(chosen) == calls:
+                break
+            if s and s not in seen:
+                seen.add(s)
+                chosen.append(i)
+        Z = result.X[chosen]
+        energy = task.oracle(Z)
+        scored_Z.append(Z)
+        scored.append(-energy[:, 0])
+        ok = torch.isfinite(energy[:, 0])
+        data_X, data_Y = torch.cat([data_X, Z[ok]]), torch.cat([data_Y, energy[ok]])
+    Z = torch.cat(scored_Z)
+    return {"Z": Z, "values": torch.cat(scored), "seconds": time.perf_counter() - start, "regressor": offline_regressor}
 
 
 def black_box_route(task: ivd.tasks.Task, method: str, X: torch.Tensor, Y: torch.Tensor, budget: int, seed: int) -> dict[str, Any]:
@@ -118,6 +147,7 @@ def run_seed(task: ivd.tasks.Task, model: MoleculeModel, args: argparse.Namespac
     runs = {
         "gd": gd_route(task, model, X, Y, args.budget, seed, trust=False),
         "gd+trust": gd_route(task, model, X, Y, args.budget, seed, trust=True),
+        f"gd+trust, {ROUNDS} rounds": gd_route(task, model, X, Y, args.budget, seed, trust=True, rounds=ROUNDS),
     }
     regressor = runs["gd"]["regressor"]
     for method in BLACK_BOX:
@@ -128,7 +158,12 @@ def run_seed(task: ivd.tasks.Task, model: MoleculeModel, args: argparse.Namespac
     rows = {}
     for name, run in runs.items():
         values = run["values"]
-        finite = values[torch.isfinite(values)].sort(descending=True).values
+        smiles = model.decode(run["Z"].float())
+        best_of: dict[str, float] = {}  # each molecule once, however often its codes were scored
+        for s, v in zip(smiles, values.tolist()):
+            if s and math.isfinite(v):
+                best_of[s] = max(v, best_of.get(s, -math.inf))
+        finite = torch.tensor(sorted(best_of.values(), reverse=True), dtype=torch.float64)
         with torch.no_grad():
             predicted = -regressor(run["Z"].to(torch.float32)).to(torch.float64)[:, 0]
         ok = torch.isfinite(values)
@@ -138,7 +173,7 @@ def run_seed(task: ivd.tasks.Task, model: MoleculeModel, args: argparse.Namespac
             "calls": int(values.numel()),
             "gap": float((predicted[ok] - values[ok]).mean()),
             "seconds": run["seconds"],
-            **set_quality(model.decode(run["Z"].float()), model.training_set),
+            **set_quality(smiles, model.training_set),
         }
         if "trace" in run:  # the best this run had when gd+trust had finished
             done = [(-fun, n) for elapsed, fun, n in run["trace"] if elapsed <= runs["gd+trust"]["seconds"]]
@@ -175,12 +210,14 @@ def main() -> int:
             print(f"| {m} | {mean(m, 'top1'):.3f} | {mean(m, 'top10'):.3f} | {mean(m, 'calls'):.0f} | {mean(m, 'validity'):.2f} | "
                   f"{mean(m, 'uniqueness'):.2f} | {mean(m, 'novelty'):.2f} | {mean(m, 'diversity'):.2f} | {mean(m, 'gap'):+.3f} | "
                   f"{mean(m, 'seconds'):.1f} | {at} |")
-        best = max(methods, key=lambda m: mean(m, "top1"))
+        searches = [m for m in methods if m != "prior"]
+        best = max(searches, key=lambda m: (mean(m, "top1"), mean(m, "top10")))
         per_seed_best = [rows[best]["top1"] for rows in per_seed]
         if prop == "qed":
-            ok = mean(best, "top1") >= 0.94 and max(mean(m, "top10") for m in methods) >= 0.93
-            print(f"\n{'PASS' if ok else 'FAIL'}  best method {best}: top-1 QED {mean(best, 'top1'):.3f} (>= 0.94), "
-                  f"best top-10 mean {max(mean(m, 'top10') for m in methods):.3f} (>= 0.93)")
+            passing = [m for m in searches if mean(m, "top1") >= 0.94 and mean(m, "top10") >= 0.93]
+            ok = bool(passing)
+            print(f"\n{'PASS' if ok else 'FAIL'}  a search reaches top-1 QED >= 0.94 and a top-10 mean >= 0.93: "
+                  f"{', '.join(passing) or 'none'}; best top-1: {best} {mean(best, 'top1'):.3f} (top-10 {mean(best, 'top10'):.3f})")
         else:
             training_best = float(penalized_logp(model.smiles).nan_to_num(-math.inf).max())
             ok = all(v > training_best for v in per_seed_best)
@@ -188,6 +225,7 @@ def main() -> int:
                   f"{', '.join(f'{v:.2f}' for v in per_seed_best)} against the training subset's best {training_best:.2f} "
                   f"({len(model.smiles):,} molecules)")
         holds &= ok
+    print(f"\n{PUBLISHED}")
     print(f"\ntotal run time {time.perf_counter() - started:.0f} s")
     return 0 if holds else 1
 

@@ -73,6 +73,16 @@ def moses_sample() -> list[str]:
     return load_moses(300, seed=0)
 
 
+@pytest.fixture(scope="module")
+def shared_cache(tmp_path_factory) -> str:
+    """One cache folder for the tests that use the same small recipe, so that it is trained once."""
+    return str(tmp_path_factory.mktemp("cache"))
+
+
+SMALL = {"n_molecules": 300, "latent_dim": 8, "embed_dim": 16, "hidden": 48, "epochs": 15, "anneal_epochs": 3, "batch_size": 32, "lr": 3e-3}
+"""A recipe that trains in seconds and decodes molecules."""
+
+
 def test_moses_subsets_are_seeded(moses_sample):
     assert len(moses_sample) == 300 and moses_sample == load_moses(300, seed=0)
     assert moses_sample != load_moses(300, seed=1)
@@ -155,13 +165,13 @@ def test_set_quality_follows_the_moses_definitions():
     assert empty["validity"] == 0 and math.isnan(empty["uniqueness"]) and "diversity" not in empty
 
 
-def test_a_molecule_task_scores_decoded_codes_with_rdkit(moses_sample, tmp_path, monkeypatch):
+def test_a_molecule_task_scores_decoded_codes_with_rdkit(moses_sample, shared_cache, monkeypatch):
     import invdesign as ivd
     from invdesign.chem.pretrained import Recipe
     from invdesign.tasks.molecules import LATENT_BOUND, molecule_task
 
-    monkeypatch.setenv("INVDESIGN_CACHE", str(tmp_path))
-    recipe = Recipe(n_molecules=300, latent_dim=8, embed_dim=16, hidden=48, epochs=15, anneal_epochs=3, batch_size=32, lr=3e-3)
+    monkeypatch.setenv("INVDESIGN_CACHE", shared_cache)
+    recipe = Recipe(**SMALL)
     task = molecule_task("qed", recipe=recipe, name="tiny_qed")
     assert task.space.dim == 8 and float(task.space.upper[0]) == LATENT_BOUND and task.kind == "minimize"
     X, Y = task.make_data(30, seed=0)
@@ -198,14 +208,14 @@ def test_the_similarity_constrained_task_fails_designs_far_from_the_start(moses_
         molecule_task("qed", recipe=recipe, similar_to=start, min_similarity=0)
 
 
-def test_the_benchmark_reports_a_molecule_tasks_design_columns(moses_sample, tmp_path, monkeypatch):
+def test_the_benchmark_reports_a_molecule_tasks_design_columns(moses_sample, shared_cache, monkeypatch):
     from invdesign import benchmark
     from invdesign.chem.pretrained import Recipe
     from invdesign.tasks.molecules import molecule_task
 
-    monkeypatch.setenv("INVDESIGN_CACHE", str(tmp_path))
-    recipe = Recipe(n_molecules=300, latent_dim=8, embed_dim=16, hidden=48, epochs=15, anneal_epochs=3, batch_size=32, lr=3e-3)
-    task = molecule_task("qed", recipe=recipe)
+    monkeypatch.setenv("INVDESIGN_CACHE", shared_cache)
+    recipe = Recipe(**SMALL)
+    task = molecule_task("qed", recipe=recipe, n_reference=500)
     table = benchmark.run([task], ["gd"], seeds=1, k=16, n_train=100, epochs=5, progress=False)
     row = table.iloc[0]
     for column in ("design_validity", "design_uniqueness", "design_novelty", "design_diversity", "gap"):

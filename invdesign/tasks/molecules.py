@@ -41,6 +41,7 @@ def molecule_task(
     name: str | None = None,
     similar_to: str | None = None,
     min_similarity: float = 0.4,
+    n_reference: int = 10_000,
 ) -> Task:
     """The task of maximizing ``prop`` (``"qed"`` or ``"plogp"``) over the latent space of the
     MOSES VAE of ``recipe`` (default `invdesign.chem.pretrained.Recipe()`).
@@ -49,6 +50,9 @@ def molecule_task(
     benchmark: improve ``prop`` while staying near a start molecule. A decode whose Tanimoto
     similarity (Morgan, radius 2) to ``similar_to`` is below ``min_similarity`` is a failed
     design (NaN), as an empty decode is.
+
+    ``n_reference`` prior codes set the range of the benchmark's normalised score
+    (`Task.reference_range`); each is decoded and scored once.
 
     The task's ``describe`` gives the validity, uniqueness, novelty against the VAE's training
     molecules, and internal diversity of a set of codes' decodes (`invdesign.chem.quality.set_quality`).
@@ -114,7 +118,7 @@ def molecule_task(
         reference=reference,
         n_train=5000,
         budget=BUDGET,
-        n_reference=10_000,
+        n_reference=n_reference,
         describe=describe,
     )
 
