@@ -32,8 +32,9 @@ Claims (exit status 1 if one fails): on QED the best method reaches a top-1 of a
 a top-10 mean of at least 0.93 (means over seeds); on penalized logP its top-1 beats the best
 molecule of the VAE's training subset in every seed.
 
-Run: ``python benchmarks/molecules.py`` (the first run also trains the VAE, about 20 minutes on 2
-CPU cores; then about ... minutes); ``--seeds 1 --tasks qed`` for a quick look.
+Run: ``python benchmarks/molecules.py`` (the first run also trains the VAE, about 35 minutes on 2
+CPU cores; then about 10 minutes per task and seed, most of it bo and turbo: an hour for the
+default 2 tasks x 3 seeds); ``--seeds 1 --tasks qed`` for a quick look.
 """
 
 from __future__ import annotations
@@ -70,9 +71,9 @@ PUBLISHED = (
     "standardisation of the three terms rather than the ZINC250k one used here and by weighted retraining."
 )
 """What the literature reports, printed beside the results."""
-BLACK_BOX = {"bo": {"batch": 20, "num_restarts": 5, "raw_samples": 256}, "turbo": {"batch": 10}, "cmaes": {}}
+BLACK_BOX = {"bo": {"batch": 25, "num_restarts": 2, "raw_samples": 128}, "turbo": {"batch": 10}, "cmaes": {}}
 """The black-box methods and their options (bo's lighter than its defaults: with batches of 10 and
-10 restarts from 512 raw samples one run took 15 minutes on 2 CPU cores)."""
+10 restarts of the acquisition from 512 raw samples one run took 15 minutes on 2 CPU cores)."""
 GD_RESTARTS = 1024
 ROUNDS = 5
 """Rounds of the sequential gd route (``budget / ROUNDS`` oracle calls each)."""
@@ -152,6 +153,7 @@ def run_seed(task: ivd.tasks.Task, model: MoleculeModel, args: argparse.Namespac
     regressor = runs["gd"]["regressor"]
     for method in BLACK_BOX:
         runs[method] = black_box_route(task, method, X, Y, args.budget, seed)
+        print(f"  {task.name} seed {seed}: {method} took {runs[method]['seconds']:.0f} s", flush=True)
     start = time.perf_counter()
     prior = task.sample_prior(args.budget, seed=seed + 1000)
     runs["prior"] = {"Z": prior, "values": -task.oracle(prior)[:, 0], "seconds": time.perf_counter() - start}
@@ -180,6 +182,8 @@ def run_seed(task: ivd.tasks.Task, model: MoleculeModel, args: argparse.Namespac
             row["at_gd_time"] = max(v for v, _ in done) if done else math.nan
             row["calls_at_gd_time"] = max((n for _, n in done), default=0)
         rows[name] = row
+        print(f"  {task.name} seed {seed}: {name} top-1 {row['top1']:.3f}, top-10 {row['top10']:.3f}, {row['calls']} calls, "
+              f"{row['seconds']:.1f} s", flush=True)
     rows["offline"] = {"top1": float(-Y.min())}
     return rows
 
