@@ -192,6 +192,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", nargs="+", default=["qed", "plogp"], choices=["qed", "plogp"])
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed + seeds - 1")
     parser.add_argument("--budget", type=int, default=500)
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {args.budget} oracle calls per method and seed", flush=True)
@@ -200,7 +201,7 @@ def main() -> int:
     holds = True
     for prop in args.tasks:
         task = molecule_task(prop)
-        per_seed = [run_seed(task, model, args, seed) for seed in range(args.seeds)]
+        per_seed = [run_seed(task, model, args, seed) for seed in range(args.first_seed, args.first_seed + args.seeds)]
         methods = [m for m in per_seed[0] if m != "offline"]
 
         def mean(method: str, key: str, per_seed: list[dict[str, dict[str, Any]]] = per_seed) -> float:
