@@ -114,7 +114,7 @@ def molecule_task(
         space=Box(-LATENT_BOUND, LATENT_BOUND, dim=recipe.latent_dim),
         kind="minimize",
         prior=prior,
-        optimum=-QED_CEILING if prop == "qed" else None,
+        optimum=-QED_CEILING if prop == "qed" and similar_to is None else None,
         reference=reference,
         n_train=5000,
         budget=BUDGET,
