@@ -8,8 +8,13 @@ EXTRAS: dict[str, tuple[str, ...]] = {"chem": ("rdkit", "selfies")}
 """Each extra's name and the modules it brings."""
 
 
+def missing(extra: str) -> list[str]:
+    """The modules of ``extra`` that are not installed (empty when it is)."""
+    return [name for name in EXTRAS[extra] if importlib.util.find_spec(name) is None]
+
+
 def require(extra: str) -> None:
     """Raise an `ImportError` naming the install command when a module of ``extra`` is missing."""
-    missing = [name for name in EXTRAS[extra] if importlib.util.find_spec(name) is None]
-    if missing:
-        raise ImportError(f"{' and '.join(missing)} missing: install the {extra} extra with pip install -e \".[{extra}]\"")
+    absent = missing(extra)
+    if absent:
+        raise ImportError(f"{' and '.join(absent)} missing: install the {extra} extra with pip install -e \".[{extra}]\"")

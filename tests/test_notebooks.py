@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import matplotlib
 import pytest
+
+from invdesign.extras import missing
 
 NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
 
@@ -20,12 +21,8 @@ def test_there_are_notebooks():
 def test_notebook_runs(path, monkeypatch, tmp_path):
     notebook = json.loads(path.read_text())
     extra = notebook["metadata"].get("invdesign", {}).get("extra")
-    if extra is not None:
-        from invdesign.extras import EXTRAS
-
-        missing = [name for name in EXTRAS[extra] if importlib.util.find_spec(name) is None]
-        if missing:
-            pytest.skip(f'{path.name} needs the {extra} extra ({", ".join(missing)} missing): pip install -e ".[{extra}]"')
+    if extra is not None and (absent := missing(extra)):
+        pytest.skip(f'{path.name} needs the {extra} extra ({", ".join(absent)} missing): pip install -e ".[{extra}]"')
     matplotlib.use("Agg")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("INVDESIGN_CACHE", str(tmp_path / "cache"))  # models a notebook trains stay out of the user's cache

@@ -114,7 +114,6 @@ def _json_value(value: Any) -> Any:
     raise TypeError(f"cannot store {type(value).__name__} in a results file")
 
 
-
 def nan_to_none(value: float) -> float | None:
     """JSON has no NaN or infinity: store them as null (read back as NaN)."""
     return None if isinstance(value, float) and not math.isfinite(value) else value

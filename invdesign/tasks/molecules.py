@@ -68,13 +68,12 @@ def molecule_task(
     from invdesign import chem
     from invdesign.chem.pretrained import Recipe, moses_vae
     from invdesign.chem.quality import set_quality
-    from invdesign.chem.tokens import molecule
 
     if prop not in ("qed", "plogp"):
         raise ValueError(f"prop must be 'qed' or 'plogp', got {prop!r}")
     if not (isinstance(min_similarity, (int, float)) and 0 < min_similarity <= 1):
         raise ValueError(f"min_similarity must lie in (0, 1], got {min_similarity!r}")
-    if similar_to is not None and molecule(similar_to) is None:
+    if similar_to is not None and chem.molecule(similar_to) is None:
         raise ValueError(f"RDKit cannot read the start molecule {similar_to!r}")
     recipe = recipe or Recipe()
 
