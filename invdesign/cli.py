@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
 import warnings
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import Executor
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -46,10 +48,21 @@ def _bench(args: argparse.Namespace) -> int:
     seeds = seeds[0] if len(seeds) == 1 else seeds
     print(f"invdesign bench: suite {suite.name!r}, tasks {', '.join(chosen_tasks)}; solvers {', '.join(chosen_solvers)}; "
           f"seeds {seeds}; output folder {args.out}")
+    if args.workers and args.scheduler:
+        raise ValueError("give --workers (an embedded Dask cluster) or --scheduler (a running one), not both")
     start = time.perf_counter()
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings(record=True) as caught, _executor(args) as executor:
         warnings.simplefilter("always")
-        table = benchmark.run(chosen_tasks, chosen_solvers, seeds, out=args.out, progress=not args.quiet, **suite.settings)
+        table = benchmark.run(
+            chosen_tasks, chosen_solvers, seeds, out=args.out, progress=not args.quiet, executor=executor,
+            threads=1 if args.workers else None, **suite.settings,
+        )
+    if "error" in table.columns:  # cells whose workers died for good (a rerun with the same --out runs them again)
+        failed = table[table["error"].notna()]
+        table = table[table["error"].isna()].dropna(axis=1, how="all")
+        print(f"\n{len(failed)} cells failed; rerun with the same --out to run them again:")
+        for row in failed.itertuples():
+            print(f"  {row.task} / {row.solver} / seed {row.seed}: {row.error}")
     print()
     print(benchmark.markdown(table))
     store = benchmark.ResultStore(args.out)
@@ -70,6 +83,18 @@ def _bench(args: argparse.Namespace) -> int:
     print(f"plots: {', '.join(str(p) for p in paths)}")
     print(f"total {time.perf_counter() - start:.1f} s")
     return 0
+
+
+def _executor(args: argparse.Namespace) -> contextlib.AbstractContextManager[Executor | None]:
+    """Where ``bench`` runs its cells: an embedded Dask cluster (``--workers``), a running one
+    (``--scheduler``), or here (neither)."""
+    from invdesign import cluster
+
+    if args.workers:
+        return cluster.local_cluster(args.workers)
+    if args.scheduler:
+        return cluster.connect(args.scheduler)
+    return contextlib.nullcontext()
 
 
 _COMMANDS = {
@@ -134,6 +159,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="one number n for seeds 0..n-1, or several seeds (default: the suite's number)",
     )
     bench.add_argument("--out", default="bench-out", help="output folder; a rerun with the same folder resumes (default: bench-out)")
+    bench.add_argument(
+        "--workers", type=_count,
+        help="run the cells on an embedded Dask cluster of this many single-threaded worker processes (the [dask] extra)",
+    )
+    bench.add_argument(
+        "--scheduler", metavar="ADDRESS",
+        help="run the cells on a running Dask cluster (tcp://host:port); --out must be a folder its workers share",
+    )
     bench.add_argument("--quiet", action="store_true", help="no progress bar")
     bench.set_defaults(run=_bench)
     return parser
@@ -151,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args))
-    except (ValueError, TypeError, OSError) as error:
+    except (ValueError, TypeError, OSError, ImportError) as error:
         # The toolkit's words for a bad input or file: one line, like argparse's own errors.
         if os.environ.get("INVDESIGN_TRACEBACK"):
             raise

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 
-EXTRAS: dict[str, tuple[str, ...]] = {"chem": ("rdkit", "selfies")}
+EXTRAS: dict[str, tuple[str, ...]] = {"chem": ("rdkit", "selfies"), "dask": ("dask", "distributed")}
 """Each extra's name and the modules it brings."""
 
 

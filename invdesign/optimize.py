@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any
 
 from torch import Tensor
@@ -27,6 +28,8 @@ def minimize(
     x0: Tensor | pandas.DataFrame | StartStrategy | None = None,
     callback: Callback | None = None,
     checkpoint: str | os.PathLike[str] | None = None,
+    executor: Executor | Any | None = None,
+    asynchronous: bool = False,
     **solver_options: Any,
 ) -> Result | BatchResult:
     """Minimize an objective's energy over its space (a `Box`, or a named, mixed, constrained `Space`).
@@ -56,6 +59,17 @@ def minimize(
         checkpoint: For solvers that can resume (``ivd.solvers.capable(lambda c:
             c.checkpoint)``): a file the run's state is saved to after every evaluation batch;
             if it exists when the run starts, the run resumes from it.
+        executor: For the sample-based solvers (``random``, ``bo``, ``turbo``, ``cmaes``): a
+            `concurrent.futures.Executor` or a Dask ``Client`` (`invdesign.cluster`) that
+            evaluates each design of a batch as a job of its own, in parallel. A design whose
+            evaluation raises is a failed design (NaN energy; the errors are in the result's
+            message) and the run goes on; one whose worker died is submitted again
+            (`invdesign.cluster.RETRIES` times). The designs are the same as without it.
+        asynchronous: With an ``executor``, for solvers that declare ``asynchronous`` (``bo``,
+            ``turbo``, ``random``): keep ``batch`` designs in flight and ask for the next one as soon as
+            one comes back, the others passed to the solver as pending (BoTorch's
+            ``X_pending``). Faster when evaluation times vary; the designs then depend on the
+            order the workers finish in.
         **solver_options: Options of the named solver (e.g. ``lr=`` for ``"gd"``).
 
     Returns:
@@ -105,4 +119,6 @@ def minimize(
         x0=x0,
         callback=callback,
         checkpoint=checkpoint,
+        executor=executor,
+        asynchronous=asynchronous,
     )

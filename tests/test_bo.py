@@ -225,5 +225,14 @@ def test_bad_options_raise(method, options, match):
 
 
 def test_unknown_option_lists_the_options(box4):
-    with pytest.raises(TypeError, match="unknown option 'q' for method 'bo'.*num_restarts"):
-        ivd.minimize(ivd.Objective(quadratic, box4), "bo", q=4)
+    with pytest.raises(TypeError, match="unknown option 'acquisition' for method 'bo'.*num_restarts"):
+        ivd.minimize(ivd.Objective(quadratic, box4), "bo", acquisition="ei")
+
+
+def test_q_is_batch(box4):
+    assert ivd.solvers.make("bo", q=4) == ivd.solvers.make("bo", batch=4)
+    assert ivd.solvers.make("turbo", q=3).batch == 3
+    with pytest.raises(TypeError, match="q is another name for batch"):
+        ivd.solvers.make("bo", q=4, batch=4)
+    with pytest.raises(TypeError, match="unknown option 'q' for method 'gd'"):
+        ivd.solvers.make("gd", q=4)

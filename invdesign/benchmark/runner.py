@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import tempfile
 import time
 from collections.abc import Sequence
+from concurrent.futures import Executor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -16,8 +19,10 @@ from tqdm import tqdm
 
 from invdesign.benchmark.configs import SolverConfig, get_config
 from invdesign.benchmark.metrics import T_VALUES, exploitation_gap, percentiles, r_t
+from invdesign.benchmark.parallel import Settings, sweep
 from invdesign.benchmark.problem import Problem, prepare, selection_recipe
 from invdesign.benchmark.store import ResultStore, cell_key, digest, frame, nan_to_none
+from invdesign.cluster import as_executor
 from invdesign.diversity import count_modes, mean_pairwise_distance
 from invdesign.engine.run import count
 from invdesign.engine.solver import TargetAmortizer
@@ -108,12 +113,12 @@ def _objective(problem: Problem, config: SolverConfig, target: Tensor | None) ->
         penalties.append(DataDistance(data, weight=weight, radius=config.data_radius * spacing, space=space))
     beta = config.beta if config.ensemble == "pessimistic" else None
     return Objective(
-        _searched_model(problem, config), space, target=target, decoder=decoder, penalties=penalties,
+        searched_model(problem, config), space, target=target, decoder=decoder, penalties=penalties,
         ensemble=config.ensemble, beta=beta,
     )
 
 
-def _searched_model(problem: Problem, config: SolverConfig) -> nn.Module:
+def searched_model(problem: Problem, config: SolverConfig) -> nn.Module:
     """The model ``config`` searches (and whose predictions its gap is measured against): a surrogate or the ensemble."""
     if config.ensemble is not None:
         return problem.ensemble
@@ -159,7 +164,7 @@ def energy_scale(Y: Tensor, target: Tensor | None) -> float:
 def _predicted_energy(problem: Problem, config: SolverConfig, X: Tensor, target: Tensor | None) -> Tensor:
     """The prediction of the model ``config`` trusted (the surrogate, or the ensemble's mean), as an energy, ``(k,)``; no guards."""
     with torch.no_grad():
-        plain = Objective(_searched_model(problem, config), problem.task.space, target=target)
+        plain = Objective(searched_model(problem, config), problem.task.space, target=target)
         return plain(X.to(plain.dtype)).to(torch.float64)
 
 
@@ -207,7 +212,7 @@ def _serve_inverse_model(problem: Problem, config: SolverConfig, k: int) -> list
             "drop latent= and data_weight= for target tasks"
         )
     t0 = time.perf_counter()
-    model = _searched_model(problem, config)
+    model = searched_model(problem, config)
     solver = config.solver
     if not isinstance(solver, TargetAmortizer):
         raise TypeError(f"{config.name!r}: method {config.method!r} declares amortizes_targets but has no fit_targets")
@@ -236,7 +241,7 @@ def run_cell(problem: Problem, config: SolverConfig, *, k: int) -> dict[str, Any
         "seed": seed,
         "kind": task.kind,
         "method": config.method,
-        "model": model_label(_searched_model(problem, config)),
+        "model": model_label(searched_model(problem, config)),
     }
     if task.kind == "minimize":
         cell = _search(problem, config, k, seed, None, traced=True)
@@ -362,6 +367,8 @@ def run(
     epochs: int | None = None,
     device: torch.device | str | None = None,
     progress: bool = True,
+    executor: Executor | Any | None = None,
+    threads: int | None = None,
 ) -> pandas.DataFrame:
     """Run every solver configuration on every task for every seed; judge every design with the oracle.
 
@@ -378,6 +385,15 @@ def run(
     and ``out/results.csv`` at once (atomically), and a rerun with the same ``out`` skips the cells
     already finished with the same settings, so a killed run resumes where it stopped.
 
+    With ``executor`` (any `concurrent.futures.Executor`, such as a Dask client's
+    ``get_executor()`` or a ``ProcessPoolExecutor``; or a Dask ``Client``) the unfinished cells run
+    in parallel (`invdesign.benchmark.parallel`): each task and seed is prepared once, its models
+    trained into the cache by one job, then its cells fan out, and each record is stored as it
+    comes back. The results are the same as a serial run's, every number but the times, when the
+    workers compute as the driver does (the same torch threads: ``threads``). A cell whose worker
+    died is submitted again (`invdesign.cluster.RETRIES` times), then recorded as failed: its row
+    has an ``error`` and no metrics, and a rerun with the same ``out`` runs it again.
+
     Args:
         tasks: Task names (`invdesign.tasks.names()`) or `Task` objects (registered or not).
         solvers: Configuration names (`invdesign.benchmark.CONFIGS`) or `SolverConfig` objects.
@@ -389,6 +405,9 @@ def run(
         epochs: Surrogate training epochs (``None``: each task's recommendation).
         device: Where the search runs.
         progress: Show a progress bar over the cells.
+        executor: Where the cells run; ``None`` runs them here, one after another.
+        threads: Torch threads of each worker's work (``None``: the workers' own setting); the
+            embedded Dask cluster of ``invdesign bench --workers`` uses 1.
 
     Returns:
         A DataFrame with one row per task x solver x seed: ``task, solver, seed, kind, method``,
@@ -445,27 +464,41 @@ def run(
             "tasks whose variables and constraints it handles "
             f"(tasks {[t.name for t in task_list]}, solvers {names})"
         )
-    records: dict[str, dict[str, Any]] = {}
-    problems: dict[tuple[str, int], Problem] = {}
-    with tqdm(total=len(cells), desc="benchmark cells", unit="cell", disable=not progress) as bar:
-        for task, seed, config in cells:
-            key = cell_key(task.name, config.name, seed)
-            fingerprint = _fingerprint(task, config, settings)
-            record = store.finished(key, fingerprint) if store is not None else None
-            if record is None:
+    records: dict[str, dict[str, Any] | None] = {}
+    todo = []
+    for task, seed, config in cells:
+        key = cell_key(task.name, config.name, seed)
+        records[key] = store.finished(key, _fingerprint(task, config, settings)) if store is not None else None
+        if records[key] is None:
+            todo.append((task, seed, config))
+    cache = None if out is None else os.path.join(out, "cache")
+    with tqdm(total=len(cells), initial=len(cells) - len(todo), desc="benchmark cells", unit="cell", disable=not progress) as bar:
+
+        def finished(cell: tuple[Task, int, SolverConfig], record: dict[str, Any]) -> None:
+            task, seed, config = cell
+            record["fingerprint"] = _fingerprint(task, config, settings)
+            if store is not None:
+                store.add(record)
+            records[cell_key(task.name, config.name, seed)] = record
+            bar.update()
+
+        if executor is None:
+            problems: dict[tuple[str, int], Problem] = {}
+            for task, seed, config in todo:
                 bar.set_postfix_str(f"{task.name} / {config.name} / seed {seed}")
                 if (task.name, seed) not in problems:
                     problems = {(task.name, seed): prepare(
-                        task, seed, n_targets=n_targets, n_train=n_train, epochs=epochs,
-                        cache=None if out is None else os.path.join(out, "cache"), device=device,
+                        task, seed, n_targets=n_targets, n_train=n_train, epochs=epochs, cache=cache, device=device,
                     )}
-                record = run_cell(problems[(task.name, seed)], config, k=k)
-                record["fingerprint"] = fingerprint
-                if store is not None:
-                    store.add(record)
-            records[key] = record
-            bar.update()
-    return frame(records.values())
+                finished((task, seed, config), run_cell(problems[(task.name, seed)], config, k=k))
+        else:
+            with contextlib.ExitStack() as stack:
+                if cache is None:  # the workers need a cache folder to share the prepared models
+                    cache = stack.enter_context(tempfile.TemporaryDirectory(prefix="invdesign-cache-"))
+                shared = Settings(k, n_targets, n_train, epochs, cache, None if device is None else str(device), threads)
+                for cell, record in sweep(as_executor(executor), todo, shared):
+                    finished(cell, record)
+    return frame(r for r in records.values() if r is not None)
 
 
 def _applies(config: SolverConfig, task: Task) -> bool:

@@ -83,9 +83,10 @@ class ResultStore:
             self.records[cell_key(record["task"], record["solver"], record["seed"])] = record
 
     def finished(self, key: str, fingerprint: str) -> dict[str, Any] | None:
-        """The record of cell ``key`` if it was finished with the same settings ``fingerprint``."""
+        """The record of cell ``key`` if it was finished with the same settings ``fingerprint``
+        (a cell recorded as failed, with an ``error``, is not finished)."""
         record = self.records.get(key)
-        return record if record is not None and record.get("fingerprint") == fingerprint else None
+        return record if record is not None and record.get("fingerprint") == fingerprint and "error" not in record else None
 
     def add(self, record: dict[str, Any]) -> None:
         """Record a finished cell and rewrite both files atomically."""

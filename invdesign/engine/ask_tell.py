@@ -28,6 +28,7 @@ import re
 import time
 import types
 from abc import abstractmethod
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +36,7 @@ import torch
 from torch import Tensor, nn
 
 from invdesign import files
+from invdesign.cluster import RETRIES, describe, design_energy, lost_worker, outcome
 from invdesign.engine.capabilities import EVERY_CONSTRAINT, EVERY_VARIABLE, Capabilities
 from invdesign.engine.registry import make
 from invdesign.engine.run import Outcome, Run, assemble, count
@@ -74,6 +76,8 @@ class AskTell:
         Y: Their energies, shape ``(n,)``; NaN marks a failed evaluation.
         batches: Sizes of the told batches, in order.
         history: Best energy so far after each tell.
+        pending: During an ask, the search points ``(m, d)`` of designs asked for before and still
+            being evaluated (``ask(pending=...)``); empty otherwise.
     """
 
     def __init__(self, solver: SampleSolver, space: DesignSpace, seed: int | None = None) -> None:
@@ -88,6 +92,7 @@ class AskTell:
         self.Y = torch.empty(0, dtype=space.dtype, device=space.device)
         self.batches: list[int] = []
         self.history = History()
+        self.pending = self.U
         self._asked_x = self.X
         self._asked_u = self.U
         self._t0 = time.perf_counter()
@@ -102,14 +107,31 @@ class AskTell:
         """Designs told so far."""
         return self.X.shape[0]
 
-    def generator(self) -> torch.Generator:
-        """A CPU generator seeded by the run's seed and the number of designs told, for one ask."""
-        return torch.Generator().manual_seed((self.seed * 1_000_003 + self.n_told) % 2**63)
+    @property
+    def n_pending(self) -> int:
+        """Designs still being evaluated, during an ask."""
+        return self.pending.shape[0]
 
-    def ask(self, n: int | None = None) -> Tensor:
-        """Designs to evaluate next, shape ``(m, d)`` with ``m <= n``, inside the box (``n`` defaults to the solver's batch)."""
+    def generator(self) -> torch.Generator:
+        """A CPU generator seeded by the run's seed and the number of designs told (and pending), for one ask."""
+        return torch.Generator().manual_seed((self.seed * 1_000_003 + self.n_told + self.n_pending) % 2**63)
+
+    def ask(self, n: int | None = None, *, pending: Tensor | None = None) -> Tensor:
+        """Designs to evaluate next, shape ``(m, d)`` with ``m <= n``, inside the box (``n`` defaults to the solver's batch).
+
+        ``pending``: designs ``(p, d)`` asked for before and still being evaluated (an
+        asynchronous loop). A solver that declares ``asynchronous`` takes them into account
+        (``bo`` passes them to its acquisition as ``X_pending``); every solver draws its random
+        numbers and initial designs past them, so it does not ask for the same points again.
+        """
         n = None if n is None else count("n", n, minimum=1)
-        u = self.view.project(self.propose(n).to(self.space.dtype))
+        if pending is not None:
+            pending = torch.as_tensor(pending, dtype=self.space.dtype, device=self.space.device).reshape(-1, self.space.dim)
+            self.pending = self.view.to_search(pending)
+        try:
+            u = self.view.project(self.propose(n).to(self.space.dtype))
+        finally:
+            self.pending = self.U[:0]
         x = self.view.designs(u)
         self._asked_x, self._asked_u = x, u
         return x.clone()
@@ -313,30 +335,74 @@ class SampleSolver(Solver):
             opt = self.optimizer(objective.space, seed=call.seed)
             starts = self.starts(run, call)
             if starts is not None:
-                self._evaluate(run, opt, starts[:max_evals], checkpoint, fingerprint)
+                self._evaluate(run, opt, starts[:max_evals], checkpoint, fingerprint, call.executor)
         told_before = opt.n_told - run.nfev
         run.history = opt.history
         status = Status.MAX_ITER
-        while opt.n_told < max_evals:
-            self._evaluate(run, opt, opt.ask(min(opt.solver.batch, max_evals - opt.n_told)), checkpoint, fingerprint)
+        if call.asynchronous:
+            assert call.executor is not None
+            status = self._asynchronously(run, opt, max_evals, call.executor, checkpoint, fingerprint)
+        while opt.n_told < max_evals and status == Status.MAX_ITER:
+            x = opt.ask(min(opt.solver.batch, max_evals - opt.n_told))
+            self._evaluate(run, opt, x, checkpoint, fingerprint, call.executor)
             if run.stop_requested(opt.best, search=False):
                 status = Status.STOPPED
-                break
         failed = int((~torch.isfinite(opt.Y)).sum())
         message = {Status.MAX_ITER: "budget used.", Status.STOPPED: "stopped by the callback."}[status]
         message += f" {opt.n_told} designs evaluated" + (f", {failed} failed (NaN or infinite energy)." if failed else ".")
+        if run.errors:
+            message += f" {len(run.errors)} evaluations raised an error (the first: {run.errors[0]})."
         if told_before:
             message += f" Resumed from {checkpoint!r} after {told_before} designs."
         outcome = Outcome(opt.U, opt.Y, status, message, len(opt.batches))
         options = {**opt.solver.options, "n_restarts": call.n_restarts, "max_evals": max_evals, "seed": opt.seed}
         return assemble(self.name, options, run, outcome, X=opt.X, nfev=opt.n_told)
 
-    def _evaluate(self, run: Run, opt: AskTell, x: Tensor, checkpoint: str | None, fingerprint: str) -> None:
-        with torch.no_grad():
-            y = run.evaluate(x.clone())  # a model that edits its input in place leaves the told design alone
+    def _evaluate(
+        self, run: Run, opt: AskTell, x: Tensor, checkpoint: str | None, fingerprint: str, executor: Executor | None
+    ) -> None:
+        if executor is not None:
+            y = run.evaluate_on(executor, x)
+        else:
+            with torch.no_grad():
+                y = run.evaluate(x.clone())  # a model that edits its input in place leaves the told design alone
         opt.tell(x, y)
         if checkpoint:
             opt.save(checkpoint, fingerprint=fingerprint)
+
+    def _asynchronously(
+        self, run: Run, opt: AskTell, max_evals: int, executor: Executor, checkpoint: str | None, fingerprint: str
+    ) -> Status:
+        """Keep ``batch`` designs in flight on ``executor`` until ``max_evals`` are told: each design
+        that comes back is told at once, and the next one asked for with those still in flight pending."""
+        running: dict[Future[Any], tuple[Tensor, int]] = {}
+
+        def submit(x: Tensor, attempt: int = 0) -> None:
+            running[executor.submit(design_energy, run.objective, x)] = (x, attempt)
+
+        while opt.n_told < max_evals:
+            while len(running) < opt.solver.batch and opt.n_told + len(running) < max_evals:
+                pending = torch.cat([x for x, _ in running.values()]) if running else None
+                submit(opt.ask(1, pending=pending))
+                run.nfev += 1
+            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for future in done:
+                x, attempt = running.pop(future)
+                value, error = outcome(future)
+                if error is not None and lost_worker(error) and attempt < RETRIES:
+                    submit(x, attempt + 1)
+                    continue
+                if error is not None:
+                    run.errors.append(describe(error))
+                energy = torch.tensor([math.nan if error is not None else value], dtype=x.dtype, device=x.device)
+                opt.tell(x, run.constrained(x, energy))
+                if checkpoint:
+                    opt.save(checkpoint, fingerprint=fingerprint)
+                if run.stop_requested(opt.best, search=False):
+                    for other in running:
+                        other.cancel()
+                    return Status.STOPPED
+        return Status.MAX_ITER
 
     def _resume(self, checkpoint: str, run: Run, seed: int | None, fingerprint: str) -> AskTell:
         objective = run.objective

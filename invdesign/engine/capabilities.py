@@ -56,6 +56,9 @@ class Capabilities:
             ``StopIteration``).
         seeded: The seed changes its search; ``False`` for a deterministic solver (the seed is
             recorded, nothing more).
+        asynchronous: Its optimizer asks for designs while others are still being evaluated
+            (``ask(n, pending=...)``), so ``minimize(..., executor=..., asynchronous=True)`` keeps
+            every worker busy.
     """
 
     gradients: bool
@@ -73,6 +76,7 @@ class Capabilities:
     models: Models = "any"
     callback: bool = True
     seeded: bool = True
+    asynchronous: bool = False
 
     @property
     def budget_keyword(self) -> str:

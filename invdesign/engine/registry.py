@@ -57,12 +57,18 @@ def capable(test: Callable[[Capabilities], bool]) -> list[str]:
 def make(name: str, **options: Any) -> Solver:
     """Build the solver ``name`` with ``options``.
 
+    ``q`` (BoTorch's word) is accepted for the ``batch`` option of the sample-based solvers.
+
     Raises:
         ValueError: for an unknown name.
-        TypeError: naming any option the solver does not have.
+        TypeError: naming any option the solver does not have, or for both ``q`` and ``batch``.
     """
     cls = get(name)
     known = {f.name for f in dataclasses.fields(cls)}
+    if "q" in options and "batch" in known and "q" not in known:
+        if "batch" in options:
+            raise TypeError(f"method {name!r}: q is another name for batch; give one of them")
+        options = {("batch" if key == "q" else key): value for key, value in options.items()}
     unknown = sorted(set(options) - known)
     if unknown:
         raise TypeError(

@@ -11,12 +11,14 @@ import math
 import operator
 import time
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor, nn
 
+from invdesign.cluster import energies
 from invdesign.objective import Objective
 from invdesign.result import History, Progress, Result, Status, sort_designs
 from invdesign.space import SpaceView, UnitCube
@@ -90,6 +92,7 @@ class Run:
         rows_per_pass: The most rows one forward and backward pass may hold
             (`invdesign.engine.chunks.batch_limit`), set by the engine before a restart solver's
             search; ``None`` elsewhere.
+        errors: The errors raised by designs evaluated on an executor (`evaluate_on`), one line each.
     """
 
     objective: Objective
@@ -103,6 +106,7 @@ class Run:
     which: Tensor | None = None
     row_evals: Tensor | None = None
     rows_per_pass: int | None = None
+    errors: list[str] = field(default_factory=list)
 
     def energy(self, u: Tensor, rows: Tensor | None = None, *, align: int = 1) -> Tensor:
         """Energies of search points ``u`` ``(b, d)``, shape ``(b,)``; counted; differentiable when ``u`` is.
@@ -134,6 +138,19 @@ class Run:
             energy = self.objective.rows(seen, self.which[torch.cat([rows, rows[-1:].expand(pad)]) if pad else rows])[:b]
         else:
             energy = self.objective(seen)[:b] if pad else self.objective(seen)
+        return self.constrained(x, energy)
+
+    def evaluate_on(self, executor: Executor, x: Tensor) -> Tensor:
+        """Energies of points ``x`` ``(b, d)`` of the objective's space, each a job on ``executor``,
+        shape ``(b,)``; counted. A design whose evaluation raised is NaN, its error kept in `errors`
+        (`invdesign.cluster.energies`)."""
+        self.nfev += x.shape[0]
+        energy, errors = energies(executor, self.objective, x)
+        self.errors += errors
+        return self.constrained(x, energy)
+
+    def constrained(self, x: Tensor, energy: Tensor) -> Tensor:
+        """``energy`` of designs ``x`` plus the weighted violation of a space's nonlinear constraints."""
         if self.objective.space.nonlinear:
             energy = energy + self.constraint_weight * self.objective.space.nonlinear_violation(x)
         return energy

@@ -25,12 +25,14 @@ import dataclasses
 import os
 import time
 from abc import ABC, abstractmethod
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor, nn
 
+from invdesign.cluster import as_executor
 from invdesign.engine import chunks, targets
 from invdesign.engine.capabilities import Capabilities
 from invdesign.engine.constrained import polish_nonlinear
@@ -57,6 +59,8 @@ class Call:
         x0: The starting points as given.
         callback: The callback, or ``None``.
         checkpoint: The checkpoint path, or ``None``.
+        executor: Where a sample-based solver's designs are evaluated, or ``None`` (here, in batches).
+        asynchronous: Ask for a design whenever a worker is free (with an ``executor``).
     """
 
     n_restarts: int | None
@@ -65,6 +69,8 @@ class Call:
     x0: Tensor | pandas.DataFrame | StartStrategy | None
     callback: Callback | None
     checkpoint: str | None
+    executor: Executor | None = None
+    asynchronous: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -118,6 +124,8 @@ class Solver(ABC):
         x0: Tensor | pandas.DataFrame | StartStrategy | None = None,
         callback: Callback | None = None,
         checkpoint: str | os.PathLike[str] | None = None,
+        executor: Executor | Any | None = None,
+        asynchronous: bool = False,
     ) -> Call:
         """Check a call against the solver's capabilities, once, before anything runs.
 
@@ -190,8 +198,26 @@ class Solver(ABC):
             folder = os.path.dirname(checkpoint) or "."
             if not os.path.isdir(folder):
                 raise ValueError(f"checkpoint {checkpoint!r}: its folder {folder!r} does not exist")
+        if not isinstance(asynchronous, bool):
+            raise TypeError(f"asynchronous must be True or False, got {asynchronous!r}")
+        if executor is not None:
+            if not caps.ask_tell:
+                raise TypeError(
+                    f"method {self.name!r} evaluates its objective in its own batches (executor= hands designs to "
+                    f"workers one by one); methods that take an executor: {_names(capable(lambda c: c.ask_tell))}"
+                )
+            executor = as_executor(executor)
+        if asynchronous:
+            if executor is None:
+                raise ValueError("asynchronous=True asks for a design whenever a worker is free: pass executor= too")
+            if not caps.asynchronous:
+                raise TypeError(
+                    f"method {self.name!r} cannot ask with designs still being evaluated (asynchronous=True); "
+                    f"methods that can: {_names(capable(lambda c: c.asynchronous))}"
+                )
         return Call(
-            n_restarts=n_restarts, budget=budget, seed=check_seed(seed), x0=x0, callback=callback, checkpoint=checkpoint
+            n_restarts=n_restarts, budget=budget, seed=check_seed(seed), x0=x0, callback=callback, checkpoint=checkpoint,
+            executor=executor, asynchronous=asynchronous,
         )
 
     def starts(self, run: Run, call: Call) -> Tensor | None:

@@ -15,6 +15,7 @@ coordinates of the space (its unit cube); designs are returned in the box's dtyp
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,7 +34,8 @@ from gpytorch.likelihoods import Likelihood
 from gpytorch.mlls import ExactMarginalLogLikelihood
 from torch import Tensor
 
-from invdesign.engine import AskTell, SampleSolver, register
+from invdesign.engine import AskTell, Capabilities, SampleSolver, register
+from invdesign.engine.ask_tell import SAMPLE_CAPABILITIES
 from invdesign.result import Result
 from invdesign.space import DesignSpace, SpaceView, UnitCube
 
@@ -178,6 +180,9 @@ class BayesianOptimization(SampleSolver):
     told, found by `optimize_acqf` with ``num_restarts`` L-BFGS-B restarts picked from
     ``raw_samples`` random points. The budget is ``max_evals`` evaluations in all.
 
+    Designs still being evaluated (``ask(pending=...)``, ``minimize(..., asynchronous=True)``)
+    are the acquisition's ``X_pending``: it values a batch jointly with them.
+
     Every ask is a deterministic function of the seed and the told data, so a hand ask/tell loop,
     ``invdesign.minimize`` and a run resumed from a checkpoint return the same designs. The
     seconds each GP fit took are in the optimizer's ``gp_fit_seconds`` (and its saved state).
@@ -189,6 +194,7 @@ class BayesianOptimization(SampleSolver):
     """
 
     name: ClassVar[str] = "bo"
+    capabilities: ClassVar[Capabilities] = dataclasses.replace(SAMPLE_CAPABILITIES, asynchronous=True)
     batch: int = 1
     n_init: int | None = None
     num_restarts: int = 10
@@ -211,11 +217,12 @@ class BOAskTell(ModelAskTell):
     def propose(self, n: int | None) -> Tensor:
         n = self._batch_size(n)
         u, energy = self._training_data()
-        if self.n_told < self.n_init or energy.numel() < 2:
-            return self._sobol(n, index=self.n_told)
+        if self.n_told + self.n_pending < self.n_init or energy.numel() < 2:
+            return self._sobol(n, index=self.n_told + self.n_pending)
         with self._seeded():
             model = self._fit(u, energy, cat_dims=[column for column, _, _ in self.view.ordinal])
-            acquisition = qLogExpectedImprovement(model, best_f=to_utility(energy).max())
+            pending = self.pending.to(torch.float64) if self.n_pending else None
+            acquisition = qLogExpectedImprovement(model, best_f=to_utility(energy).max(), X_pending=pending)
             candidates = maximize_acquisition(
                 acquisition, self.view, q=n, num_restarts=self.solver.num_restarts, raw_samples=self.solver.raw_samples
             )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from torch import Tensor
 
-from invdesign.engine import AskTell, SampleSolver, count, register
+from invdesign.engine import AskTell, Capabilities, SampleSolver, count, register
+from invdesign.engine.ask_tell import SAMPLE_CAPABILITIES
 from invdesign.space import DesignSpace
 
 
@@ -16,10 +18,12 @@ from invdesign.space import DesignSpace
 class RandomSearch(SampleSolver):
     """Evaluate scrambled Sobol points of the space, ``batch`` at a time, until ``max_evals``.
 
-    The sequence is fixed by the seed; asking ``n`` points returns the next ``n`` of it.
+    The sequence is fixed by the seed; asking ``n`` points returns the next ``n`` of it (pending
+    designs were drawn from it before, so an asynchronous run asks for new points).
     """
 
     name: ClassVar[str] = "random"
+    capabilities: ClassVar[Capabilities] = dataclasses.replace(SAMPLE_CAPABILITIES, asynchronous=True)
     batch: int = 16
 
     def __post_init__(self) -> None:

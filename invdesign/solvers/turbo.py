@@ -17,12 +17,14 @@ import gpytorch
 import torch
 from botorch.generation import MaxPosteriorSampling
 from botorch.models import SingleTaskGP
+from botorch.models.model import Model
 from gpytorch.constraints import Interval
 from gpytorch.kernels import MaternKernel, ScaleKernel
 from gpytorch.likelihoods import GaussianLikelihood
 from torch import Tensor
 
-from invdesign.engine import SampleSolver, register
+from invdesign.engine import Capabilities, SampleSolver, register
+from invdesign.engine.ask_tell import SAMPLE_CAPABILITIES
 from invdesign.solvers.bo import ModelAskTell, check_options
 from invdesign.space import DesignSpace
 
@@ -109,7 +111,11 @@ class TuRBO(SampleSolver):
     `MaxPosteriorSampling`, without replacement).
 
     A batch succeeds when its best energy is below the region's best by more than
-    ``1e-3 |best|``. Restarts keep every design for the result. Every ask is a deterministic
+    ``1e-3 |best|``; the region counts ``batch`` told designs as one batch, however they are told
+    (the single designs of an asynchronous run, ``minimize(..., asynchronous=True)``, are grouped).
+    Designs still being evaluated (``ask(pending=...)``) are believed at the GP's posterior mean
+    (the kriging believer: the GP is conditioned on them) before the Thompson draws, so the draws
+    move away from them. Restarts keep every design for the result. Every ask is a deterministic
     function of the seed and the told data, and the region's state is saved with the run.
 
     Attributes:
@@ -125,6 +131,7 @@ class TuRBO(SampleSolver):
     """
 
     name: ClassVar[str] = "turbo"
+    capabilities: ClassVar[Capabilities] = dataclasses.replace(SAMPLE_CAPABILITIES, asynchronous=True)
     batch: int = 4
     n_init: int | None = None
     n_candidates: int | None = None
@@ -155,6 +162,8 @@ class TuRBOAskTell(ModelAskTell):
 
     Attributes:
         region: The current trust region.
+        group_start: Index, in the told data, of the first design of the batch the region has not
+            counted yet (``None`` when every told design of the region is counted).
     """
 
     solver: TuRBO
@@ -169,6 +178,7 @@ class TuRBOAskTell(ModelAskTell):
             length_min=solver.length_min,
             length_max=solver.length_max,
         )
+        self.group_start: int | None = None
 
     @property
     def n_candidates(self) -> int:
@@ -179,13 +189,19 @@ class TuRBOAskTell(ModelAskTell):
         n = self._batch_size(n)
         in_region = self.n_told - self.region.start
         u, energy = self._training_data(self.region.start)
-        if in_region < self.n_init or energy.numel() < 2:
-            return self._sobol(n, index=in_region, stream=self.region.n_restarts)
+        if in_region + self.n_pending < self.n_init or energy.numel() < 2:
+            return self._sobol(n, index=in_region + self.n_pending, stream=self.region.n_restarts)
         with self._seeded():
             model = self._fit(u, energy, **_trust_region_gp(self.dim, u))
             candidates = self._candidates(model, u[torch.argmin(energy)])
+            sampled: Model = model
+            if self.n_pending:
+                pending = self.pending.to(torch.float64)
+                with torch.no_grad():
+                    believed = model.posterior(pending).mean
+                sampled = model.condition_on_observations(pending, believed)
             with torch.no_grad(), gpytorch.settings.max_cholesky_size(float("inf")):
-                chosen = MaxPosteriorSampling(model=model, replacement=False)(candidates, num_samples=n)
+                chosen = MaxPosteriorSampling(model=sampled, replacement=False)(candidates, num_samples=n)
         return chosen
 
     def _candidates(self, model: SingleTaskGP, center: Tensor) -> Tensor:
@@ -213,9 +229,15 @@ class TuRBOAskTell(ModelAskTell):
         in_region = self.n_told - self.region.start
         if in_region < self.n_init:  # still the region's initial design
             return
-        region_y = self.Y[self.region.start :]
+        if self.group_start is None:
+            self.group_start = self.n_told
+        if self.n_told + u.shape[0] - self.group_start < self.solver.batch:
+            return  # part of a batch told design by design: counted when the batch is complete
+        region_y = self.Y[self.region.start : self.group_start]
+        group = torch.cat([self.Y[self.group_start :], y])
+        self.group_start = None
         finite = region_y[torch.isfinite(region_y)]
-        new = y[torch.isfinite(y)]
+        new = group[torch.isfinite(group)]
         if not new.numel():
             improved = False
         elif not finite.numel():
@@ -226,11 +248,12 @@ class TuRBOAskTell(ModelAskTell):
         self.region.update(improved, self.n_told + u.shape[0])
 
     def extra_state(self) -> dict[str, Any]:
-        return {**super().extra_state(), "region": dataclasses.asdict(self.region)}
+        return {**super().extra_state(), "region": dataclasses.asdict(self.region), "group_start": self.group_start}
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
         super().load_extra_state(state)
         self.region = TrustRegion(**state["region"])
+        self.group_start = state.get("group_start")
 
 
 def _trust_region_gp(dim: int, like: Tensor) -> dict[str, Any]:

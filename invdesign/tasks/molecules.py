@@ -4,8 +4,8 @@ The design is a latent code ``z`` of `invdesign.chem.pretrained.moses_vae`, in t
 ``[-LATENT_BOUND, LATENT_BOUND]^latent_dim``; the oracle decodes it greedily to a molecule and
 scores it with RDKit (`invdesign.chem.qed`, `invdesign.chem.penalized_logp`), negated so that
 lower is better; a code that decodes to no molecule scores NaN (a failed design). The prior is the
-codes (encoder means) of the VAE's training molecules, so the offline data are training molecules
-as the VAE sees them, with the oracle's value of their decodes. The VAE is loaded (or trained,
+codes (encoder means, clamped to the box) of the VAE's training molecules, so the offline data are
+training molecules as the VAE sees them, with the oracle's value of their decodes. The VAE is loaded (or trained,
 once) at the task's first use, not when the registry is imported.
 """
 
@@ -99,7 +99,7 @@ def molecule_task(
     def prior(n: int, generator: torch.Generator) -> Tensor:
         m = model()
         rows = torch.randint(len(m.smiles), (n,), generator=generator)
-        return m.encode([m.smiles[i] for i in rows.tolist()]).double()
+        return m.encode([m.smiles[i] for i in rows.tolist()]).double().clamp(-LATENT_BOUND, LATENT_BOUND)
 
     reference = {
         "qed": "Gómez-Bombarelli et al. 2018 (latent-space design); QED: Bickerton et al. 2012",
