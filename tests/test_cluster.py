@@ -204,7 +204,7 @@ def test_asking_for_workers_without_the_extra_names_it(monkeypatch, capsys, tmp_
 
 
 @needs_dask
-def test_cli_workers_print_the_serial_table(tmp_path, capsys):
+def test_dask_cli_workers_print_the_serial_table(tmp_path, capsys):
     args = ["bench", "--tasks", "branin", "--solvers", "gd", "cmaes", "gd+trust", "--seeds", "1", "--quiet"]
     assert main([*args, "--out", str(tmp_path / "serial")]) == 0
     assert main([*args, "--out", str(tmp_path / "parallel"), "--workers", "2"]) == 0
@@ -214,7 +214,7 @@ def test_cli_workers_print_the_serial_table(tmp_path, capsys):
 
 
 @needs_dask
-def test_a_worker_killed_mid_sweep_loses_nothing(tmp_path):
+def test_dask_worker_killed_mid_sweep_loses_nothing(tmp_path):
     from distributed import Client, LocalCluster
 
     expected = serial(["branin", "robot_arm"], [0, 1])
@@ -238,7 +238,7 @@ def test_a_worker_killed_mid_sweep_loses_nothing(tmp_path):
 
 
 @needs_dask
-def test_the_embedded_cluster_listens_on_loopback_and_leaves_no_process(box4):
+def test_dask_embedded_cluster_listens_on_loopback_and_leaves_no_process(box4):
     with cluster.local_cluster(2) as executor:
         client = executor._client  # type: ignore[attr-defined]
         assert client.scheduler.address.startswith("tcp://127.0.0.1:")
