@@ -15,11 +15,12 @@ from torch import Tensor
 def write(path: str | os.PathLike[str], tensors: dict[str, Tensor], key: str, description: dict[str, Any]) -> None:
     """Write ``tensors`` and a JSON ``description`` (under metadata ``key``) to ``path``, atomically.
 
-    The file is written beside ``path`` and moved into place, so a crash mid-write leaves the
-    previous file intact.
+    The file is written beside ``path`` (under a name of this process's own, so two processes
+    writing one path do not write into each other's file) and moved into place, so a crash
+    mid-write leaves the previous file intact.
     """
     path = os.fspath(path)
-    tmp = f"{path}.tmp"
+    tmp = f"{path}.{os.getpid()}.tmp"
     tensors = {name: t.detach().cpu().contiguous() for name, t in tensors.items()}
     save_file(tensors, tmp, metadata={key: json.dumps(description)})
     # safetensors writes 0600; a saved model, checkpoint or cache gets the mode of any other new file (the umask's).
@@ -30,7 +31,7 @@ def write(path: str | os.PathLike[str], tensors: dict[str, Tensor], key: str, de
 def write_text(path: str | os.PathLike[str], text: str) -> None:
     """Write ``text`` to ``path`` atomically (beside it, flushed to disk, then moved into place)."""
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     with open(tmp, "w") as handle:
         handle.write(text)
         handle.flush()
