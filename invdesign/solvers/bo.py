@@ -136,17 +136,26 @@ class ModelAskTell(AskTell):
 
     @contextmanager
     def _seeded(self) -> Iterator[None]:
-        """Seed torch's global generators from ``(seed, n_told)`` for one ask, restoring them afterwards.
+        """Seed torch's global generators from ``(seed, n_told)`` for one ask, restoring them
+        afterwards, and compute on one CPU thread.
 
         BoTorch draws its random numbers (restarts of the acquisition optimizer, posterior samples)
-        from the global generators, so this is what makes an ask reproducible on resume.
+        from the global generators, so this is what makes an ask reproducible on resume. The GP's
+        float64 linear algebra rounds differently with another number of threads, which changes
+        the designs; on one thread an ask is the same in a serial run, a worker process and on
+        another machine (these matrices are small: a second thread gains little).
         """
         seed = int(torch.randint(0, 2**62, (), generator=self.generator()))
         device = self.space.device
         cuda = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
+        threads = torch.get_num_threads()
         with torch.random.fork_rng(devices=cuda):
             torch.manual_seed(seed)
-            yield
+            torch.set_num_threads(1)
+            try:
+                yield
+            finally:
+                torch.set_num_threads(threads)
 
     def extra_state(self) -> dict[str, Any]:
         return {"gp_fit_seconds": list(self.gp_fit_seconds)}
