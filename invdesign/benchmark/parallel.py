@@ -70,13 +70,15 @@ def _problem(ref: TaskRef, seed: int, settings: Settings) -> Problem:
     """The prepared problem of ``ref`` and ``seed`` in this process (models read from the cache)."""
     task = get_task(ref) if isinstance(ref, str) else ref
     key = (task.name, seed, settings)
-    if key not in _PROBLEMS:
-        _PROBLEMS.clear()
-        _PROBLEMS[key] = prepare(
+    problem = _PROBLEMS.get(key)
+    if problem is None:  # a thread pool's workers share this memo: each keeps the problem it made
+        problem = prepare(
             task, seed, n_targets=settings.n_targets, n_train=settings.n_train, epochs=settings.epochs,
             cache=settings.cache, device=settings.device,
         )
-    return _PROBLEMS[key]
+        _PROBLEMS.clear()
+        _PROBLEMS[key] = problem
+    return problem
 
 
 def train_job(ref: TaskRef, seed: int, configs: Sequence[SolverConfig], settings: Settings) -> None:
