@@ -389,9 +389,9 @@ def run(
     ``get_executor()`` or a ``ProcessPoolExecutor``; or a Dask ``Client``) the unfinished cells run
     in parallel (`invdesign.benchmark.parallel`): each task and seed is prepared once, its models
     trained into the cache by one job, then its cells fan out, and each record is stored as it
-    comes back. The results are the same as a serial run's, every number but the times (checked
-    on the quick suite's solvers; bo and turbo compute each ask on one thread so that the thread
-    count of a worker does not change their designs). A cell whose worker
+    comes back. The results are the same as a serial run's, every number but the times (bo and
+    turbo compute each ask on one thread, so a worker's thread count does not change their
+    designs). A cell whose worker
     died is submitted again (`invdesign.cluster.RETRIES` times), then recorded as failed: its row
     has an ``error`` and no metrics, and a rerun with the same ``out`` runs it again.
 
