@@ -27,6 +27,7 @@ needs_dask = pytest.mark.skipif(
 CONFIGS = [
     SolverConfig(name="gd", solver=make("gd"), max_iter=40),
     SolverConfig(name="cmaes", solver=make("cmaes"), max_evals=300),
+    SolverConfig(name="bo", solver=make("bo", batch=4, n_init=4, num_restarts=2, raw_samples=32), max_evals=12),
     SolverConfig(name="gd+trust", solver=make("gd"), max_iter=40, data_weight=10.0, data_radius=0.05),
 ]
 SMALL = {"k": 8, "n_train": 200, "epochs": 10, "n_targets": 2}
