@@ -22,7 +22,7 @@ from typing import Any
 
 from invdesign.benchmark.configs import SolverConfig
 from invdesign.benchmark.problem import Problem, prepare
-from invdesign.cluster import RETRIES, lost_worker, worker_threads
+from invdesign.cluster import RETRIES, describe, lost_worker, outcome, worker_threads
 from invdesign.tasks import Task
 from invdesign.tasks import get as get_task
 
@@ -129,7 +129,7 @@ def sweep(
         done, _ = wait(list(running), return_when=FIRST_COMPLETED)
         for future in done:
             function, args, what, attempt = running.pop(future)
-            error = future.exception()
+            value, error = outcome(future)
             if error is not None:
                 if not lost_worker(error):
                     for other in running:
@@ -146,7 +146,7 @@ def sweep(
                     task, seed, config = cell
                     submit(cell_job, (task_ref(task), seed, config, settings), cell)
             else:
-                yield what, future.result()
+                yield what, value
 
 
 def failed_record(cell: tuple[Task, int, SolverConfig], error: BaseException) -> dict[str, Any]:
@@ -154,5 +154,5 @@ def failed_record(cell: tuple[Task, int, SolverConfig], error: BaseException) ->
     task, seed, config = cell
     return {
         "task": task.name, "solver": config.name, "seed": seed, "kind": task.kind, "method": config.method,
-        "error": f"{type(error).__name__}: {error}",
+        "error": describe(error),
     }
