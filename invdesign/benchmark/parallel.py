@@ -15,14 +15,14 @@ the work itself is raised in the driver, as in a serial run (finished cells are 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
 from invdesign.benchmark.configs import SolverConfig
 from invdesign.benchmark.problem import Problem, prepare
-from invdesign.cluster import RETRIES, describe, lost_worker, outcome, worker_threads
+from invdesign.cluster import RETRIES, Jobs, describe, lost_worker, worker_threads
 from invdesign.tasks import Task
 from invdesign.tasks import get as get_task
 
@@ -117,34 +117,22 @@ def sweep(
     groups: dict[tuple[str, int], list[tuple[Task, int, SolverConfig]]] = {}
     for cell in cells:
         groups.setdefault((cell[0].name, cell[1]), []).append(cell)
-    running: dict[Future[Any], tuple[Callable[..., Any], tuple[Any, ...], Any, int]] = {}
-
-    def submit(function: Callable[..., Any], args: tuple[Any, ...], what: Any, attempt: int = 0) -> None:
-        running[executor.submit(function, *args)] = (function, args, what, attempt)
-
+    jobs: Jobs[tuple[bool, Any]] = Jobs(executor, retries)
     for group in groups.values():
         task, seed = group[0][0], group[0][1]
-        submit(train_job, (task_ref(task), seed, [c for _, _, c in group], settings), group)
-    while running:
-        done, _ = wait(list(running), return_when=FIRST_COMPLETED)
-        for future in done:
-            function, args, what, attempt = running.pop(future)
-            value, error = outcome(future)
+        jobs.submit((True, group), train_job, task_ref(task), seed, [c for _, _, c in group], settings)
+    while jobs:
+        for (training, what), value, error in jobs.finished():
+            if error is not None and not lost_worker(error):
+                jobs.cancel()
+                raise error
             if error is not None:
-                if not lost_worker(error):
-                    for other in running:
-                        other.cancel()
-                    raise error
-                if attempt < retries:
-                    submit(function, args, what, attempt + 1)
-                    continue
-                for cell in what if function is train_job else [what]:
+                for cell in what if training else [what]:
                     yield cell, failed_record(cell, error)
-                continue
-            if function is train_job:
+            elif training:
                 for cell in what:
                     task, seed, config = cell
-                    submit(cell_job, (task_ref(task), seed, config, settings), cell)
+                    jobs.submit((False, cell), cell_job, task_ref(task), seed, config, settings)
             else:
                 yield what, value
 

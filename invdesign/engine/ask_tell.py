@@ -28,7 +28,7 @@ import re
 import time
 import types
 from abc import abstractmethod
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,7 +36,7 @@ import torch
 from torch import Tensor, nn
 
 from invdesign import files
-from invdesign.cluster import RETRIES, describe, design_energy, lost_worker, outcome
+from invdesign.cluster import Jobs, describe, design_energy
 from invdesign.engine.capabilities import EVERY_CONSTRAINT, EVERY_VARIABLE, Capabilities
 from invdesign.engine.registry import make
 from invdesign.engine.run import Outcome, Run, assemble, count
@@ -375,23 +375,13 @@ class SampleSolver(Solver):
     ) -> Status:
         """Keep ``batch`` designs in flight on ``executor`` until ``max_evals`` are told: each design
         that comes back is told at once, and the next one asked for with those still in flight pending."""
-        running: dict[Future[Any], tuple[Tensor, int]] = {}
-
-        def submit(x: Tensor, attempt: int = 0) -> None:
-            running[executor.submit(design_energy, run.objective, x)] = (x, attempt)
-
+        jobs: Jobs[Tensor] = Jobs(executor)
         while opt.n_told < max_evals:
-            while len(running) < opt.solver.batch and opt.n_told + len(running) < max_evals:
-                pending = torch.cat([x for x, _ in running.values()]) if running else None
-                submit(opt.ask(1, pending=pending))
+            while len(jobs) < opt.solver.batch and opt.n_told + len(jobs) < max_evals:
+                x = opt.ask(1, pending=torch.cat(jobs.tags()) if jobs else None)
+                jobs.submit(x, design_energy, run.objective, x)
                 run.nfev += 1
-            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
-            for future in done:
-                x, attempt = running.pop(future)
-                value, error = outcome(future)
-                if error is not None and lost_worker(error) and attempt < RETRIES:
-                    submit(x, attempt + 1)
-                    continue
+            for x, value, error in jobs.finished():
                 if error is not None:
                     run.errors.append(describe(error))
                 energy = torch.tensor([math.nan if error is not None else value], dtype=x.dtype, device=x.device)
@@ -399,8 +389,7 @@ class SampleSolver(Solver):
                 if checkpoint:
                     opt.save(checkpoint, fingerprint=fingerprint)
                 if run.stop_requested(opt.best, search=False):
-                    for other in running:
-                        other.cancel()
+                    jobs.cancel()
                     return Status.STOPPED
         return Status.MAX_ITER
 
