@@ -53,11 +53,12 @@ import torch
 
 import invdesign as ivd
 from invdesign.benchmark import get_config
-from invdesign.benchmark.runner import data_spacing, energy_scale
+from invdesign.benchmark.runner import data_spacing
 from invdesign.chem import penalized_logp
 from invdesign.chem.pretrained import MoleculeModel, moses_vae
 from invdesign.chem.quality import set_quality
 from invdesign.tasks.molecules import molecule_task
+from invdesign.trust import energy_scale
 
 PUBLISHED = (
     "Published figures, for context only (recalled from the papers, not re-derived here; data, models and budgets differ):\n"

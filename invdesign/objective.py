@@ -13,6 +13,7 @@ from torch import Tensor, nn
 from invdesign.adapter import ModelAdapter
 from invdesign.energies import EnsembleRule, MemberRule, Negated, OutputEnergy, Plain, TargetError, member_rule
 from invdesign.space import Box, DesignSpace, Space
+from invdesign.trust import PESSIMISM_BETA, TRUST_MODES, TrainingData
 
 Penalty = Callable[[Tensor], Tensor]
 """A penalty maps search points of shape ``(b, d)`` to non-negative energies of shape ``(b,)``."""
@@ -51,6 +52,10 @@ class Objective:
 
       Without ``ensemble`` the model's own forward is used (for ``Ensemble``, the mean output).
     - Each penalty (a callable ``(b, d) -> (b,)`` of the search point) is added to the energy.
+    - With ``data`` (the designs the model was trained on, and their measured outputs): every
+      result of `invdesign.minimize` reports, per design, its distance to the data, whether it
+      lies inside the data's support, its prediction against the outputs' range and an
+      ensemble's spread (`invdesign.trust`); ``trust`` decides what more is done.
 
     The model is put in eval mode and its weights are never changed: gradients are only ever
     taken with respect to the search point. The objective is a pure function of the search
@@ -81,11 +86,23 @@ class Objective:
             `invdesign.adapter.ModelAdapter`).
         differentiable: ``False`` for a model gradients cannot pass (it is then called on
             detached inputs); ``None`` finds out by probing.
+        data: The training data: ``(X, Y)`` (designs ``(n, d_x)`` as the model sees them, or a
+            table of the `Space`, and outputs ``(n,)`` or ``(n, k)``), designs ``X`` alone, or an
+            `invdesign.trust.TrainingData`. For a latent objective, designs the decoder makes.
+        trust: ``"report"``: each result carries a `invdesign.trust.TrustReport` of its designs
+            (``Result.trust``, columns of ``Result.designs``, a sentence in its message);
+            ``"region"``: that, and the data trust region added to the energy
+            (`invdesign.trust.TrainingData.region_penalty`); ``"ensemble"``: pessimism over an
+            ensemble's members (``ensemble="pessimistic"``, ``beta`` =
+            `invdesign.trust.PESSIMISM_BETA`), and the report when data are given; ``None``:
+            nothing. ``"auto"`` (the default): ``"report"`` with data, else ``None``.
 
     Raises:
         ValueError: if the model (or decoder) fails on, or returns the wrong shape for, a batch
             drawn from ``space`` (`invdesign.adapter.ModelError`, the model's exception chained), if the target's size does not match the model's outputs, for an
-            unknown ``ensemble`` rule, or for a negative, non-finite or misplaced ``beta``.
+            unknown ``ensemble`` rule, or for a negative, non-finite or misplaced ``beta``; for an
+            unknown ``trust`` word, ``"report"`` or ``"region"`` without ``data``, ``"ensemble"``
+            beside ``ensemble=``, or data that do not fit the model (`TrainingData.from_objective`).
         TypeError: if ``model`` is not callable, or the dtype does not match the model's, or
             ``ensemble`` is given for a model without ``members_forward``.
     """
@@ -105,7 +122,17 @@ class Objective:
         device: torch.device | str | None = None,
         flatten: bool | None = None,
         differentiable: bool | None = None,
+        data: Any = None,
+        trust: str | None = "auto",
     ) -> None:
+        if trust not in (None, "auto", *TRUST_MODES):
+            raise ValueError(f"trust must be one of {[None, 'auto', *TRUST_MODES]}, got {trust!r}")
+        if trust in ("report", "region") and data is None:
+            raise ValueError(f"trust={trust!r} needs the training data: pass data=(X, Y)")
+        if trust == "ensemble":
+            if ensemble is not None or beta is not None:
+                raise ValueError("trust='ensemble' is ensemble='pessimistic' with beta=2.0: pass one or the other")
+            ensemble, beta = "pessimistic", PESSIMISM_BETA
         if not isinstance(space, (Box, Space)):
             raise TypeError(f"space must be an invdesign.Box or invdesign.Space, got {type(space).__name__}")
         if maximize and target is not None:
@@ -156,6 +183,13 @@ class Objective:
                 f"the model returns {self.output_dim} outputs per design: pass target= (a ({self.output_dim},) vector) "
                 "or wrap the model so it returns one energy"
             )
+        self.trust = ("report" if data is not None else None) if trust == "auto" else trust
+        self.trust_unset = trust == "auto"
+        """Whether ``trust`` was left to decide: `invdesign.minimize` then reports against a `FromData` start too."""
+        self.data = None if data is None else TrainingData.from_objective(data, self)
+        if self.trust == "region":
+            assert self.data is not None
+            self.penalties += (_OnDesigns(self.data.region_penalty(self), self.decode),)
         probe = self.space.sample(2, seed=0)
         for i, penalty in enumerate(self.penalties):
             self._penalty(i, penalty, probe)
@@ -300,6 +334,10 @@ class Objective:
                 parts.append(f"beta={self.beta}")
         if self.penalties:
             parts.append(f"penalties={list(self.penalties)}")
+        if self.data is not None:
+            parts.append(f"data={self.data!r}")
+        if self.trust is not None:
+            parts.append(f"trust={self.trust!r}")
         if self.adapter.flatten:
             parts.append("flattens decoded designs for the model")
         if not self.differentiable:
@@ -346,3 +384,17 @@ def _targets(target: Any, k: int, dtype: torch.dtype, device: torch.device) -> T
         rows = (~torch.isfinite(t)).any(dim=-1).nonzero().flatten().tolist()
         raise ValueError(f"target must be finite; rows {rows[:10]} hold NaN or infinite values")
     return t
+
+
+class _OnDesigns:
+    """A penalty of designs ``(b, d_x)`` as a penalty of search points ``(b, d)``: ``penalty(decode(z))``."""
+
+    def __init__(self, penalty: Penalty, decode: Callable[[Tensor], Tensor]) -> None:
+        self.penalty, self.decode = penalty, decode
+
+    def __call__(self, z: Tensor) -> Tensor:
+        x = self.decode(z)
+        return self.penalty(x.reshape(x.shape[0], -1))
+
+    def __repr__(self) -> str:
+        return repr(self.penalty)

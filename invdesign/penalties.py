@@ -116,8 +116,10 @@ class DataDistance:
 
     With ``space``, distances are measured in the box's unit-cube coordinates (each coordinate
     divided by the box's width), so every dimension counts alike whatever its units and
-    ``radius`` is a fraction of the box's edge (the cube's diagonal is ``sqrt(d)``). For a latent
-    search, pass the training designs' latent codes (e.g. a VAE's encoded means) as ``X``.
+    ``radius`` is a fraction of the box's edge (the cube's diagonal is ``sqrt(d)``). With ``scale``
+    (a ``(d,)`` tensor), each coordinate is divided by its entry instead (the data's own scale:
+    `invdesign.trust.TrainingData`). For a latent search, pass the training designs' latent codes
+    (e.g. a VAE's encoded means) as ``X``.
 
     The nearest training design is found without gradients in chunks of at most about four
     million distances, so memory stays bounded for large batches and data sets (``b = 2048``
@@ -130,16 +132,22 @@ class DataDistance:
         radius: Distance from the data within which designs are free, in unit-cube
             coordinates when ``space`` is given.
         space: Measure distances in this box's unit-cube coordinates; ``None`` for raw ones.
+        scale: Measure distances with each coordinate divided by this positive ``(d,)`` tensor
+            (not with ``space``).
 
     Raises:
         ValueError: if ``X`` is not a non-empty ``(n, d)`` array of finite values, if its ``d``
-            differs from the box's, or for a negative weight or radius.
+            differs from the box's or the scale's, for a scale that is not positive and finite,
+            for both ``space`` and ``scale``, or for a negative weight or radius.
     """
 
     _CHUNK = 4_000_000
     """Most distances computed at once when searching for the nearest training design."""
 
-    def __init__(self, X: Tensor, weight: float = 1.0, *, radius: float = 0.0, space: DesignSpace | None = None) -> None:
+    def __init__(
+        self, X: Tensor, weight: float = 1.0, *, radius: float = 0.0, space: DesignSpace | None = None,
+        scale: Tensor | None = None,
+    ) -> None:
         X = as_tensor(X, "DataDistance X")
         if X.ndim != 2 or X.shape[0] < 1 or X.shape[1] < 1:
             raise ValueError(f"DataDistance needs training designs X of shape (n, d), got {tuple(X.shape)}")
@@ -153,6 +161,12 @@ class DataDistance:
                 raise TypeError(f"DataDistance space must be an invdesign.Box or invdesign.Space, got {type(space).__name__}")
             if space.dim != X.shape[1]:
                 raise ValueError(f"DataDistance X has {X.shape[1]} columns but the box has dimension {space.dim}")
+        if scale is not None:
+            if space is not None:
+                raise ValueError("DataDistance takes space= or scale=, not both")
+            scale = as_tensor(scale, "DataDistance scale").to(X.dtype)
+            if scale.shape != (X.shape[1],) or not (torch.isfinite(scale).all() and (scale > 0).all()):
+                raise ValueError(f"DataDistance scale must be {X.shape[1]} positive finite numbers, got {scale.tolist()}")
         if not (math.isfinite(weight) and weight >= 0):
             raise ValueError(f"DataDistance weight must be finite and non-negative, got {weight}")
         if not (math.isfinite(radius) and radius >= 0):
@@ -160,6 +174,7 @@ class DataDistance:
         self.weight = weight
         self.radius = radius
         self.space = space
+        self.scale = scale
         self.X = X.detach()
         self._data = self._to_metric(self.X)
         self._cache: dict[tuple[torch.dtype, torch.device], Tensor] = {}
@@ -193,6 +208,8 @@ class DataDistance:
         return self.weight * (self.distance(x) - self.radius).relu().square()
 
     def _to_metric(self, x: Tensor) -> Tensor:
+        if self.scale is not None:
+            return x / self.scale.to(dtype=x.dtype, device=x.device)
         return x if self.space is None else self.space.coordinates().to_search(x)
 
     def _data_like(self, x: Tensor) -> Tensor:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     import pandas
 
     from invdesign.space import Box, DesignSpace
+    from invdesign.trust import TrustReport
 
 
 class Status(enum.Enum):
@@ -143,6 +144,10 @@ class Result:
             proves one (``method="milp"``); else ``None``.
         gap: ``fun - bound``, how far ``x`` may at most be from the optimum in energy, with
             ``bound``; else ``None``.
+        trust: Where the objective has training data (or the starts were `invdesign.starts.FromData`):
+            each design's distance to the data, whether it lies in the data's support, its
+            prediction against the training outputs' range and an ensemble's spread
+            (`invdesign.trust.TrustReport`, rows as ``X``); else ``None``.
     """
 
     x: Tensor
@@ -165,12 +170,15 @@ class Result:
     space: DesignSpace | None = None
     bound: float | None = None
     gap: float | None = None
+    trust: TrustReport | None = None
 
     @property
     def designs(self) -> pandas.DataFrame:
         """The designs as a table, best first: one column per variable (categorical levels as their
         labels, integers as ints, ``x0 ..`` for a box), then ``energy`` (what was minimized:
-        minus the model's output for an objective built with ``maximize=True``) and ``feasible``.
+        minus the model's output for an objective built with ``maximize=True``) and ``feasible``;
+        with a trust report, its columns (`invdesign.trust.TrustReport.columns`: ``distance``,
+        ``in_support``, ``prediction``, ``outside_range``, ``spread``).
 
         Raises:
             ValueError: for a latent search (its designs have no named variables; see ``X``).
@@ -178,7 +186,11 @@ class Result:
         if self.space is None:
             raise ValueError("the designs of a latent search have no named variables: use Result.X (and Result.Z)")
         feasible = torch.ones_like(self.F, dtype=torch.bool) if self.feasible is None else self.feasible
-        return self.space.to_frame(self.X, energy=self.F, feasible=feasible)
+        table = self.space.to_frame(self.X, energy=self.F, feasible=feasible)
+        if self.trust is not None:
+            for name, column in self.trust.columns().items():
+                table[name] = column
+        return table
 
     def top(self, k: int, *, diversity: float = 0.0, space: Box | None = None) -> tuple[Tensor, Tensor]:
         """The ``k`` designs to keep, chosen by `invdesign.selection.select_designs`.
@@ -213,6 +225,9 @@ class Result:
             lines.insert(4, f"  z:       tensor of shape {tuple(self.z.shape)}")
         if self.bound is not None and self.gap is not None:
             lines.insert(3, f"  bound:   {self.bound:.6g}   gap: {self.gap:.3g}")
+        if self.trust is not None:
+            out = int((~self.trust.inside).sum())
+            lines.insert(3, f"  trust:   {out} of {self.trust.inside.numel()} designs outside the data's support")
         return "\n".join(lines)
 
 

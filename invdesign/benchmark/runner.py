@@ -36,6 +36,7 @@ from invdesign.space import Box, DesignSpace
 from invdesign.starts import FromData
 from invdesign.tasks import Task
 from invdesign.tasks import get as get_task
+from invdesign.trust import energy_scale, spacing
 
 
 @dataclass
@@ -140,25 +141,9 @@ def data_spacing(X: Tensor, space: DesignSpace, *, n_probe: int = 1000) -> float
 
     The search coordinates are a box's unit cube, or a `Space`'s relaxed coordinates (each real
     and integer on ``[0, 1]``, a composition's fractions, a categorical's one-hot columns).
-
-    Measured on ``n_probe`` designs picked with a fixed seed (all of them if fewer); exact
-    duplicates do not count as neighbours.
+    Measured by `invdesign.trust.spacing` on ``n_probe`` designs picked with a fixed seed.
     """
-    probe = torch.randperm(X.shape[0], generator=torch.Generator().manual_seed(0))[:n_probe]
-    U = space.coordinates().to_search(X.to(space.dtype))
-    with torch.no_grad():
-        D = torch.cdist(U[probe], U)
-        D[D == 0] = math.inf  # the design itself, and exact duplicates
-        nearest = D.min(dim=1).values
-        nearest = nearest[torch.isfinite(nearest)]
-    if nearest.numel() == 0:
-        raise ValueError("the training designs are all identical: no data spacing to scale a trust region by")
-    return float(nearest.median())
-
-
-def energy_scale(Y: Tensor, target: Tensor | None) -> float:
-    """The spread of the training energies: the std of ``Y`` ``(n, 1)``, or for a target task the mean variance of the outputs ``(n, k)``."""
-    return float(Y.var(dim=0).mean()) if target is not None else float(Y.std())
+    return spacing(space.coordinates().to_search(X.to(space.dtype)), n_probe)
 
 
 def _predicted_energy(problem: Problem, config: SolverConfig, X: Tensor, target: Tensor | None) -> Tensor:

@@ -43,6 +43,7 @@ from invdesign.objective import Objective
 from invdesign.result import BatchResult, Result, Status
 from invdesign.space import Box
 from invdesign.starts import FromData, StartStrategy, initial_points
+from invdesign.trust import TrainingData
 
 if TYPE_CHECKING:
     import pandas
@@ -104,14 +105,14 @@ class Solver(ABC):
         For an objective with a batch of targets, a `BatchResult` (`invdesign.engine.targets`).
         """
         if isinstance(objective, Objective) and objective.targets is not None and not self.batches(objective, call):
-            self.check_call(objective, **call)
-            return targets.one_at_a_time(self, objective, call)
+            checked = self.check_call(objective, **call)
+            return _trusted(targets.one_at_a_time(self, objective, call), objective, checked.x0)
         checked = self.check_call(objective, **call)
         run = Run(objective, objective.space.coordinates(relax=self.relaxes), checked.callback)
         if self.capabilities.data:
             assert isinstance(checked.x0, FromData)
             run.data = _data(objective, checked.x0)
-        return self._execute(run, checked)
+        return _trusted(self._execute(run, checked), objective, checked.x0)
 
     def check_call(
         self,
@@ -359,3 +360,25 @@ def _data(objective: Objective, x0: FromData) -> Data:
 
 def _names(names: list[str]) -> str:
     return ", ".join(names) or "none registered"
+
+
+def _trusted(result: Result | BatchResult, objective: Objective, x0: Any) -> Result | BatchResult:
+    """``result`` with the trust report of its designs (`invdesign.trust`) where the objective has
+    training data, or where it was left to decide (``trust="auto"``) and the starts are a data set
+    of designs as the model sees them (`FromData`)."""
+    data = objective.data if objective.trust is not None else None
+    if data is None and objective.trust_unset and isinstance(x0, FromData) and (objective.decoder is None or x0.encode is not None):
+        data = TrainingData.from_objective((x0.X, x0.Y), objective)
+    if data is None:
+        return result
+    if isinstance(result, BatchResult):
+        for t, one in enumerate(result.results):
+            _report(one, objective[t], data)
+    else:
+        _report(result, objective, data)
+    return result
+
+
+def _report(result: Result, objective: Objective, data: TrainingData) -> None:
+    result.trust = data.report(objective, result.X, result.Z)
+    result.message = f"{result.message} {result.trust.summary()}"
