@@ -242,7 +242,7 @@ class TrainingData:
         """The `TrustReport` of designs ``X`` ``(n, d_x)`` (search points ``Z`` ``(n, d_z)`` for a latent objective)."""
         z = (X if Z is None else Z).to(dtype=objective.dtype, device=objective.device)
         with torch.no_grad():
-            distance = self.distance(X.to(dtype=self.X.dtype, device=self.X.device))
+            distance = self.distance(X)
             prediction = objective.predict(z)
             members = _members(objective, z)
         outside = None
