@@ -122,16 +122,19 @@ def test_a_latent_search_is_judged_on_its_decoded_designs():
     np.testing.assert_allclose(result.trust.distance.numpy(), by_hand(X, Y, decoded, predictions)["distance"], rtol=1e-9)
 
 
-def test_a_target_batch_reports_per_target():
+@pytest.mark.parametrize("method", ["gd", "random"])  # one batch of targets; one target after another
+def test_a_target_batch_reports_per_target(method):
     X, _ = data()
     model = torch.nn.Linear(3, 2).double()
     with torch.no_grad():
         Y = model(X)
     targets = torch.tensor([[0.0, 0.1], [5.0, 5.0]], dtype=torch.float64)
-    result = ivd.minimize(ivd.Objective(model, BOX, target=targets, data=(X, Y)), "gd", n_restarts=4, max_iter=30, seed=0)
+    budget = {"n_restarts": 4, "max_iter": 30} if method == "gd" else {"n_restarts": 4, "max_evals": 8}
+    result = ivd.minimize(ivd.Objective(model, BOX, target=targets, data=(X, Y)), method, seed=0, **budget)
     for one in result:
-        assert one.trust is not None and one.trust.prediction.shape == (4, 2)
+        assert one.trust is not None and one.trust.prediction.shape == (one.X.shape[0], 2)
         assert {"prediction_0", "prediction_1", "outside_range"} <= set(one.designs.columns)
+        assert one.message.count("support") == 1
 
 
 @pytest.mark.parametrize(

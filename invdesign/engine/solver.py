@@ -105,8 +105,8 @@ class Solver(ABC):
         For an objective with a batch of targets, a `BatchResult` (`invdesign.engine.targets`).
         """
         if isinstance(objective, Objective) and objective.targets is not None and not self.batches(objective, call):
-            checked = self.check_call(objective, **call)
-            return _trusted(targets.one_at_a_time(self, objective, call), objective, checked.x0)
+            self.check_call(objective, **call)
+            return targets.one_at_a_time(self, objective, call)  # each target's own call reports its trust
         checked = self.check_call(objective, **call)
         run = Run(objective, objective.space.coordinates(relax=self.relaxes), checked.callback)
         if self.capabilities.data:
@@ -371,14 +371,8 @@ def _trusted(result: Result | BatchResult, objective: Objective, x0: Any) -> Res
         data = TrainingData.from_objective((x0.X, x0.Y), objective)
     if data is None:
         return result
-    if isinstance(result, BatchResult):
-        for t, one in enumerate(result.results):
-            _report(one, objective[t], data)
-    else:
-        _report(result, objective, data)
+    for t, one in enumerate(result.results if isinstance(result, BatchResult) else [result]):
+        judged = objective if isinstance(result, Result) else objective[t]
+        one.trust = data.report(judged, one.X, one.Z)
+        one.message = f"{one.message} {one.trust.summary()}"
     return result
-
-
-def _report(result: Result, objective: Objective, data: TrainingData) -> None:
-    result.trust = data.report(objective, result.X, result.Z)
-    result.message = f"{result.message} {result.trust.summary()}"
