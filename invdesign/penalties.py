@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -121,10 +122,11 @@ class DataDistance:
     `invdesign.trust.TrainingData`). For a latent search, pass the training designs' latent codes
     (e.g. a VAE's encoded means) as ``X``.
 
-    The nearest training design is found without gradients in chunks of at most about four
-    million distances, so memory stays bounded for large batches and data sets (``b = 2048``
-    against ``n = 10,000`` costs a few chunks, not an ``(b, n)`` autograd graph); only the
-    distance to that design is differentiated.
+    The nearest training design is found without gradients: for designs on the CPU in at most
+    `KD_TREE_MAX_DIM` dimensions by a k-d tree of the training designs (SciPy's ``cKDTree``, built
+    once), otherwise by brute force in chunks of at most about four million distances, so memory
+    stays bounded for large batches and data sets (``b = 2048`` against ``n = 10,000`` costs a few
+    chunks, not an ``(b, n)`` autograd graph); only the distance to that design is differentiated.
 
     Args:
         X: Training designs (or their latent codes), shape ``(n, d)``.
@@ -143,6 +145,10 @@ class DataDistance:
 
     _CHUNK = 4_000_000
     """Most distances computed at once when searching for the nearest training design."""
+    KD_TREE_MAX_DIM = 8
+    """Most dimensions for which the nearest training design of CPU designs is found by a k-d tree:
+    measured on 1,024 designs against 2,000 and 10,000 uniform ones, the tree took 0.1 to 0.3x the
+    brute-force time up to 6 dimensions and 1.7 to 2.1x at 10."""
 
     def __init__(
         self, X: Tensor, weight: float = 1.0, *, radius: float = 0.0, space: DesignSpace | None = None,
@@ -178,6 +184,7 @@ class DataDistance:
         self.X = X.detach()
         self._data = self._to_metric(self.X)
         self._cache: dict[tuple[torch.dtype, torch.device], Tensor] = {}
+        self._tree: Any = None  # scipy.spatial.cKDTree, built on first use (SciPy is imported then)
 
     @property
     def dim(self) -> int:
@@ -196,16 +203,26 @@ class DataDistance:
             raise ValueError(f"DataDistance expected designs of shape (b, {self.dim}), got {tuple(x.shape)}")
         data = self._data_like(x)
         u = self._to_metric(x)
-        with torch.no_grad():
-            rows = max(1, self._CHUNK // data.shape[0])
-            nearest = torch.cat([torch.cdist(chunk, data).argmin(dim=1) for chunk in u.detach().split(rows)])
-        sq = (u - data[nearest]).square().sum(dim=-1)
+        sq = (u - data[self._nearest(u.detach(), data)]).square().sum(dim=-1)
         # The norm's derivative is undefined on a training design: take 0 there instead of NaN.
         return torch.where(sq > 0, sq.clamp_min(torch.finfo(sq.dtype).tiny).sqrt(), torch.zeros_like(sq))
 
     def __call__(self, x: Tensor) -> Tensor:
         """Penalty of designs ``x`` of shape ``(b, d)``, shape ``(b,)``."""
         return self.weight * (self.distance(x) - self.radius).relu().square()
+
+    def _nearest(self, u: Tensor, data: Tensor) -> Tensor:
+        """Index of each point's nearest training design, ``(b,)``, for points ``u`` ``(b, d)`` in the metric's coordinates."""
+        if u.device.type == "cpu" and self.dim <= self.KD_TREE_MAX_DIM:
+            if self._tree is None:
+                from scipy.spatial import cKDTree
+
+                self._tree = cKDTree(self._data.detach().cpu().to(torch.float64).numpy())
+            _, index = self._tree.query(u.to(torch.float64).numpy(), k=1)
+            return torch.as_tensor(index, dtype=torch.long)
+        with torch.no_grad():
+            rows = max(1, self._CHUNK // data.shape[0])
+            return torch.cat([torch.cdist(chunk, data).argmin(dim=1) for chunk in u.split(rows)])
 
     def _to_metric(self, x: Tensor) -> Tensor:
         if self.scale is not None:

@@ -144,6 +144,15 @@ class TrustReport:
         return text + "."
 
 
+    def split(self, sizes: list[int]) -> list[TrustReport]:
+        """The report cut into consecutive parts of ``sizes`` rows (one per target of a batch)."""
+        n = len(sizes)
+        distance, inside, prediction = (t.split(sizes) for t in (self.distance, self.inside, self.prediction))
+        outside: list[Tensor | None] = [None] * n if self.outside_range is None else list(self.outside_range.split(sizes))
+        spread: list[Tensor | None] = [None] * n if self.spread is None else list(self.spread.split(sizes))
+        return [TrustReport(distance[i], inside[i], self.radius, prediction[i], outside[i], spread[i]) for i in range(n)]
+
+
 class TrainingData:
     """The designs a surrogate was trained on, and their measured outputs: what trust is measured against.
 

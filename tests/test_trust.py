@@ -8,6 +8,7 @@ import torch
 from test_solvers import BUDGETS
 
 import invdesign as ivd
+from invdesign.penalties import DataDistance
 from invdesign.trust import SUPPORT_QUANTILE, TrainingData
 
 BOX = ivd.Box(-1.0, 2.0, dim=3, dtype=torch.float64)
@@ -168,3 +169,11 @@ def test_trust_ensemble_is_pessimism_over_the_members():
     assert objective.ensemble == "pessimistic" and objective.beta == 2.0 and objective.data is None
     with pytest.raises(TypeError, match="members_forward"):
         ivd.Objective(relu_net(), BOX, trust="ensemble")
+
+
+@pytest.mark.parametrize("d", [3, 12])  # a k-d tree finds the nearest design up to 8 dimensions, brute force above
+def test_nearest_training_design_is_found_either_way(d):
+    g = torch.Generator().manual_seed(d)
+    X, x = torch.rand(500, d, generator=g, dtype=torch.float64), torch.rand(300, d, generator=g, dtype=torch.float64) * 2
+    expected = torch.cdist(x, X).min(dim=1).values
+    torch.testing.assert_close(DataDistance(X).distance(x), expected, rtol=1e-12, atol=1e-12)

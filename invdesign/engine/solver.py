@@ -371,8 +371,10 @@ def _trusted(result: Result | BatchResult, objective: Objective, x0: Any) -> Res
         data = TrainingData.from_objective((x0.X, x0.Y), objective)
     if data is None:
         return result
-    for t, one in enumerate(result.results if isinstance(result, BatchResult) else [result]):
-        judged = objective if isinstance(result, Result) else objective[t]
-        one.trust = data.report(judged, one.X, one.Z)
-        one.message = f"{one.message} {one.trust.summary()}"
+    results = result.results if isinstance(result, BatchResult) else [result]
+    Z = None if results[0].Z is None else torch.cat([one.Z for one in results if one.Z is not None])
+    report = data.report(objective, torch.cat([one.X for one in results]), Z)  # every target's designs at once
+    for one, part in zip(results, report.split([one.X.shape[0] for one in results])):
+        one.trust = part
+        one.message = f"{one.message} {part.summary()}"
     return result
