@@ -177,3 +177,11 @@ def test_nearest_training_design_is_found_either_way(d):
     X, x = torch.rand(500, d, generator=g, dtype=torch.float64), torch.rand(300, d, generator=g, dtype=torch.float64) * 2
     expected = torch.cdist(x, X).min(dim=1).values
     torch.testing.assert_close(DataDistance(X).distance(x), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_a_data_set_that_cannot_measure_trust_does_not_cost_the_run():
+    X = torch.full((6, 3), 0.5, dtype=torch.float64)  # one design six times: no spacing to measure
+    result = ivd.minimize(ivd.Objective(relu_net(), BOX), "gd", x0=ivd.FromData(X, torch.zeros(6)), n_restarts=2, max_iter=5, seed=0)
+    assert result.trust is None and "No trust report: the training designs are all identical" in result.message
+    with pytest.raises(ValueError, match="all identical"):
+        ivd.Objective(relu_net(), BOX, data=(X, torch.zeros(6)))

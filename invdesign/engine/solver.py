@@ -108,11 +108,12 @@ class Solver(ABC):
             self.check_call(objective, **call)
             return targets.one_at_a_time(self, objective, call)  # each target's own call reports its trust
         checked = self.check_call(objective, **call)
+        data, why_not = _training_data(objective, checked.x0)  # before the run: a bad data set fails early
         run = Run(objective, objective.space.coordinates(relax=self.relaxes), checked.callback)
         if self.capabilities.data:
             assert isinstance(checked.x0, FromData)
             run.data = _data(objective, checked.x0)
-        return _trusted(self._execute(run, checked), objective, checked.x0)
+        return _trusted(self._execute(run, checked), objective, data, why_not)
 
     def check_call(
         self,
@@ -362,18 +363,29 @@ def _names(names: list[str]) -> str:
     return ", ".join(names) or "none registered"
 
 
-def _trusted(result: Result | BatchResult, objective: Objective, x0: Any) -> Result | BatchResult:
-    """``result`` with the trust report of its designs (`invdesign.trust`) where the objective has
-    training data, or where it was left to decide (``trust="auto"``) and the starts are a data set
-    of designs as the model sees them (`FromData`)."""
-    data = objective.data if objective.trust is not None else None
-    if data is None and objective.trust_unset and isinstance(x0, FromData) and (objective.decoder is None or x0.encode is not None):
-        data = TrainingData.from_objective((x0.X, x0.Y), objective)
-    if data is None:
-        return result
+def _training_data(objective: Objective, x0: Any) -> tuple[TrainingData | None, str]:
+    """What a run's designs are judged against (`invdesign.trust`): the objective's training data,
+    or where ``trust`` was left to decide, a `FromData` start's designs as the model sees them;
+    and, where those cannot serve (too few, all equal), why not."""
+    if objective.trust is not None:
+        return objective.data, ""
+    if not (objective.trust_unset and isinstance(x0, FromData) and (objective.decoder is None or x0.encode is not None)):
+        return None, ""
+    try:
+        return TrainingData.from_objective((x0.X, x0.Y), objective), ""
+    except ValueError as error:
+        return None, f"No trust report: {error}."
+
+
+def _trusted(result: Result | BatchResult, objective: Objective, data: TrainingData | None, why_not: str) -> Result | BatchResult:
+    """``result`` with the trust report of its designs against ``data`` (every target's at once), or ``why_not`` in its message."""
     results = result.results if isinstance(result, BatchResult) else [result]
+    if data is None:
+        for one in results if why_not else []:
+            one.message = f"{one.message} {why_not}"
+        return result
     Z = None if results[0].Z is None else torch.cat([one.Z for one in results if one.Z is not None])
-    report = data.report(objective, torch.cat([one.X for one in results]), Z)  # every target's designs at once
+    report = data.report(objective, torch.cat([one.X for one in results]), Z)
     for one, part in zip(results, report.split([one.X.shape[0] for one in results])):
         one.trust = part
         one.message = f"{one.message} {part.summary()}"
