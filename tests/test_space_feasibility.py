@@ -396,7 +396,8 @@ def test_every_solver_returns_feasible_designs(method):
         assert res.feasible is not None and bool(res.feasible.all()), res.message
         assert torch.equal(res.x, res.X[0])
         designs = res.designs
-        assert list(designs.columns) == [*space.names, "energy", "feasible"]
+        trust = [] if res.trust is None else list(res.trust.columns())  # a FromData start (ga's) reports trust
+        assert list(designs.columns) == [*space.names, "energy", "feasible", *trust]
         assert torch.equal(space.from_frame(designs), res.X)
         assert watch.seen, f"{method} never called the callback"
         assert_feasible(space, torch.cat(watch.seen), f"designs {method}'s callback saw (Progress.x)")
