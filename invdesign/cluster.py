@@ -37,7 +37,10 @@ def as_executor(executor: Any) -> Executor:
         return executor
     get = getattr(executor, "get_executor", None)
     if callable(get):
-        made = get(pure=False)
+        try:
+            made = get(pure=False)
+        except TypeError:  # an executor factory that is not Dask's
+            made = get()
         if isinstance(made, Executor):
             return made
     raise TypeError(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import operator
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from invdesign.adapter import ModelAdapter
 from invdesign.energies import EnsembleRule, MemberRule, Negated, OutputEnergy, Plain, TargetError, member_rule
 from invdesign.space import Box, DesignSpace, Space
-from invdesign.trust import PESSIMISM_BETA, TRUST_MODES, TrainingData
+from invdesign.trust import PESSIMISM_BETA, TRUST_MODES, TrainingData, Trust
 
 Penalty = Callable[[Tensor], Tensor]
 """A penalty maps search points of shape ``(b, d)`` to non-negative energies of shape ``(b,)``."""
@@ -102,7 +102,8 @@ class Objective:
             drawn from ``space`` (`invdesign.adapter.ModelError`, the model's exception chained), if the target's size does not match the model's outputs, for an
             unknown ``ensemble`` rule, or for a negative, non-finite or misplaced ``beta``; for an
             unknown ``trust`` word, ``"report"`` or ``"region"`` without ``data``, ``"ensemble"``
-            beside ``ensemble=``, or data that do not fit the model (`TrainingData.from_objective`).
+            beside ``ensemble=``, or data that do not fit the model (`TrainingData.from_objective`;
+            a table of designs beside a decoder is a ``TypeError``).
         TypeError: if ``model`` is not callable, or the dtype does not match the model's, or
             ``ensemble`` is given for a model without ``members_forward``.
     """
@@ -123,7 +124,7 @@ class Objective:
         flatten: bool | None = None,
         differentiable: bool | None = None,
         data: Any = None,
-        trust: str | None = "auto",
+        trust: Trust | Literal["auto"] | None = "auto",
     ) -> None:
         if trust not in (None, "auto", *TRUST_MODES):
             raise ValueError(f"trust must be one of {[None, 'auto', *TRUST_MODES]}, got {trust!r}")
@@ -131,7 +132,7 @@ class Objective:
             raise ValueError(f"trust={trust!r} needs the training data: pass data=(X, Y)")
         if trust == "ensemble":
             if ensemble is not None or beta is not None:
-                raise ValueError("trust='ensemble' is ensemble='pessimistic' with beta=2.0: pass one or the other")
+                raise ValueError(f"trust='ensemble' is ensemble='pessimistic' with beta={PESSIMISM_BETA}: pass one or the other")
             ensemble, beta = "pessimistic", PESSIMISM_BETA
         if not isinstance(space, (Box, Space)):
             raise TypeError(f"space must be an invdesign.Box or invdesign.Space, got {type(space).__name__}")

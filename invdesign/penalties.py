@@ -143,7 +143,7 @@ class DataDistance:
             for both ``space`` and ``scale``, or for a negative weight or radius.
     """
 
-    _CHUNK = 4_000_000
+    CHUNK = 4_000_000
     """Most distances computed at once when searching for the nearest training design."""
     KD_TREE_MAX_DIM = 8
     """Most dimensions for which the nearest training design of CPU designs is found by a k-d tree:
@@ -194,7 +194,9 @@ class DataDistance:
     def distance(self, x: Tensor) -> Tensor:
         """Distance from each design to its nearest training design, shape ``(b,)``.
 
-        In unit-cube coordinates when the penalty has a ``space``; differentiable in ``x``.
+        In unit-cube coordinates when the penalty has a ``space``, each coordinate divided by
+        ``scale`` when it has one; differentiable in ``x``. A design with a NaN or infinite
+        coordinate has a NaN distance.
 
         Args:
             x: Designs, shape ``(b, d)``.
@@ -203,9 +205,9 @@ class DataDistance:
             raise ValueError(f"DataDistance expected designs of shape (b, {self.dim}), got {tuple(x.shape)}")
         data = self._data_like(x)
         u = self._to_metric(x)
-        sq = (u - data[self._nearest(u.detach(), data)]).square().sum(dim=-1)
-        # The norm's derivative is undefined on a training design: take 0 there instead of NaN.
-        return torch.where(sq > 0, sq.clamp_min(torch.finfo(sq.dtype).tiny).sqrt(), torch.zeros_like(sq))
+        sq = (u - data[self._nearest(u.detach().nan_to_num(0.0, 0.0, 0.0), data)]).square().sum(dim=-1)
+        # The norm's derivative is undefined on a training design: take 0 there instead of NaN (a NaN design stays NaN).
+        return torch.where(sq == 0, torch.zeros_like(sq), sq.clamp_min(torch.finfo(sq.dtype).tiny).sqrt())
 
     def __call__(self, x: Tensor) -> Tensor:
         """Penalty of designs ``x`` of shape ``(b, d)``, shape ``(b,)``."""
@@ -221,7 +223,7 @@ class DataDistance:
             _, index = self._tree.query(u.to(torch.float64).numpy(), k=1)
             return torch.as_tensor(index, dtype=torch.long)
         with torch.no_grad():
-            rows = max(1, self._CHUNK // data.shape[0])
+            rows = max(1, self.CHUNK // data.shape[0])
             return torch.cat([torch.cdist(chunk, data).argmin(dim=1) for chunk in u.split(rows)])
 
     def _to_metric(self, x: Tensor) -> Tensor:
@@ -235,6 +237,11 @@ class DataDistance:
             self._cache[key] = self._data.to(dtype=x.dtype, device=x.device)
         return self._cache[key]
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the k-d tree and the per-device copies of the data (rebuilt on first use)."""
+        return {**self.__dict__, "_tree": None, "_cache": {}}
+
     def __repr__(self) -> str:
         space = "" if self.space is None else f", space={self.space!r}"
-        return f"DataDistance(n={self.X.shape[0]}, dim={self.dim}, weight={self.weight}, radius={self.radius}{space})"
+        scale = "" if self.scale is None else f", scale={[round(v, 6) for v in self.scale.tolist()]}"
+        return f"DataDistance(n={self.X.shape[0]}, dim={self.dim}, weight={self.weight}, radius={self.radius}{space}{scale})"

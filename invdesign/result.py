@@ -178,7 +178,8 @@ class Result:
         labels, integers as ints, ``x0 ..`` for a box), then ``energy`` (what was minimized:
         minus the model's output for an objective built with ``maximize=True``) and ``feasible``;
         with a trust report, its columns (`invdesign.trust.TrustReport.columns`: ``distance``,
-        ``in_support``, ``prediction``, ``outside_range``, ``spread``).
+        ``in_support``, ``prediction``, ``outside_range``, ``spread``; ``trust_`` before a name a
+        variable already has).
 
         Raises:
             ValueError: for a latent search (its designs have no named variables; see ``X``).
@@ -189,7 +190,7 @@ class Result:
         table = self.space.to_frame(self.X, energy=self.F, feasible=feasible)
         if self.trust is not None:
             for name, column in self.trust.columns().items():
-                table[name] = column
+                table[f"trust_{name}" if name in table.columns else name] = column
         return table
 
     def top(self, k: int, *, diversity: float = 0.0, space: Box | None = None) -> tuple[Tensor, Tensor]:

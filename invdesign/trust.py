@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import torch
 from torch import Tensor
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from invdesign.objective import Objective
 
 Trust = Literal["report", "region", "ensemble"]
-TRUST_MODES: tuple[str, ...] = ("report", "region", "ensemble")
+TRUST_MODES: tuple[str, ...] = get_args(Trust)
 SUPPORT_QUANTILE = 0.95
 """Quantile of the training designs' leave-one-out nearest-neighbour distances that bounds the support."""
 PROBE = 1000
@@ -64,7 +64,7 @@ def nearest_other(U: Tensor, probe: Tensor, *, duplicates: bool) -> Tensor:
     """
     parts = []
     with torch.no_grad():
-        for rows in probe.split(max(1, DataDistance._CHUNK // U.shape[0])):
+        for rows in probe.split(max(1, DataDistance.CHUNK // U.shape[0])):
             D = torch.cdist(U[rows], U)
             if duplicates:
                 D[torch.arange(rows.numel(), device=U.device), rows] = math.inf
@@ -205,6 +205,7 @@ class TrainingData:
         Raises:
             ValueError: if the designs have another number of columns than the objective's
                 designs (decoded ones for a latent objective), or ``Y`` another number of outputs.
+            TypeError: for a table of designs beside a latent objective.
         """
         from invdesign.starts import as_designs
 
@@ -258,7 +259,7 @@ class TrainingData:
         if self.Y is not None:
             low, high = self.Y.min(dim=0).values.to(prediction), self.Y.max(dim=0).values.to(prediction)
             outside = ((prediction < low) | (prediction > high)).any(dim=-1)
-        spread = None if members is None else members.std(dim=0, unbiased=False).mean(dim=-1)
+        spread = None if members is None else members.std(dim=0, correction=0).mean(dim=-1)
         return TrustReport(distance, distance <= self.radius, self.radius, prediction, outside, spread)
 
     def __repr__(self) -> str:

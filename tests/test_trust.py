@@ -185,3 +185,36 @@ def test_a_data_set_that_cannot_measure_trust_does_not_cost_the_run():
     assert result.trust is None and "No trust report: the training designs are all identical" in result.message
     with pytest.raises(ValueError, match="all identical"):
         ivd.Objective(relu_net(), BOX, data=(X, torch.zeros(6)))
+
+
+@pytest.mark.parametrize("d", [3, 12])
+def test_a_design_with_nan_has_a_nan_distance_and_lies_outside(d):
+    X = torch.rand(50, d, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    x = X[:3].clone()
+    x[1, 0] = float("nan")
+    distance = DataDistance(X).distance(x)
+    assert distance[0] == 0 and torch.isnan(distance[1]) and distance[2] == 0
+    assert not bool(distance[1] <= 1.0)  # so the report counts it outside the support
+
+
+def test_a_variable_named_like_a_trust_column_keeps_its_column():
+    space = ivd.Space([ivd.Real("distance", 0.0, 1.0), ivd.Real("b", 0.0, 1.0)])
+    X = torch.rand(40, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    model = torch.nn.Linear(2, 1).double()
+    result = ivd.minimize(ivd.Objective(model, space, data=(X, X.sum(dim=-1))), "gd", n_restarts=3, max_iter=5, seed=0)
+    table = result.designs
+    assert result.trust is not None
+    np.testing.assert_array_equal(table["distance"], result.X[:, 0].numpy())
+    np.testing.assert_array_equal(table["trust_distance"], result.trust.distance.numpy())
+
+
+def test_a_model_that_fails_on_the_report_does_not_cost_the_run(monkeypatch):
+    X, Y = data()
+    objective = ivd.Objective(relu_net(), BOX, data=(X, Y))
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the model server went away")
+
+    monkeypatch.setattr(objective.data, "report", broken)
+    result = ivd.minimize(objective, "gd", n_restarts=2, max_iter=5, seed=0)
+    assert result.trust is None and "No trust report: RuntimeError: the model server went away" in result.message

@@ -9,6 +9,7 @@ from typing import Literal
 from invdesign.benchmark.store import digest
 from invdesign.engine import Capabilities, Solver, count
 from invdesign.solvers import available, get, make
+from invdesign.trust import PESSIMISM_BETA, REGION_RADIUS, REGION_WEIGHT
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -165,15 +166,15 @@ def _configs() -> dict[str, SolverConfig]:
             name="gd+pessimism",
             solver=make("gd"),
             ensemble="pessimistic",
-            beta=2.0,
+            beta=PESSIMISM_BETA,
             description="gd on a 5-member deep ensemble, mean + 2 std",
         ),
         SolverConfig(name="gd+worst", solver=make("gd"), ensemble="worst", description="gd on a 5-member deep ensemble, worst member"),
         SolverConfig(
             name="gd+trust",
             solver=make("gd"),
-            data_weight=10.0,
-            data_radius=0.5,
+            data_weight=REGION_WEIGHT,
+            data_radius=REGION_RADIUS,
             description="gd with a distance-to-nearest-training-design penalty beyond half the data spacing",
         ),
         SolverConfig(

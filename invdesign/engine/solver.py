@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 import torch
 from torch import Tensor, nn
 
-from invdesign.cluster import as_executor
+from invdesign.cluster import as_executor, describe
 from invdesign.engine import chunks, targets
 from invdesign.engine.capabilities import Capabilities
 from invdesign.engine.constrained import polish_nonlinear
@@ -371,10 +371,16 @@ def _training_data(objective: Objective, x0: Any) -> tuple[TrainingData | None, 
         return objective.data, ""
     if not (objective.trust_unset and isinstance(x0, FromData) and (objective.decoder is None or x0.encode is not None)):
         return None, ""
+    key = (id(objective.model), id(objective.decoder))
+    cached = getattr(x0, "_training_data", None)  # the targets of a batch solved one by one share their start
+    if cached is not None and cached[0] == key:
+        return cached[1], ""
     try:
-        return TrainingData.from_objective((x0.X, x0.Y), objective), ""
-    except ValueError as error:
+        data = TrainingData.from_objective((x0.X, x0.Y), objective)
+    except (ValueError, TypeError) as error:
         return None, f"No trust report: {error}."
+    x0._training_data = (key, data)
+    return data, ""
 
 
 def _trusted(result: Result | BatchResult, objective: Objective, data: TrainingData | None, why_not: str) -> Result | BatchResult:
@@ -385,7 +391,12 @@ def _trusted(result: Result | BatchResult, objective: Objective, data: TrainingD
             one.message = f"{one.message} {why_not}"
         return result
     Z = None if results[0].Z is None else torch.cat([one.Z for one in results if one.Z is not None])
-    report = data.report(objective, torch.cat([one.X for one in results]), Z)
+    try:
+        report = data.report(objective, torch.cat([one.X for one in results]), Z)
+    except Exception as error:  # the model failing on its own designs must not cost the finished run
+        for one in results:
+            one.message = f"{one.message} No trust report: {describe(error)}."
+        return result
     for one, part in zip(results, report.split([one.X.shape[0] for one in results])):
         one.trust = part
         one.message = f"{one.message} {part.summary()}"
