@@ -81,8 +81,6 @@ class FromData:
         if share is not None and (isinstance(share, bool) or not isinstance(share, (int, float)) or not 0.0 <= share <= 1.0):
             raise ValueError(f"FromData share must be a number in [0, 1], got {share!r}")
         self.share = share
-        self._training_data: tuple[Any, Any] | None = None
-        """The trust report's view of this data set, kept by `invdesign.minimize` for the next call."""
         if Y is not None and not isinstance(Y, Tensor):
             Y = as_tensor(Y, "FromData Y")
         if _is_frame(X):

@@ -103,17 +103,24 @@ class Solver(ABC):
         """Minimize ``objective``; the keywords are `invdesign.minimize`'s (checked by `check_call`).
 
         For an objective with a batch of targets, a `BatchResult` (`invdesign.engine.targets`).
+        The designs are then judged against the training data (`invdesign.trust`), every
+        target's at once.
         """
-        if isinstance(objective, Objective) and objective.targets is not None and not self.batches(objective, call):
-            self.check_call(objective, **call)
-            return targets.one_at_a_time(self, objective, call)  # each target's own call reports its trust
         checked = self.check_call(objective, **call)
         data, why_not = _training_data(objective, checked.x0)  # before the run: a bad data set fails early
+        if objective.targets is not None and not self.batches(objective, call):
+            result: Result | BatchResult = targets.one_at_a_time(self, objective, call)
+        else:
+            result = self.solve(objective, checked)
+        return _trusted(result, objective, data, why_not)
+
+    def solve(self, objective: Objective, checked: Call) -> Result | BatchResult:
+        """One run on a call `check_call` accepted, without the trust report."""
         run = Run(objective, objective.space.coordinates(relax=self.relaxes), checked.callback)
         if self.capabilities.data:
             assert isinstance(checked.x0, FromData)
             run.data = _data(objective, checked.x0)
-        return _trusted(self._execute(run, checked), objective, data, why_not)
+        return self._execute(run, checked)
 
     def check_call(
         self,
@@ -371,16 +378,10 @@ def _training_data(objective: Objective, x0: Any) -> tuple[TrainingData | None, 
         return objective.data, ""
     if not (objective.trust_unset and isinstance(x0, FromData) and (objective.decoder is None or x0.encode is not None)):
         return None, ""
-    key = (id(objective.model), id(objective.decoder))
-    cached = getattr(x0, "_training_data", None)  # the targets of a batch solved one by one share their start
-    if cached is not None and cached[0] == key:
-        return cached[1], ""
     try:
-        data = TrainingData.from_objective((x0.X, x0.Y), objective)
+        return TrainingData.from_objective((x0.X, x0.Y), objective), ""
     except (ValueError, TypeError) as error:
         return None, f"No trust report: {error}."
-    x0._training_data = (key, data)
-    return data, ""
 
 
 def _trusted(result: Result | BatchResult, objective: Objective, data: TrainingData | None, why_not: str) -> Result | BatchResult:

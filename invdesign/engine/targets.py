@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 
 def one_at_a_time(solver: Solver, objective: Objective, call: dict[str, Any]) -> BatchResult:
-    """Each target's own `Solver.minimize` call on ``objective[t]``, in order.
+    """Each target's own run (`Solver.solve`, its call checked) on ``objective[t]``, in order.
 
     ``x0`` of shape ``(T, n, d)`` gives target ``t`` its row ``x0[t]``; a checkpoint path
     ``run.safetensors`` becomes ``run.target{t}.safetensors`` per target, so a killed batch resumes
@@ -50,7 +50,7 @@ def one_at_a_time(solver: Solver, objective: Objective, call: dict[str, Any]) ->
         if checkpoint is not None:  # a non-empty path: `Solver.check_call` has seen it
             stem, suffix = os.path.splitext(os.fspath(checkpoint))
             own["checkpoint"] = f"{stem}.target{t}{suffix}"
-        result = solver.minimize(objective[t], **own)
+        result = solver.solve(objective[t], solver.check_call(objective[t], **own))
         assert isinstance(result, Result)  # one target's objective
         results.append(result)
     return BatchResult(results, objective.targets, solver.name, time.perf_counter() - t0)
