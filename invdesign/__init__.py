@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from invdesign.mip.certify import Certificate, certify
     from invdesign.objective import Objective
     from invdesign.optimize import minimize
+    from invdesign.recommendation import Recommendation, recommend
     from invdesign.result import BatchResult, History, Progress, Result, Status
     from invdesign.selection import select_designs
     from invdesign.space import Box, Categorical, Composition, Integer, Linear, Real, Space
@@ -26,6 +27,8 @@ _NAMES = {
     "certify": "invdesign.mip.certify",
     "Objective": "invdesign.objective",
     "minimize": "invdesign.optimize",
+    "Recommendation": "invdesign.recommendation",
+    "recommend": "invdesign.recommendation",
     "BatchResult": "invdesign.result",
     "History": "invdesign.result",
     "Progress": "invdesign.result",
@@ -71,6 +74,7 @@ __all__ = [
     "Objective",
     "Progress",
     "Real",
+    "Recommendation",
     "Result",
     "Space",
     "Status",
@@ -80,6 +84,7 @@ __all__ = [
     "minimize",
     "models",
     "penalties",
+    "recommend",
     "select_designs",
     "selection",
     "solvers",

@@ -258,15 +258,18 @@ def test_amortized_serves_every_target_from_one_conditional_generator(tmp_path, 
     assert sphere["n_designs"] == 50 and math.isfinite(sphere["score_best"])
 
 
-def test_a_target_task_on_a_space_searches_each_target_and_skips_solvers_without_its_kinds(tmp_path):
+def test_a_target_task_on_a_space_searches_each_target_and_skips_configurations_of_other_kinds(tmp_path):
     space = ivd.Space([ivd.Categorical("c", ["a", "b"]), ivd.Integer("n", 1, 4), ivd.Real("r", 0.0, 1.0)])
     task = Task(
         name="mixed_target", oracle=lambda x: torch.stack([x[:, 1] * x[:, 2] + x[:, 3], x[:, 0] - x[:, 3]], dim=-1),
         space=space, kind="target", output_dim=2, n_train=200, surrogate=SMALL,
     )
-    configs = [SolverConfig(name="amortized", solver=make("amortized"), max_iter=20), SolverConfig(name="ga", solver=make("ga"))]
+    configs = [
+        SolverConfig(name="amortized", solver=make("amortized"), max_iter=20),
+        SolverConfig(name="ga", solver=make("ga"), kinds=("minimize",)),
+    ]
     table = benchmark.run([task], configs, 1, out=tmp_path, k=8, n_targets=2, progress=False)
-    assert list(table["solver"]) == ["amortized"], "ga searches reals only"
+    assert list(table["solver"]) == ["amortized"], "a configuration for minimize tasks only is skipped"
     row = table.iloc[0]
     assert row["n_designs"] == 8 and row["n_invalid"] == 0 and math.isfinite(row["r_1"])
 

@@ -162,13 +162,11 @@ def test_black_box_objective_on_the_oracle(name: str) -> None:
 
 
 def test_benchmark_runs_every_solver_that_declares_the_kinds(tmp_path) -> None:
-    ga = ivd.solvers.get("ga").capabilities
-    assert not tasks.get("mixed").space.variable_kinds <= ga.variables  # ga searches reals only: it is skipped
     trust = benchmark.SolverConfig(name="gd+trust", solver=ivd.solvers.make("gd"), max_iter=30, data_weight=10.0, data_radius=0.5)
     table = benchmark.run(NAMES, ["gd", "random", "ga", trust], 1, out=tmp_path, k=8, n_train=300, epochs=5, progress=False)
     assert sorted(zip(table["task"], table["solver"])) == [
-        ("composition", "gd"), ("composition", "gd+trust"), ("composition", "random"),
-        ("mixed", "gd"), ("mixed", "gd+trust"), ("mixed", "random"),
+        ("composition", "ga"), ("composition", "gd"), ("composition", "gd+trust"), ("composition", "random"),
+        ("mixed", "ga"), ("mixed", "gd"), ("mixed", "gd+trust"), ("mixed", "random"),
     ]
     for row in table.itertuples():
         task = tasks.get(row.task)
@@ -178,8 +176,9 @@ def test_benchmark_runs_every_solver_that_declares_the_kinds(tmp_path) -> None:
     # the trust region's scale: the data spacing in the space's search coordinates (one-hot, unit-scaled reals)
     X, _ = tasks.get("mixed").make_offline_data(seed=0, n=300)
     assert 0.0 < runner.data_spacing(X, tasks.get("mixed").space) < 1.0
-    with pytest.raises(ValueError, match="no cell to run.*variables and constraints it handles"):
-        benchmark.run(["mixed"], ["ga"], 1, progress=False)
+    targets_only = benchmark.SolverConfig(name="gd on targets", solver=ivd.solvers.make("gd"), kinds=("target",))
+    with pytest.raises(ValueError, match="no cell to run: a configuration runs on the task kinds it names"):
+        benchmark.run(["mixed"], [targets_only], 1, progress=False)
 
 
 def test_suites_hold_both_tasks() -> None:

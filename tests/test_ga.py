@@ -34,3 +34,19 @@ def test_ga_is_the_reference_row_of_the_benchmark(tmp_path):
     table = ivd.benchmark.run([task], ["ga"], 1, out=tmp_path, k=16, progress=False)
     row = table.iloc[0]
     assert row["solver"] == "ga" and row["n_designs"] == 16 and math.isfinite(row["score_best"])
+
+
+def test_ga_searches_compositions_and_mixed_spaces_in_their_relaxed_coordinates():
+    space = ivd.Space(
+        [ivd.Composition(["a", "b", "c"]), ivd.Categorical("kind", ["p", "q", "r"]), ivd.Integer("n", 1, 5), ivd.Real("t", 0.0, 1.0)]
+    )
+    X = space.sample(64, seed=0)
+    weights = torch.linspace(-1.0, 1.0, X.shape[1], dtype=X.dtype)
+
+    def model(x):
+        return (x * weights).sum(-1, keepdim=True).sin()
+
+    Y = model(X)
+    out = ivd.minimize(ivd.Objective(model, space), "ga", x0=ivd.FromData(X, Y), n_restarts=8, max_iter=20, seed=0)
+    assert space.feasible(out.X).all() and out.X.shape == (8, X.shape[1])
+    assert out.fun <= float(Y.min()) + 1e-6  # the steps start from the best designs and the ranking keeps the best

@@ -8,6 +8,7 @@ from typing import Literal
 
 from invdesign.benchmark.store import digest
 from invdesign.engine import Capabilities, Solver, count
+from invdesign.recommendation import recommend
 from invdesign.solvers import available, get, make
 from invdesign.trust import PESSIMISM_BETA, REGION_RADIUS, REGION_WEIGHT
 
@@ -51,6 +52,7 @@ class SolverConfig:
         latent: Search the latent box of the task's decoder (a VAE trained on the offline designs,
             `invdesign.tasks.DecoderSpec`) instead of the data space; the designs are decoded
             before the oracle sees them. Tasks without a decoder skip latent configurations.
+        kinds: The task kinds it runs on (``"minimize"``, ``"target"``); a task of another kind skips it.
         description: One line for tables and plots.
 
     Raises:
@@ -72,6 +74,7 @@ class SolverConfig:
     data_radius: float = 0.0
     diversity: float = 0.0
     latent: bool = False
+    kinds: tuple[str, ...] = ("minimize", "target")
     description: str = ""
 
     def __post_init__(self) -> None:
@@ -110,6 +113,8 @@ class SolverConfig:
             raise ValueError(
                 f"SolverConfig {self.name!r}: ensemble must be None, 'mean', 'pessimistic' or 'worst', got {self.ensemble!r}"
             )
+        if not self.kinds or not set(self.kinds) <= {"minimize", "target"}:
+            raise ValueError(f"SolverConfig {self.name!r}: kinds must hold 'minimize' and/or 'target', got {self.kinds!r}")
         for attr in ("beta", "data_weight", "data_radius", "diversity"):
             if not getattr(self, attr) >= 0:
                 raise ValueError(f"SolverConfig {self.name!r}: {attr} must be non-negative, got {getattr(self, attr)}")
@@ -190,6 +195,7 @@ def _configs() -> dict[str, SolverConfig]:
             surrogate="selected",
             description="gd on the surrogate recipe that best predicts the best 20% of the training designs from the rest",
         ),
+        _recommended(),
         SolverConfig(name="gd (latent)", solver=make("gd"), latent=True, description="gd in the decoder's latent box from the encoded best designs"),
         SolverConfig(name="lbfgs (latent)", solver=make("lbfgs"), latent=True, description="L-BFGS-B in the decoder's latent box"),
         SolverConfig(
@@ -205,6 +211,20 @@ def _configs() -> dict[str, SolverConfig]:
         if method not in configs:
             configs[method] = SolverConfig(name=method, solver=make(method), description=_summary(method))
     return configs
+
+
+def _recommended() -> SolverConfig:
+    """The row ``recommended``: `invdesign.recommend`'s offline configuration, on minimize tasks (on target tasks it is ``gd``)."""
+    rec = recommend("offline")
+    return SolverConfig(
+        name="recommended",
+        solver=rec.solver(),
+        n_restarts=rec.settings.get("n_restarts"),
+        ensemble=rec.ensemble,
+        kinds=("minimize",),
+        description=f"invdesign.recommend('offline'), fixed in advance: {rec.method} on the {rec.ensemble} member "
+        f"of a {rec.members}-member deep ensemble from the best training designs",
+    )
 
 
 def _summary(method: str) -> str:

@@ -361,10 +361,10 @@ def run(
     tasks the best designs are hidden) and the task's recommended surrogate is trained on it, once,
     and cached under ``out/cache`` (safetensors), as are the deep ensemble, the selected surrogate
     and the decoder when a configuration needs them. Latent configurations run only on tasks with a
-    decoder, selected-surrogate configurations only on minimize tasks, and a solver only on tasks
-    whose space holds kinds of variables and constraints it declares (`invdesign.engine.Capabilities`
-    ``variables`` and ``constraints`` against ``task.space.variable_kinds`` and ``constraint_kinds``;
-    ``ga``, for one, searches reals only, so it skips a `Space` task with a categorical). Each
+    decoder, selected-surrogate configurations only on minimize tasks, a configuration only on the
+    task kinds it names (`SolverConfig.kinds`), and a solver only on tasks whose space holds kinds of
+    variables and constraints it declares (`invdesign.engine.Capabilities` ``variables`` and
+    ``constraints`` against ``task.space.variable_kinds`` and ``constraint_kinds``). Each
     configuration then searches its model (minimize tasks: once; target tasks: once per test target)
     and returns ``k`` designs, which the oracle re-simulates. With ``out``, every finished cell is written to ``out/results.json``
     and ``out/results.csv`` at once (atomically), and a rerun with the same ``out`` skips the cells
@@ -445,8 +445,8 @@ def run(
     cells = [(task, seed, config) for task in task_list for seed in seed_list for config in configs if _applies(config, task)]
     if not cells:
         raise ValueError(
-            "no cell to run: selected-surrogate configurations run on minimize "
-            "tasks only, latent configurations on tasks with a decoder, and a solver only on "
+            "no cell to run: a configuration runs on the task kinds it names, selected-surrogate "
+            "configurations on minimize tasks only, latent configurations on tasks with a decoder, and a solver only on "
             "tasks whose variables and constraints it handles "
             f"(tasks {[t.name for t in task_list]}, solvers {names})"
         )
@@ -488,11 +488,11 @@ def run(
 
 
 def _applies(config: SolverConfig, task: Task) -> bool:
-    """Whether ``config`` runs on ``task``: surrogate selection needs a minimize task, latent search a
-    decoder, and the solver must handle the kinds of variables and constraints of the task's space
+    """Whether ``config`` runs on ``task``: the task's kind must be one of the config's ``kinds``, surrogate
+    selection needs a minimize task, latent search a decoder, and the solver must handle the kinds of variables and constraints of the task's space
     (`invdesign.engine.Capabilities`; a latent search runs in a box of reals) and the task's
     surrogate (a solver of piecewise-linear models needs a ReLU recipe and one output)."""
-    if task.kind != "minimize" and config.surrogate == "selected":
+    if task.kind not in config.kinds or (task.kind != "minimize" and config.surrogate == "selected"):
         return False
     if config.latent:
         return task.decoder is not None

@@ -59,15 +59,19 @@ class Outcome(NamedTuple):
 
 @dataclass
 class Data:
-    """The offline data set of a solver that declares ``data``: designs in search coordinates and their energies.
+    """The offline data set of a solver that declares ``data``: designs inside the space and their energies.
 
     Attributes:
-        U: Designs inside the space, in search coordinates, shape ``(N, d)``.
+        X: Designs inside the objective's space (its design coordinates), shape ``(N, dim)``.
         E: Their energies under the objective's output energy (no penalties), shape ``(N,)``.
     """
 
-    U: Tensor
+    X: Tensor
     E: Tensor
+
+    def search_points(self, view: UnitCube | SpaceView) -> Tensor:
+        """The designs in ``view``'s search coordinates, shape ``(N, d)`` (a mixed space's polish searches a sub-view)."""
+        return view.to_search(self.X)
 
 
 @dataclass

@@ -359,11 +359,11 @@ class TargetAmortizer(Protocol):
 
 
 def _data(objective: Objective, x0: FromData) -> Data:
-    """The offline data set of ``x0`` (a `FromData` with ``Y``): its designs as search points, and their energies."""
+    """The offline data set of ``x0`` (a `FromData` with ``Y``): its designs inside the space, and their energies."""
     Z, Y = x0.search_points(objective)
     if Y is None or Z.shape[0] < 2:
         raise ValueError(f"the data set needs at least 2 designs with outputs inside the space, got {Z.shape[0]}")
-    return Data(U=objective.space.coordinates(relax=True).to_search(Z), E=objective.energy_from_outputs(Y))
+    return Data(X=Z, E=objective.energy_from_outputs(Y))
 
 
 def _names(names: list[str]) -> str:

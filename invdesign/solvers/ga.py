@@ -6,7 +6,10 @@ designs with the training set's mean and standard deviation (and the scores like
 plain gradient steps of size ``0.01 * sqrt(d)`` on the standardised designs following the
 surrogate's gradient (here down the energy: invdesign minimizes). Design-Bench does not bound the
 designs during the steps; its oracles are defined on the task's box only, so the final designs
-are projected onto the space.
+are projected onto the space. Design-Bench runs its discrete tasks on a relaxation of their one-hot
+designs; here a space with compositions, integers and categoricals is searched in its relaxed
+search coordinates (`invdesign.space.Space.coordinates`), and the final designs are rounded and
+improved by the discrete local search every restart solver ends with (`invdesign.engine.mixed`).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import torch
 from torch import Tensor
 
 from invdesign.engine import Capabilities, Outcome, RestartSolver, Run, register
+from invdesign.engine.capabilities import EVERY_CONSTRAINT, EVERY_VARIABLE
 from invdesign.engine.run import best_of
 from invdesign.result import Status
 
@@ -42,7 +46,9 @@ class GradientAscent(RestartSolver):
     """
 
     name: ClassVar[str] = "ga"
-    capabilities: ClassVar[Capabilities] = Capabilities(gradients=True, default_budget=200, default_restarts=128, data=True)
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        gradients=True, default_budget=200, default_restarts=128, data=True, variables=EVERY_VARIABLE, constraints=EVERY_CONSTRAINT
+    )
 
     step_scale: float = 0.01
 
@@ -53,7 +59,7 @@ class GradientAscent(RestartSolver):
     def search(self, run: Run, starts: Tensor, f0: Tensor, *, max_iter: int) -> Outcome:
         assert run.data is not None
         tiny = 1e-12
-        u_scale = run.data.U.std(dim=0).clamp_min(tiny).square()
+        u_scale = run.data.search_points(run.view).std(dim=0).clamp_min(tiny).square()
         e_scale = run.data.E.std().clamp_min(tiny)
         step = self.step_scale * math.sqrt(run.view.dim) * u_scale / e_scale
         u, last, status, nit = starts.clone(), starts.clone(), Status.MAX_ITER, 0
