@@ -148,6 +148,8 @@ class Result:
             each design's distance to the data, whether it lies in the data's support, its
             prediction against the training outputs' range and an ensemble's spread
             (`invdesign.trust.TrustReport`, rows as ``X``); else ``None``.
+        objective: The objective searched (for a batch of targets, this target's); its energy
+            gives `modes`. ``None`` for a result not made by `invdesign.minimize`.
     """
 
     x: Tensor
@@ -171,6 +173,31 @@ class Result:
     bound: float | None = None
     gap: float | None = None
     trust: TrustReport | None = None
+    objective: Any = field(default=None, repr=False, compare=False)
+    _modes: int | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def modes(self) -> int:
+        """The number of distinct basins among the returned designs (computed once, on first use).
+
+        Rule (`invdesign.diversity.basins`): a short batched descent (100 Adam steps, step size 0.02
+        cosine-annealed, in the unit cube of a box) on the
+        objective's energy from every design, in the space's search coordinates (a latent
+        search's latent codes); designs whose descents end within 0.05 of each other (single
+        linkage) share a basin. For an objective that is not differentiable the designs
+        themselves are grouped (no descent). Designs with a NaN energy are left out.
+
+        Raises:
+            ValueError: for a result that does not carry its objective.
+        """
+        if self._modes is None:
+            if self.objective is None:
+                raise ValueError("modes needs the objective searched: results of invdesign.minimize carry it (Result.objective)")
+            from invdesign.diversity import count_basins
+
+            points = self.Z if self.Z is not None else self.X
+            self._modes = count_basins(self.objective, points, self.objective.space, differentiable=self.objective.differentiable)
+        return self._modes
 
     @property
     def designs(self) -> pandas.DataFrame:

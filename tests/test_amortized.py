@@ -72,6 +72,28 @@ def test_diversity_bonus_spreads_the_designs_over_several_minima():
     assert count_modes(with_, task.space) > count_modes(without, task.space) == 1
 
 
+def test_the_mode_seeking_schedule_covers_wells_one_batch_bonus_misses():
+    """Five narrow wells of nearly equal depth: diversity annealed from high covers more of them than a constant bonus."""
+    task = ivd.tasks.get("narrow_wells2")
+    objective = task.objective()
+    covered = {
+        anneal: [task.describe(ivd.minimize(objective, "amortized", max_iter=300, batch_size=64, seed=s, anneal=anneal).X)["basins"] for s in range(2)]
+        for anneal in (1.0, 1000.0)
+    }
+    assert covered[1000.0][0] > covered[1.0][0] and covered[1000.0][1] > covered[1.0][1], covered
+    assert min(covered[1000.0]) >= 4
+
+
+def test_replay_store_refreshes_slots_at_random():
+    from invdesign.solvers.amortized import _Replay
+
+    store = _Replay(32, torch.Generator().manual_seed(0))
+    store.add(torch.zeros(8, 2))
+    assert store.designs is not None and store.designs.shape == (32, 2) and (store.designs == 0).all()
+    store.add(torch.ones(8, 2))
+    assert int((store.designs == 1).all(dim=1).sum()) == 32 // _Replay.REFRESH
+
+
 def test_seeded_runs_repeat_and_seeds_differ(trained_mlp):
     model, task = trained_mlp
     obj = ivd.Objective(model, task.space)
@@ -85,7 +107,7 @@ def test_seeded_runs_repeat_and_seeds_differ(trained_mlp):
 
 def test_history_counts_every_generated_design(box4):
     obj = ivd.Objective(quadratic, box4)
-    res = ivd.minimize(obj, "amortized", batch_size=10, max_iter=20, seed=0)
+    res = ivd.minimize(obj, "amortized", batch_size=10, max_iter=20, seed=0, polish=0)
     assert res.nit == 20 and res.status is ivd.Status.MAX_ITER
     assert res.history.iteration == list(range(21)), "row 0 is the untrained generator's batch"
     assert res.history.n_active == [10] * 21
@@ -97,10 +119,22 @@ def test_history_counts_every_generated_design(box4):
 
 def test_the_designs_are_one_batch_of_the_generator(box4):
     obj = ivd.Objective(quadratic, box4)
-    res = ivd.minimize(obj, "amortized", batch_size=5, max_iter=0, seed=0)
+    res = ivd.minimize(obj, "amortized", batch_size=5, max_iter=0, seed=0, polish=0)
     assert res.nit == 0 and res.status is ivd.Status.MAX_ITER
     batch = res.generator.sample(5, seed=0)  # the noise stream of seed 0 starts with this batch
     assert torch.equal(res.X, batch[torch.argsort(quadratic(batch))])
+
+
+def test_polish_descends_from_every_design_and_stays_in_the_space():
+    space = ivd.Space([ivd.Composition(["a", "b", "c"]), ivd.Real("t", 0.0, 1.0)])
+    target = torch.tensor([0.6, 0.3, 0.1, 0.25], dtype=space.dtype)
+    objective = ivd.Objective(lambda x: (x - target).square().sum(-1), space)
+    raw = ivd.minimize(objective, "amortized", batch_size=16, max_iter=30, seed=0, polish=0)
+    polished = ivd.minimize(objective, "amortized", batch_size=16, max_iter=30, seed=0, polish=100)
+    assert space.feasible(polished.X).all() and polished.X.shape == raw.X.shape
+    assert polished.fun < 1e-6 < raw.fun and "polished by 100 steps of gd" in polished.message
+    assert polished.history.iteration[-1] >= 1 and len(polished.history.iteration) > len(raw.history.iteration)
+    assert torch.equal(polished.generator.sample(4, seed=1), raw.generator.sample(4, seed=1)), "the generator is not polished"
 
 
 def test_callback_stop_returns_the_batch_it_saw(box4):
@@ -137,6 +171,9 @@ def test_nan_energies_are_left_out_of_training_and_ranked_last():
         ({"lr": 0.0}, ValueError, "lr must be positive"),
         ({"diversity": -1.0}, ValueError, "diversity must be finite and non-negative"),
         ({"radius": math.inf}, ValueError, "radius must be positive and finite"),
+        ({"replay": -1}, ValueError, "replay must be at least 0"),
+        ({"anneal": 0.5}, ValueError, "anneal must be a number >= 1"),
+        ({"polish": -1}, ValueError, "polish must be at least 0"),
         ({"diverstiy": 1.0}, TypeError, "unknown option 'diverstiy' for method 'amortized'"),
     ],
 )

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
 import torch
 
 import invdesign as ivd
-from invdesign.diversity import count_modes, mean_pairwise_distance
+from invdesign.diversity import basins, count_basins, count_modes, mean_pairwise_distance
 
 
 def test_mean_pairwise_distance_of_known_points():
@@ -70,3 +71,45 @@ def test_exported_and_works_on_results():
     res = ivd.minimize(ivd.Objective(lambda x: x.square().sum(-1), box), "gd", n_restarts=8, seed=0)
     assert ivd.diversity.count_modes(res.X, box) == 1
     assert ivd.diversity.mean_pairwise_distance(res.X, box) < 1e-3
+
+
+def _double_well(x):
+    """Minima at x0 = -1 and +1 (the second coordinate is a bowl at 0), energy (n,)."""
+    return (x[:, 0].square() - 1).square() + x[:, 1].square()
+
+
+def test_basins_send_designs_down_to_their_minimum_and_group_the_end_points():
+    space = ivd.Box(-2.0, 2.0, dim=2, dtype=torch.float64)
+    # Two far apart in one basin, two close together across the barrier at x0 = 0, one on the far wall.
+    X = torch.tensor([[-1.8, 1.5], [-0.3, -1.2], [0.05, 0.0], [-0.05, 0.0], [1.9, -1.9]], dtype=torch.float64)
+    labels = basins(_double_well, X, space)
+    assert labels.tolist() == [0, 0, 1, 0, 1]
+    assert count_modes(X, space) == 4, "the designs themselves form four clusters"
+    assert count_basins(_double_well, X, space) == 2
+    assert basins(_double_well, X, space, steps=0).tolist() == [0, 1, 2, 2, 3], "no descent: the designs' own clusters"
+
+
+def test_basins_keep_a_nan_design_apart_and_count_basins_leaves_it_out():
+    space = ivd.Box(-2.0, 2.0, dim=2, dtype=torch.float64)
+
+    def holey(x):
+        return torch.where(x[:, 1] > 1.5, torch.nan, _double_well(x))
+
+    X = torch.tensor([[-1.2, 0.0], [-0.8, 0.1], [0.5, 1.8]], dtype=torch.float64)
+    assert basins(holey, X, space).tolist() == [0, 0, 1]
+    assert count_basins(holey, X, space) == 1
+    assert count_basins(holey, X[:0], space) == 0
+    with pytest.raises(ValueError, match="radius must be positive"):
+        basins(holey, X, space, radius=0.0)
+
+
+def test_every_result_counts_its_modes_with_the_basin_rule():
+    space = ivd.Box(-2.0, 2.0, dim=2, dtype=torch.float64)
+    objective = ivd.Objective(_double_well, space)
+    for method, budget in (("gd", {"n_restarts": 32}), ("random", {"max_evals": 64}), ("cmaes", {"max_evals": 200})):
+        result = ivd.minimize(objective, method, seed=0, **budget)
+        assert result.modes == count_basins(objective, result.X, space) <= 2, method
+    spread = ivd.minimize(objective, "random", max_evals=64, seed=0)
+    assert spread.modes == 2 and count_modes(spread.X, space) > 2
+    with pytest.raises(ValueError, match="modes needs the objective searched"):
+        _ = dataclasses.replace(spread, objective=None).modes

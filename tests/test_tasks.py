@@ -613,3 +613,20 @@ def test_botorch_task_wraps_other_test_functions() -> None:
     torch.testing.assert_close(task.oracle(torch.zeros(2, 10)), torch.zeros(2, 1), atol=1e-5, rtol=0)
     with pytest.raises(ValueError, match="maximization"):
         tasks.botorch_task(Ackley(dim=2, negate=True), name="neg")
+
+
+@pytest.mark.parametrize("d", [2, 4, 8])
+def test_narrow_wells_have_five_separate_wells_of_nearly_equal_depth(d):
+    from invdesign.tasks.wells import COVER, WELLS, NarrowWells, well_width
+
+    task, oracle = tasks.get(f"narrow_wells{d}"), NarrowWells(d)
+    centres = oracle.centres
+    apart = torch.cdist(centres, centres) + torch.eye(WELLS) * 10
+    assert apart.min() > 4 * well_width(d), "the wells are separate minima"
+    depths = task.oracle(centres)[:, 0]
+    assert depths.max() - depths.min() < 0.035 and task.optimum == pytest.approx(float(depths.min()))
+    # A design covers the well whose centre lies within COVER widths; the describe column counts wells.
+    near = centres[[0, 0, 3]] + COVER * well_width(d) * 0.9 / math.sqrt(d)
+    assert task.describe(near) == {"basins": 2.0} and task.describe(torch.full((3, d), 0.001, dtype=torch.float64)) == {"basins": 0.0}
+    X, _ = task.make_offline_data(seed=0, n=200)
+    assert X.shape == (200, d) and task.space.contains(X).all()

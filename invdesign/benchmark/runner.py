@@ -23,7 +23,7 @@ from invdesign.benchmark.parallel import Settings, sweep
 from invdesign.benchmark.problem import Problem, prepare, selection_recipe
 from invdesign.benchmark.store import ResultStore, cell_key, digest, frame, nan_to_none
 from invdesign.cluster import as_executor
-from invdesign.diversity import count_modes, mean_pairwise_distance
+from invdesign.diversity import count_basins, mean_pairwise_distance
 from invdesign.engine.run import count
 from invdesign.engine.solver import TargetAmortizer
 from invdesign.models import MLP, Ensemble
@@ -50,11 +50,14 @@ class Cell:
         seconds: Search wall time, the tracing oracle calls left out.
         trace: ``{"nfev": [...], "seconds": [...], "oracle": [...]}``: the oracle's verdict on the
             best design so far along the run (the first target's run for target tasks).
+        modes: Distinct basins of the searched energy among the returned designs
+            (`invdesign.diversity.count_basins`).
     """
 
     X: Tensor
     nfev: int
     seconds: float
+    modes: int
     trace: dict[str, list[float]] = field(default_factory=dict)
 
 
@@ -178,7 +181,9 @@ def _search(problem: Problem, config: SolverConfig, k: int, seed: int, target: T
     pick = select_designs(result.X, result.F, min(k, result.X.shape[0]), diversity=config.diversity, space=task.space)
     X = result.X[pick].to(problem.X.dtype)  # decoded designs for a latent search
     seconds = result.runtime - (tracer.overhead if tracer else 0.0)
-    return Cell(X, result.nfev, seconds, tracer.as_dict() if tracer else {})
+    points = (result.Z if result.Z is not None else result.X)[pick]
+    modes = count_basins(objective, points, objective.space, differentiable=objective.differentiable)
+    return Cell(X, result.nfev, seconds, modes, tracer.as_dict() if tracer else {})
 
 
 def _serve_inverse_model(problem: Problem, config: SolverConfig, k: int) -> list[Cell]:
@@ -204,13 +209,16 @@ def _serve_inverse_model(problem: Problem, config: SolverConfig, k: int) -> list
     generator, report = solver.fit_targets(model, task.space, problem.Y, max_iter=config.max_iter, seed=problem.seed)
     with torch.no_grad():
         designs = generator.sample(targets.to(problem.Y), k, seed=problem.seed)
-        ranked = []
+        ranked, objectives = [], []
         for target, X in zip(targets, designs):
-            energy = Objective(model, task.space, target=target)(X)
-            ranked.append(X[torch.argsort(energy)])
+            objectives.append(Objective(model, task.space, target=target))
+            ranked.append(X[torch.argsort(objectives[-1](X))])
     seconds = (time.perf_counter() - t0) / len(targets)
     evaluations = report.evaluations
-    return [Cell(X, evaluations // len(targets) + k, seconds, {}) for X in ranked]
+    return [
+        Cell(X, evaluations // len(targets) + k, seconds, count_basins(objective, X, task.space))
+        for X, objective in zip(ranked, objectives)
+    ]
 
 
 def run_cell(problem: Problem, config: SolverConfig, *, k: int) -> dict[str, Any]:
@@ -252,7 +260,7 @@ def run_cell(problem: Problem, config: SolverConfig, *, k: int) -> dict[str, Any
             **{f"r_{t}": math.nan for t in T_VALUES},
             distance_to_data=_distance_to_data(problem, cell.X),
             pairwise_distance=mean_pairwise_distance(cell.X, task.space),
-            n_modes=count_modes(cell.X, task.space),
+            n_modes=cell.modes,
             n_designs=int(cell.X.shape[0]),
             n_invalid=int((~torch.isfinite(oracle)).sum()),
             evaluations=cell.nfev,
@@ -284,7 +292,7 @@ def run_cell(problem: Problem, config: SolverConfig, *, k: int) -> dict[str, Any
             invalid += int((~torch.isfinite(oracle)).sum())
             distances.append(_distance_to_data(problem, cell.X))
             spreads.append(mean_pairwise_distance(cell.X, task.space))
-            modes.append(count_modes(cell.X, task.space))
+            modes.append(cell.modes)
             nfev += cell.nfev
             seconds += cell.seconds
             trace = trace or cell.trace
@@ -411,7 +419,9 @@ def run(
         (target tasks); ``distance_to_data`` (mean distance from a returned design to its nearest
         training design, unit-cube coordinates: how far the search left the data);
         ``pairwise_distance`` and ``n_modes`` (`invdesign.diversity`: the designs' mean pairwise
-        distance and number of distinct clusters, per target averaged on target tasks); ``n_designs,
+        distance, and the number of distinct basins of the searched energy among them by
+        `invdesign.diversity.count_basins`: a short descent from each design, end points
+        grouped; per target averaged on target tasks); ``n_designs,
         n_invalid, evaluations`` (surrogate evaluations) and
         ``seconds`` (search wall time); ``design_<name>`` for each measure of a minimize task's
         ``describe`` (molecules: validity, uniqueness, novelty, diversity); ``fingerprint``. ``out/results.json`` also holds, per cell,
@@ -502,7 +512,7 @@ def _applies(config: SolverConfig, task: Task) -> bool:
     return task.space.variable_kinds <= caps.variables and task.space.constraint_kinds <= caps.constraints
 
 
-HARNESS_VERSION = 4
+HARNESS_VERSION = 5
 """Bumped when the harness measures cells differently, so older finished cells are recomputed."""
 
 

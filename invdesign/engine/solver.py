@@ -112,6 +112,11 @@ class Solver(ABC):
             result: Result | BatchResult = targets.one_at_a_time(self, objective, call)
         else:
             result = self.solve(objective, checked)
+        if isinstance(result, BatchResult):
+            for t, one in enumerate(result.results):
+                one.objective = objective[t]
+        else:
+            result.objective = objective
         return _trusted(result, objective, data, why_not)
 
     def solve(self, objective: Objective, checked: Call) -> Result | BatchResult:

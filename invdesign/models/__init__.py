@@ -5,7 +5,7 @@ from invdesign.models.classifier import ClassifierReport, ConvClassifier, fit_cl
 from invdesign.models.ensemble import Ensemble
 from invdesign.models.fit import FitReport, fit, fit_ensemble, fit_mlp
 from invdesign.models.gan import GAN, GANReport, MinibatchStd, fit_gan
-from invdesign.models.generators import ConditionalGenerator, Generator, distinct_pairs
+from invdesign.models.generators import ConditionalGenerator, Generator, distinct_from, distinct_pairs
 from invdesign.models.inverse import InverseModelReport, fit_inverse_model
 from invdesign.models.io import load, save
 from invdesign.models.mlp import MLP
@@ -43,6 +43,7 @@ __all__ = [
     "VAEReport",
     "adam",
     "descend",
+    "distinct_from",
     "distinct_pairs",
     "fit",
     "fit_classifier",

@@ -3,7 +3,8 @@
 - `Generator` ``g(noise) -> design``: what the ``"amortized"`` solver trains on a surrogate's energy.
 - `ConditionalGenerator` ``g(noise, y*) -> design``: an inverse model, trained by
   `invdesign.models.fit_inverse_model` to serve designs for new targets ``y*``.
-- `distinct_pairs`: the share of pairs of designs that lie apart, the diversity bonus of both.
+- `distinct_pairs`: the share of pairs of designs that lie apart, the diversity bonus of both;
+  `distinct_from`: the same between a batch and earlier designs (the amortized solver's replay store).
 
 Every design is ``lower + sigmoid(network output) * (upper - lower)``: inside the box by
 construction, whatever the weights.
@@ -198,3 +199,23 @@ def distinct_pairs(u: Tensor, radius: float) -> Tensor:
     distance = torch.cdist(u, u, compute_mode="donot_use_mm_for_euclid_dist")
     # The diagonal (each sample with itself) counts 0, so the sum is over the n (n - 1) pairs.
     return -torch.expm1(-(distance / radius).pow(4)).sum(dim=(-2, -1)) / (n * (n - 1))
+
+
+def distinct_from(u: Tensor, others: Tensor, radius: float) -> Tensor:
+    """The share of pairs (one sample of ``u``, one of ``others``) more than about ``radius`` apart, smoothly.
+
+    Each pair counts as in `distinct_pairs`. When both sets gather in tight groups further apart
+    than ``2 * radius``, this is ``1 - sum_g p_g q_g`` with ``p`` and ``q`` the shares of ``u`` and
+    ``others`` in each group: it is highest for samples in the groups ``others`` holds least.
+    Differentiable in ``u`` (``others`` is taken as constant).
+
+    Args:
+        u: Samples, shape ``(n, d)``.
+        others: Earlier samples, shape ``(m, d)``, ``m >= 1``.
+        radius: The distance scale.
+
+    Returns:
+        The share, a scalar tensor.
+    """
+    distance = torch.cdist(u, others.detach(), compute_mode="donot_use_mm_for_euclid_dist")
+    return -torch.expm1(-(distance / radius).pow(4)).mean()

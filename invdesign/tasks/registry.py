@@ -16,6 +16,7 @@ from invdesign.tasks.botorch_functions import (
 from invdesign.tasks.digits import digits_task
 from invdesign.tasks.formulation import composition, mixed
 from invdesign.tasks.molecules import FACTORIES
+from invdesign.tasks.wells import DIMENSIONS, narrow_wells
 
 _TASKS: dict[str, Task] = {}
 
@@ -70,5 +71,6 @@ for _task in (
     digits_task(),
     composition(),
     mixed(),
+    *(narrow_wells(d) for d in DIMENSIONS),
 ):
     register(_task)
