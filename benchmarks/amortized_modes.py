@@ -5,7 +5,8 @@ torch and differentiable, so no surrogate error enters), minimum 0.397887 at (-p
 (pi, 2.275) and (9.42478, 2.475) in ``[-5, 10] x [0, 15]``. Each method returns 128 designs:
 
 - ``gd``: 128 restarts from Sobol points (default options);
-- ``amortized``: a generator trained on batches of 128 with the diversity bonus (default options);
+- ``amortized``: a generator trained on batches of 128 with the diversity bonus (default options:
+  the diversity annealed from high, the designs polished by 100 gd steps);
 - ``amortized``, ``diversity=0``: the same without the bonus.
 
 A minimum counts as found when a returned design lies within 0.05 of it in unit-cube distance
@@ -17,7 +18,7 @@ Claim, for every seed: the generator with the diversity bonus finds at least as 
 128-restart ``gd``, and without the bonus it finds fewer than with it. The process exits with
 status 1 if the claim fails.
 
-Run: ``python benchmarks/amortized_modes.py`` (under a minute on one CPU core).
+Run: ``python benchmarks/amortized_modes.py`` (a few minutes on one CPU core).
 """
 
 from __future__ import annotations

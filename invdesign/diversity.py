@@ -1,9 +1,10 @@
 """How spread out a set of designs is: any solver's ``k`` designs, compared across solvers.
 
 `basins` counts the minima of the energy the designs lead to (a short descent from each);
-`mean_pairwise_distance` and `count_modes` measure the designs themselves. The last two use Euclidean distances, in the unit-cube coordinates of a box when one is given
-(every coordinate scaled to ``[0, 1]``, so every dimension counts alike and the numbers compare
-across tasks of the same dimension), in raw coordinates otherwise. Designs of any shape
+`mean_pairwise_distance` and `count_modes` measure the designs themselves. The last two use
+Euclidean distances, in the unit-cube coordinates of a box when one is given (every coordinate
+scaled to ``[0, 1]``, so every dimension counts alike and the numbers compare across tasks of the
+same dimension), in raw coordinates otherwise. Designs of any shape
 ``(k, ...)`` (images, say) are flattened to ``(k, d)`` when no box is given.
 """
 
@@ -140,15 +141,25 @@ def basins(
     return torch.tensor([order[int(v)] for v in labels], dtype=torch.long)
 
 
-def count_basins(energy: Callable[[Tensor], Tensor], X: Tensor, space: DesignSpace, *, differentiable: bool = True) -> int:
+def count_basins(
+    energy: Callable[[Tensor], Tensor],
+    X: Tensor,
+    space: DesignSpace,
+    *,
+    F: Tensor | None = None,
+    differentiable: bool = True,
+) -> int:
     """The number of distinct basins among designs ``X`` ``(k, d)`` (`basins`; 0 for none).
 
-    Designs with a NaN or infinite energy are left out; with ``differentiable=False`` the
-    designs themselves are grouped (no descent).
+    Designs with a NaN or infinite energy are left out: ``F`` ``(k,)`` gives the energies where
+    they are known (else ``energy(X)`` is evaluated once). With ``differentiable=False`` the
+    designs themselves are grouped (no descent, so ``energy`` is not called when ``F`` is given).
     """
-    with torch.no_grad():
-        finite = torch.isfinite(energy(X)) if X.shape[0] else torch.zeros(0, dtype=torch.bool)
-    labels = basins(energy, X[finite.to(X.device)], space, steps=BASIN_STEPS if differentiable else 0)
+    if F is None:
+        with torch.no_grad():
+            F = energy(X) if X.shape[0] else torch.zeros(0, dtype=X.dtype, device=X.device)
+    finite = torch.isfinite(F).to(X.device)
+    labels = basins(energy, X[finite], space, steps=BASIN_STEPS if differentiable else 0)
     return int(labels.max()) + 1 if labels.numel() else 0
 
 
@@ -159,6 +170,8 @@ def _descend(energy: Callable[[Tensor], Tensor], view: Any, u: Tensor, stuck: Te
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps, eta_min=BASIN_LR / 100)
     for _ in range(steps):
         f = energy(view.to_design(u))
+        if not f.requires_grad:
+            raise ValueError("basins needs an energy differentiable in the designs (or steps=0)")
         stuck |= ~torch.isfinite(f.detach())
         (grad,) = torch.autograd.grad(torch.where(stuck, 0.0, f).sum(), u, allow_unused=True)
         if grad is None:

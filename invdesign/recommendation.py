@@ -169,7 +169,6 @@ def recommend(problem: Any, *, max_evals: int | None = None) -> Recommendation:
     return Recommendation(
         kind="offline",
         method="ga",
-        settings={"n_restarts": 128},
         ensemble="worst",
         members=ENSEMBLE_MEMBERS,
         evidence=OFFLINE_EVIDENCE,

@@ -184,8 +184,10 @@ class Result:
         cosine-annealed, in the unit cube of a box) on the
         objective's energy from every design, in the space's search coordinates (a latent
         search's latent codes); designs whose descents end within 0.05 of each other (single
-        linkage) share a basin. For an objective that is not differentiable the designs
-        themselves are grouped (no descent). Designs with a NaN energy are left out.
+        linkage) share a basin: about 100 batched evaluations of the objective's gradient. For an
+        objective that is not differentiable the designs themselves are grouped (no descent, no
+        evaluation). Designs with a NaN energy are left out. A pickled result keeps the count
+        if it was computed, not the objective.
 
         Raises:
             ValueError: for a result that does not carry its objective.
@@ -196,8 +198,16 @@ class Result:
             from invdesign.diversity import count_basins
 
             points = self.Z if self.Z is not None else self.X
-            self._modes = count_basins(self.objective, points, self.objective.space, differentiable=self.objective.differentiable)
+            self._modes = count_basins(
+                self.objective, points, self.objective.space, F=self.F, differentiable=self.objective.differentiable
+            )
         return self._modes
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without its objective (the model may be a closure, and the result should not keep it alive elsewhere)."""
+        state = dict(self.__dict__)
+        state["objective"] = None
+        return state
 
     @property
     def designs(self) -> pandas.DataFrame:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -272,6 +273,18 @@ def test_a_target_task_on_a_space_searches_each_target_and_skips_configurations_
     assert list(table["solver"]) == ["amortized"], "a configuration for minimize tasks only is skipped"
     row = table.iloc[0]
     assert row["n_designs"] == 8 and row["n_invalid"] == 0 and math.isfinite(row["r_1"])
+
+
+def test_a_solver_skips_tasks_whose_variables_it_does_not_declare():
+    from invdesign.solvers.gd import GradientDescent
+
+    class RealsOnly(GradientDescent):
+        capabilities = dataclasses.replace(GradientDescent.capabilities, variables=frozenset({"real"}))
+
+    config = SolverConfig(name="reals only", solver=RealsOnly())
+    assert runner._applies(config, ivd.tasks.get("branin")) and not runner._applies(config, ivd.tasks.get("mixed"))
+    with pytest.raises(ValueError, match="no cell to run"):
+        benchmark.run(["mixed"], [config], 1, progress=False)
 
 
 def test_target_tasks_count_their_real_candidates_and_drop_invalid_targets(tmp_path):

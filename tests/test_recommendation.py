@@ -21,7 +21,7 @@ def _problem(n: int = 160):
 def test_each_kind_has_one_configuration():
     offline = ivd.recommend("offline")
     assert (offline.kind, offline.method, offline.ensemble, offline.members) == ("offline", "ga", "worst", ENSEMBLE_MEMBERS)
-    assert "seeds 100 and 101" in offline.evidence and offline.settings == {"n_restarts": 128}
+    assert "seeds 100 and 101" in offline.evidence and offline.settings == {}
     assert ivd.recommend("target").method == "gd"
     assert ivd.recommend("black-box", max_evals=BO_MAX_EVALS).method == "bo"
     assert ivd.recommend("black-box", max_evals=BO_MAX_EVALS + 1).method == "turbo"
@@ -54,6 +54,9 @@ def test_a_problem_it_cannot_place_is_refused_by_name():
 
 def test_the_offline_configuration_runs_on_a_deep_ensemble_and_reports_trust():
     space, X, Y = _problem()
+    small = ivd.models.fit_ensemble(X[:60], Y[:60], n_members=2, hidden=(8,), epochs=5, seed=0, progress=False)[0]
+    few = ivd.recommend("offline").minimize(ivd.recommend("offline").objective(small, space), x0=ivd.FromData(X[:60], Y[:60]))
+    assert few.X.shape == (60, 2), "a data set smaller than ga's 128 starts gives one start per design"
     rec = ivd.recommend("offline")
     with pytest.raises(TypeError, match="fit_ensemble\\(X, Y, n_members=5\\)"):
         rec.objective(torch.nn.Linear(2, 1), space, data=(X, Y))

@@ -182,7 +182,7 @@ def _search(problem: Problem, config: SolverConfig, k: int, seed: int, target: T
     X = result.X[pick].to(problem.X.dtype)  # decoded designs for a latent search
     seconds = result.runtime - (tracer.overhead if tracer else 0.0)
     points = (result.Z if result.Z is not None else result.X)[pick]
-    modes = count_basins(objective, points, objective.space, differentiable=objective.differentiable)
+    modes = count_basins(objective, points, objective.space, F=result.F[pick], differentiable=objective.differentiable)
     return Cell(X, result.nfev, seconds, modes, tracer.as_dict() if tracer else {})
 
 
@@ -216,7 +216,7 @@ def _serve_inverse_model(problem: Problem, config: SolverConfig, k: int) -> list
     seconds = (time.perf_counter() - t0) / len(targets)
     evaluations = report.evaluations
     return [
-        Cell(X, evaluations // len(targets) + k, seconds, count_basins(objective, X, task.space))
+        Cell(X, evaluations // len(targets) + k, seconds, count_basins(objective, X, objective.space))
         for X, objective in zip(ranked, objectives)
     ]
 

@@ -36,7 +36,7 @@ SUITES: dict[str, Suite] = {
         solvers=(*available(), "gd+pessimism", "gd+trust"),
         seeds=3,
         settings={"k": 128, "n_targets": 3, "n_train": 2000, "epochs": 100},
-        description="every solver on four boxes and the mixed space (a solver skips kinds it does not declare), 3 seeds, "
+        description="every solver on four boxes and the mixed space, 3 seeds, "
         "2,000 offline designs, 3 targets for robot_arm (minutes on 2 CPU cores)",
     ),
     "full": Suite(
@@ -48,7 +48,7 @@ SUITES: dict[str, Suite] = {
         ),
         solvers=(
             *available(),
-            "gd+ensemble", "gd+pessimism", "gd+worst", "gd+trust", "gd+diverse", "gd+selected",
+            "gd+ensemble", "gd+pessimism", "gd+worst", "gd+trust", "gd+diverse", "gd+selected", "recommended",
             "gd (latent)", "lbfgs (latent)", "bo (latent)",
         ),
         seeds=5,

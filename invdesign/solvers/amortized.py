@@ -133,7 +133,7 @@ class Amortized(TrainedSolver):
         radius: Distance in unit-cube coordinates beyond which two designs count as distinct
             (about half the distance between the minima to be told apart).
         replay: Designs in the replay store; 0 (the default) turns it off.
-        polish: Steps of batched ``gd`` (its defaults: Adam, cosine schedule) on the energy from
+        polish: Steps of batched ``gd`` (with ``gd``'s default options) on the energy from
             every design of the last batch before they are returned (0: none). The returned
             designs are the polished ones; ``result.generator.sample(n)`` serves unpolished ones.
         anneal: The diversity weight starts at ``anneal`` times ``diversity`` (1: no schedule).
@@ -266,7 +266,11 @@ class Amortized(TrainedSolver):
             # gd from every generated design: the generator's spread, gd's precision.
             polished = GradientDescent().search(run, u, f, max_iter=self.polish)
             u, f = polished.U.detach(), polished.F.detach()
-            message += f" Designs polished by {self.polish} steps of gd."
+            if polished.status is Status.STOPPED:
+                status = Status.STOPPED
+                message += f" The polish was stopped by the callback after {polished.nit} of {self.polish} gd steps."
+            else:
+                message += f" Designs polished by {self.polish} steps of gd."
         return Outcome(u, f, status, message, nit, generator)
 
     def _weight(self, step: int, max_iter: int) -> float:
