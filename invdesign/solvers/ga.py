@@ -10,6 +10,9 @@ are projected onto the space. Design-Bench runs its discrete tasks on a relaxati
 designs; here a space with compositions, integers and categoricals is searched in its relaxed
 search coordinates (`invdesign.space.Space.coordinates`), and the final designs are rounded and
 improved by the discrete local search every restart solver ends with (`invdesign.engine.mixed`).
+On a space with compositions, categoricals or linear constraints every step is projected onto the
+(relaxed) feasible set, as for every projection solver: the model is only evaluated where those
+hold. A box keeps Design-Bench's unbounded steps.
 """
 
 from __future__ import annotations
@@ -63,6 +66,8 @@ class GradientAscent(RestartSolver):
         e_scale = run.data.E.std().clamp_min(tiny)
         step = self.step_scale * math.sqrt(run.view.dim) * u_scale / e_scale
         u, last, status, nit = starts.clone(), starts.clone(), Status.MAX_ITER, 0
+        # Compositions, one-hot blocks and linear constraints must hold wherever the model is evaluated.
+        bounded = bool(getattr(run.view, "blocks", None)) or bool(getattr(run.view, "has_constraints", False))
         frozen = torch.zeros(u.shape[0], dtype=torch.bool, device=u.device)
         for it in range(max_iter):
             nit = it + 1
@@ -74,6 +79,8 @@ class GradientAscent(RestartSolver):
                 frozen |= ~torch.isfinite(f)
                 last = torch.where(frozen.unsqueeze(-1), last, u)
                 u = torch.where(frozen.unsqueeze(-1), last, u - step * torch.nan_to_num(grad))
+                if bounded:
+                    run.view.project_(u)
             finite = f.detach()[~frozen]
             run.record(nit, float(finite.min()) if finite.numel() else math.inf, int((~frozen).sum()))
             if run.stop_requested(best_of(last, torch.where(frozen, math.inf, f.detach()))):
