@@ -170,10 +170,8 @@ def _descend(energy: Callable[[Tensor], Tensor], view: Any, u: Tensor, stuck: Te
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps, eta_min=BASIN_LR / 100)
     for _ in range(steps):
         f = energy(view.to_design(u))
-        if not f.requires_grad:
-            raise ValueError("basins needs an energy differentiable in the designs (or steps=0)")
         stuck |= ~torch.isfinite(f.detach())
-        (grad,) = torch.autograd.grad(torch.where(stuck, 0.0, f).sum(), u, allow_unused=True)
+        grad = torch.autograd.grad(torch.where(stuck, 0.0, f).sum(), u, allow_unused=True)[0] if f.requires_grad else None
         if grad is None:
             raise ValueError("basins needs an energy differentiable in the designs (or steps=0)")
         u.grad = grad.masked_fill(stuck.unsqueeze(-1), 0.0)

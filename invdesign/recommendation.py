@@ -176,6 +176,7 @@ def recommend(problem: Any, *, max_evals: int | None = None) -> Recommendation:
 
 
 def _kind(problem: Any, max_evals: int | None) -> Kind:
+    from invdesign import tasks
     from invdesign.objective import Objective
     from invdesign.starts import FromData
 
@@ -184,10 +185,8 @@ def _kind(problem: Any, max_evals: int | None) -> Kind:
     if isinstance(problem, str):
         if problem in KINDS:
             return problem
-        from invdesign import tasks
-
         problem = tasks.get(problem)
-    if _is_task(problem):
+    if isinstance(problem, tasks.Task):
         return "target" if problem.kind == "target" else "offline"
     if isinstance(problem, Objective):
         if problem.target is not None or problem.targets is not None:
@@ -205,8 +204,3 @@ def _kind(problem: Any, max_evals: int | None) -> Kind:
         f"got {type(problem).__name__}"
     )
 
-
-def _is_task(problem: Any) -> bool:
-    from invdesign.tasks import Task
-
-    return isinstance(problem, Task)

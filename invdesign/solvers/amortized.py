@@ -84,9 +84,10 @@ class Amortized(TrainedSolver):
       every basin the spread reached, and the polish below takes the designs to the minima.
       (Falling only to half of the run and holding ``diversity`` for the rest, the generator
       collapsed again: one well of five in every seed of the 2-d benchmark below with 2,000
-      steps.) On the 2-d narrow-wells task (five wells of
-      depth 1.0 to 0.97; `invdesign.tasks.wells`) with the oracle as the energy, 300 steps,
-      batch 64, seeds 0 and 1: 5 and 4 wells with ``anneal=1000``, 1 and 1 without the schedule;
+      steps.) On the narrow-wells surrogates (five wells of depth 1.0 to 0.97;
+      `invdesign.tasks.wells`; ``benchmarks/amortized_wells.py``, 2,000 steps, batch 128, seeds
+      0-2) it covers 5, 5, 5 wells in 2-d and 3, 4, 4 in 4-d where ``diversity=0`` covers 1 in
+      every seed; in 8-d it covers 1 (gd: 5, 5, 4);
     - a replay store of ``replay`` earlier designs (off by default): filled from the untrained
       generator's batch, after every step ``replay // 16`` slots drawn at random take designs of
       the new batch (a design stays about 16 steps on average), and ``distinct`` becomes the mean

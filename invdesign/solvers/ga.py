@@ -67,7 +67,7 @@ class GradientAscent(RestartSolver):
         step = self.step_scale * math.sqrt(run.view.dim) * u_scale / e_scale
         u, last, status, nit = starts.clone(), starts.clone(), Status.MAX_ITER, 0
         # Compositions, one-hot blocks and linear constraints must hold wherever the model is evaluated.
-        bounded = bool(getattr(run.view, "blocks", None)) or bool(getattr(run.view, "has_constraints", False))
+        bounded = bool(run.view.blocks) or run.view.has_constraints
         frozen = torch.zeros(u.shape[0], dtype=torch.bool, device=u.device)
         for it in range(max_iter):
             nit = it + 1
