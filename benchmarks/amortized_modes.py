@@ -42,6 +42,8 @@ METHODS = {
     "amortized": ("amortized", {}),
     "amortized, diversity=0": ("amortized", {"diversity": 0.0}),
 }
+SIZE = {"gd": "n_restarts", "amortized": "batch_size"}
+"""The option that sets how many designs each method returns."""
 
 
 def minima_found(result: ivd.Result, space: ivd.Box) -> tuple[int, int]:
@@ -69,7 +71,7 @@ def main() -> int:
     for seed in range(args.seeds):
         for name, (method, options) in METHODS.items():
             t0 = time.perf_counter()
-            result = ivd.minimize(objective, method, n_restarts=args.designs, seed=seed, **options)
+            result = ivd.minimize(objective, method, seed=seed, **{SIZE[method]: args.designs}, **options)
             seconds = time.perf_counter() - t0
             near, strict = minima_found(result, space)
             found[name].append(near)

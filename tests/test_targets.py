@@ -186,12 +186,17 @@ def test_an_automatic_batch_limit_follows_the_memory_a_row_costs():
 def test_a_trained_solver_serves_every_target_with_one_conditional_generator():
     targets = reachable(6, seed=2)
     objective = ivd.Objective(arm, BOX, target=targets)
-    result = ivd.minimize(objective, "amortized", max_iter=300, batch_size=16, seed=0)
+    result = ivd.minimize(objective, "amortized", max_iter=300, batch_size=16, seed=0, polish=0)
     assert result.X.shape == (6, 16, 2) and all(r.generator is result[0].generator for r in result)
     with torch.no_grad():
         torch.testing.assert_close(result.F, objective(result.X), rtol=0, atol=1e-12)
-    barely = ivd.minimize(objective, "amortized", max_iter=1, batch_size=16, seed=0)
+    barely = ivd.minimize(objective, "amortized", max_iter=1, batch_size=16, seed=0, polish=0)
     assert float(result.fun.mean()) < 0.1 * float(barely.fun.mean()), "training brings every target's designs closer"
+    polished = ivd.minimize(objective, "amortized", max_iter=300, batch_size=16, seed=0, polish=30)
+    assert BOX.contains(polished.X.reshape(-1, 2)).all(), "the polish stays in the box"
+    assert (polished.fun <= result.fun).all() and float(polished.fun.mean()) < 0.1 * float(result.fun.mean())
+    assert all(r.nfev > p.nfev for r, p in zip(polished, result, strict=True)), "the polish's evaluations are counted"
+    assert "polished by up to 30 steps of gd" in polished[0].message
     untrained = ivd.minimize(objective, "amortized", max_iter=0, batch_size=4, seed=0)
     assert untrained.X.shape == (6, 4, 2), "no training steps: each target's own untrained generator"
     one_output = ivd.Objective(lambda x: x.sum(-1), BOX, target=[0.5, -0.3])

@@ -44,7 +44,7 @@ SUITES: dict[str, Suite] = {
         tasks=(
             "sine", "robot_arm", "ballistics", "branin", "hartmann6",
             "ackley10", "ackley20", "rosenbrock10", "styblinski_tang10", "digits",
-            "composition", "mixed",
+            "composition", "mixed", "narrow_wells2", "narrow_wells4", "narrow_wells8",
         ),
         solvers=(
             *available(),
