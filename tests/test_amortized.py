@@ -85,6 +85,21 @@ def test_the_mode_seeking_schedule_covers_wells_one_batch_bonus_misses():
     assert min(wells()) >= 4 > max(wells(diversity=0.0)), "the defaults cover most wells; without the bonus, one"
 
 
+def test_the_diversity_shares_count_groups_and_reward_going_where_the_store_is_not():
+    from invdesign.models import distinct_from, distinct_pairs
+
+    a, b = torch.zeros(2), torch.ones(2)
+    batch = torch.stack([a, a, a, b]) + 1e-4 * torch.arange(8.0).reshape(4, 2)
+    # Tight groups far apart: the chance that two of the designs lie in different groups, (16 - 3^2 - 1^2) / (4 * 3).
+    assert float(distinct_pairs(batch, 0.15)) == pytest.approx(0.5, abs=1e-6)
+    store = torch.stack([a] * 6 + [b] * 2)  # where the generator has been: mostly at a
+    assert float(distinct_from(batch[:1], store, 0.15)) == pytest.approx(0.25, abs=1e-6)
+    assert float(distinct_from(batch[3:], store, 0.15)) == pytest.approx(0.75, abs=1e-6)
+    near = (a + 0.1).requires_grad_(True)  # a design at the edge of the store's main group
+    distinct_from(near[None], store, 0.15).backward()
+    assert near.grad is not None and (near.grad > 0).all(), "the store's term pushes a design away from where it has been"
+
+
 def test_replay_store_refreshes_slots_at_random():
     from invdesign.solvers.amortized import _Replay
 

@@ -143,7 +143,10 @@ class Amortized(TrainedSolver):
     ``gd`` (each design judged against its own target): serving is one forward pass plus a short
     batched descent. A trained conditional generator ``g`` serves new targets ``Y`` the same way
     with ``ivd.minimize(ivd.Objective(model, space, target=Y), "gd", x0=g.sample(Y, n),
-    max_iter=100)``.
+    max_iter=100)``. Measured on the robot arm (``benchmarks/amortized_robot_arm.py``, 200 test
+    targets x 50 designs, 2 CPU cores): r_1 / r_10 7.9e-5 / 7.7e-5 served, 1.5e-5 / 1.4e-7 after
+    100 polish steps, against 1.9e-6 / 4.0e-8 for ``gd`` with 2,048 restarts per target; serving
+    takes 15 ms, 1.1-1.3 s with the polish (about 11 ms per ``gd`` step on the 10,000 designs).
 
     The weights come
     from the ``init`` stream of ``seed`` and the noise from its ``noise`` stream
