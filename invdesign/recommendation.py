@@ -6,7 +6,7 @@ need to know which configuration to run. The three kinds and their configuration
 - ``"offline"``: a differentiable surrogate trained on a data set ``(X, Y)``, minimized. Design-Bench's
   gradient ascent (``method="ga"``: 200 small fixed steps from the 128 best training designs) on
   the worst member of a 5-member deep ensemble (``ensemble="worst"``). Chosen on validation seeds
-  100 and 101 of the nine offline tasks of the full suite (seeds that the reported tables never
+  100 and 101 of the nine Design-Bench-style offline tasks of the full suite (seeds that the reported tables never
   use; see `OFFLINE_EVIDENCE`), before the reported run.
 - ``"target"``: match a target output (one, or a ``(T, k)`` batch) with a differentiable surrogate:
   batched ``gd`` with its defaults, started from ``FromData(X, Y)`` where the data are known (the
@@ -45,7 +45,7 @@ BO_MAX_EVALS = 100
 
 OFFLINE_EVIDENCE = """\
 Validation (seeds 100 and 101, never reported; k = 128 designs; `benchmarks/design_bench_offline.py`
-protocol) on the nine offline tasks of the full suite, 14 candidate configurations: gd+ensemble,
+protocol) on the nine Design-Bench-style offline tasks of the full suite, 14 candidate configurations: gd+ensemble,
 gd+pessimism, gd+worst, gd+diverse; gd on the ensemble mean, worst member and mean + 2 std from 512
 training designs with diverse selection; ga on the ensemble mean, mean + 1 std and worst member; ga
 from 512 training designs with diverse selection on the single surrogate, the ensemble mean, mean +
