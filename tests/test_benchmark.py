@@ -254,6 +254,11 @@ def test_amortized_serves_every_target_from_one_conditional_generator(tmp_path, 
     table = benchmark.run([arm_task(), sphere_task()], [config], 1, out=tmp_path, k=50, n_targets=3, progress=False)
     assert len(calls) == 1 and calls[0]["steps"] == 50, "trained once for the three targets"
     assert calls[0]["diversity"] == 0.0, "diversity=0 turns the conditional generator's term off too"
+    calls.clear()
+    configs = [SolverConfig(name=f"polish {n}", solver=make("amortized", polish=n), max_iter=20) for n in (0, 5)]
+    served, polished = benchmark.run([arm_task()], configs, 1, out=tmp_path / "default", k=50, n_targets=3, progress=False).iloc
+    assert calls[0]["diversity"] is None, "otherwise the conditional generator keeps its own weight"
+    assert polished["evaluations"] > served["evaluations"], "the polish's evaluations are counted"
     arm, sphere = table.iloc[0], table.iloc[1]
     assert arm["r_1"] >= arm["r_10"] >= arm["r_50"] > 0 and arm["n_designs"] == 50
     assert sphere["n_designs"] == 50 and math.isfinite(sphere["score_best"])

@@ -197,6 +197,8 @@ def test_a_trained_solver_serves_every_target_with_one_conditional_generator():
     assert (polished.fun <= result.fun).all() and float(polished.fun.mean()) < 0.1 * float(result.fun.mean())
     assert all(r.nfev > p.nfev for r, p in zip(polished, result, strict=True)), "the polish's evaluations are counted"
     assert "polished by up to 30 steps of gd" in polished[0].message
+    assert all(r.nit == 300 and r.status is ivd.Status.MAX_ITER for r in polished), "nit counts the training steps"
+    assert polished[0].history.iteration[0] == 0 and polished[0].history.n_active[0] == 6 * 16, "row 0: the served designs"
     untrained = ivd.minimize(objective, "amortized", max_iter=0, batch_size=4, seed=0)
     assert untrained.X.shape == (6, 4, 2), "no training steps: each target's own untrained generator"
     one_output = ivd.Objective(lambda x: x.sum(-1), BOX, target=[0.5, -0.3])

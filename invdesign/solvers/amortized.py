@@ -75,10 +75,11 @@ class Amortized(TrainedSolver):
     together, so designs may gather tightly at a minimum, but it pays for spreading the batch
     over several minima: for tight groups it is the chance that two designs drawn at random lie
     in different groups (the Gini-Simpson index), so ``w = 1`` values an even split over two
-    minima as much as half the depth ``s``. At the end of training a batch split over minima of
-    depths ``e_i`` (in units of ``s``) is worth most with shares that differ by about
-    ``(e_i - e_j) / (2 w)``: minima within a fraction of ``s`` of the deepest all keep designs,
-    and the polish below takes each to its minimum.
+    minima as much as half the depth ``s``. At the end of training a batch split over ``K``
+    minima of depths ``e_i`` (in units of ``s``) is worth most with shares ``1/K + (e_i - mean
+    e) / (2 w)``: with the default ``w = 4``, minima up to about ``2 w / K`` times ``s``
+    shallower than the deepest keep designs (coverage first), and the polish below takes each
+    design to the bottom of its minimum.
 
     Why this unit: with the standard deviation of the energy over the box as ``s`` (before),
     narrow wells fill so little of a high-dimensional box that the standard deviation is tiny and
@@ -143,8 +144,9 @@ class Amortized(TrainedSolver):
     ``gd`` (each design judged against its own target): serving is one forward pass plus a short
     batched descent. A trained conditional generator ``g`` serves new targets ``Y`` the same way
     with ``ivd.minimize(ivd.Objective(model, space, target=Y), "gd", x0=g.sample(Y, n),
-    max_iter=100)``. Measured on the robot arm (``benchmarks/amortized_robot_arm.py``, 200 test
-    targets x 50 designs, 2 CPU cores): r_1 / r_10 7.9e-5 / 7.7e-5 served, 1.5e-5 / 1.4e-7 after
+    max_iter=100)``. Measured with that recipe on the robot arm (``benchmarks/amortized_robot_arm.py``:
+    `fit_inverse_model` with 10,000 steps on 10,000 outputs of the data, 200 test targets x 50
+    designs, 2 CPU cores): r_1 / r_10 7.9e-5 / 7.7e-5 served, 1.5e-5 / 1.4e-7 after
     100 polish steps, against 1.9e-6 / 4.0e-8 for ``gd`` with 2,048 restarts per target; serving
     takes 15 ms, 1.1-1.3 s with the polish (about 11 ms per ``gd`` step on the 10,000 designs).
 
@@ -161,13 +163,15 @@ class Amortized(TrainedSolver):
         lr: Adam's learning rate for the generator's weights, annealed by a cosine schedule to
             ``lr / 100`` at ``max_iter``.
         diversity: Weight of the diversity bonus at the end of training, in units of the depth
-            ``s`` above; 0 turns it off.
+            ``s`` above; 0 turns it off. On a batch of targets only "on or off" carries over
+            to the conditional generator (`fit_targets`).
         radius: Distance in unit-cube coordinates beyond which two designs count as distinct
             (about half the distance between the minima to be told apart).
         replay: Designs in the replay store; 0 (the default) turns it off.
         polish: Steps of batched ``gd`` (with ``gd``'s default options) on the energy from
-            every design of the last batch before they are returned (0: none). The returned
-            designs are the polished ones; ``result.generator.sample(n)`` serves unpolished ones.
+            every design of the last batch (on a batch of targets: every served design of finite
+            energy) before they are returned (0: none). The returned designs are the polished
+            ones; ``result.generator.sample(n)`` serves unpolished ones.
         anneal: The diversity weight starts at ``anneal`` times ``diversity`` (1: no schedule).
         progress: Show a tqdm progress bar over the training steps.
     """
@@ -239,20 +243,27 @@ class Amortized(TrainedSolver):
         run.row_evals = torch.zeros_like(run.which)
         run.rows_per_pass = batch_limit(run, u, None)
         f = energies(run, u, run.rows_per_pass)
+        finite = torch.isfinite(f)
+        run.record(0, float(f[finite].min()) if finite.any() else math.inf, T * n)
         message = f"one conditional generator for all {T} targets, {call.budget} training steps; {n} designs per target"
         outcome = Outcome(u, f, Status.MAX_ITER, message + ".", call.budget, generator)
-        if self.polish:
-            # gd from every served design, every target's rows in one batch: the generator's reach, gd's precision.
-            polished = GradientDescent().search(run, u, f, max_iter=self.polish)
-            outcome = polished._replace(
-                message=f"{message}, each polished by up to {self.polish} steps of gd; {polished.message}",
-                nit=call.budget, generator=generator,
+        if self.polish and finite.any():
+            # gd from every served design of finite energy, every target's rows in one batch: the generator's reach, gd's precision.
+            which, row_evals = run.which, run.row_evals
+            run.which, run.row_evals = which[finite], row_evals[finite]
+            polished = GradientDescent().search(run, u[finite], f[finite], max_iter=self.polish)
+            row_evals[finite] = run.row_evals
+            run.which, run.row_evals = which, row_evals
+            U, F = u.clone(), f.clone()
+            U[finite], F[finite] = polished.U, polished.F
+            outcome = outcome._replace(
+                U=U, F=F, message=f"{message}, polished by up to {self.polish} steps of gd: {polished.message}"
             )
         options, results = self.record(call), []
         for own, part in split(run, outcome):
-            # Each target's share of the training evaluations, beside its own.
+            # Each target's share of the training evaluations, beside its own; nit counts training steps.
             own = dataclasses.replace(own, nfev=own.nfev + report.evaluations // T)
-            results.append(assemble(self.name, options, own, part))
+            results.append(assemble(self.name, options, own, part._replace(status=Status.MAX_ITER, nit=call.budget, message=outcome.message)))
         return BatchResult(results, objective.targets, self.name, time.perf_counter() - run.t0)
 
     def train(self, run: Run, *, max_iter: int, seed: int) -> Outcome:
