@@ -266,8 +266,7 @@ class RestartSolver(Solver):
         if objective.targets is not None:
             T = objective.targets.shape[0]
             points = targets.starts(objective, call, self.capabilities.default_restarts)
-            run.which = torch.arange(T, device=points.device).repeat_interleave(points.shape[1])
-            run.row_evals = torch.zeros_like(run.which)
+            targets.hold_rows(run, T, points.shape[1], points.device)
             points = points.reshape(-1, points.shape[-1])
         else:
             found = self.starts(run, call)

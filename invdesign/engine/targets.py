@@ -87,6 +87,13 @@ def starts(objective: Objective, call: Call, default_n: int) -> Tensor:
     return shared.unsqueeze(0).expand(T, *shared.shape).clone()
 
 
+def hold_rows(run: Run, T: int, n: int, device: torch.device) -> None:
+    """Make ``run`` hold ``n`` rows per target of ``T`` in one batch: row ``i`` belongs to target
+    ``i // n`` (`Run.which`, judged against it) and its evaluations are counted per row (`Run.row_evals`)."""
+    run.which = torch.arange(T, device=device).repeat_interleave(n)
+    run.row_evals = torch.zeros_like(run.which)
+
+
 def split(run: Run, outcome: Outcome, dropped_evals: Tensor | None = None) -> list[tuple[Run, Outcome]]:
     """The run and outcome of one batch, cut into one per target.
 

@@ -29,7 +29,7 @@ from invdesign.engine.capabilities import EVERY_CONSTRAINT, EVERY_VARIABLE
 from invdesign.engine.chunks import batch_limit, energies
 from invdesign.engine.run import assemble, best_of
 from invdesign.engine.solver import Call
-from invdesign.engine.targets import split
+from invdesign.engine.targets import hold_rows, split
 from invdesign.models import (
     ConditionalGenerator,
     Generator,
@@ -239,8 +239,7 @@ class Amortized(TrainedSolver):
         with torch.no_grad():
             u = run.view.to_search(generator.sample(objective.targets, n, seed=seed).reshape(T * n, -1))
         # Every target's designs in one batch, row i judged against target which[i] (as gd's restarts).
-        run.which = torch.arange(T, device=u.device).repeat_interleave(n)
-        run.row_evals = torch.zeros_like(run.which)
+        hold_rows(run, T, n, u.device)
         run.rows_per_pass = batch_limit(run, u, None)
         f = energies(run, u, run.rows_per_pass)
         finite = torch.isfinite(f)
@@ -250,6 +249,7 @@ class Amortized(TrainedSolver):
         if self.polish and finite.any():
             # gd from every served design of finite energy, every target's rows in one batch: the generator's reach, gd's precision.
             which, row_evals = run.which, run.row_evals
+            assert which is not None and row_evals is not None  # held by hold_rows above
             run.which, run.row_evals = which[finite], row_evals[finite]
             polished = GradientDescent().search(run, u[finite], f[finite], max_iter=self.polish)
             row_evals[finite] = run.row_evals
