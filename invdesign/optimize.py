@@ -66,9 +66,9 @@ def minimize(
             message) and the run goes on; one whose worker died is submitted again
             (`invdesign.cluster.RETRIES` times). The designs are the same as without it.
         asynchronous: With an ``executor``, for solvers that declare ``asynchronous`` (``bo``,
-            ``turbo``, ``random``): keep ``batch`` designs in flight and ask for the next one as soon as
-            one comes back, the others passed to the solver as pending (BoTorch's
-            ``X_pending``). Faster when evaluation times vary; the designs then depend on the
+            ``turbo``, ``random``): keep ``batch`` designs in flight and, as soon as some come back,
+            ask for as many new ones in one ask as workers are free, those still running passed to
+            the solver as pending (BoTorch's ``X_pending``). Faster when evaluation times vary; the designs then depend on the
             order the workers finish in.
         **solver_options: Options of the named solver (e.g. ``lr=`` for ``"gd"``).
 

@@ -154,6 +154,32 @@ def test_asynchronous_runs_keep_workers_busy_and_ask_for_new_designs(box4, metho
     assert result.fun < quadratic(torch.zeros(1, 4, dtype=torch.float64)).item()
 
 
+class ImmediateExecutor(Executor):
+    """Runs each job as it is submitted: every worker is free again by the next wait."""
+
+    def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
+        future: Future[object] = Future()
+        future.set_result(fn(*args, **kwargs))
+        return future
+
+
+def test_workers_free_together_are_asked_for_in_one_ask(box4, monkeypatch):
+    sizes: list[int] = []
+    original = ivd.solvers.bo.BOAskTell.propose
+
+    def spy(self, n):  # type: ignore[no-untyped-def]
+        sizes.append(n)
+        return original(self, n)
+
+    monkeypatch.setattr(ivd.solvers.bo.BOAskTell, "propose", spy)
+    objective = ivd.Objective(quadratic, box4.to(torch.float64))
+    result = ivd.minimize(
+        objective, "bo", max_evals=14, seed=0, executor=ImmediateExecutor(), asynchronous=True,
+        q=3, n_init=4, num_restarts=2, raw_samples=16,
+    )
+    assert result.nfev == 14 and sizes == [3, 3, 3, 3, 2], "one ask per wave of free workers, each as large as the wave"
+
+
 @pytest.mark.parametrize("method", ["bo", "turbo", "random"])
 def test_pending_designs_move_the_next_ask(box4, method):
     opt = make(method, batch=2).optimizer(box4, seed=0)

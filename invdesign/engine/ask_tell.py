@@ -374,13 +374,15 @@ class SampleSolver(Solver):
         self, run: Run, opt: AskTell, max_evals: int, executor: Executor, checkpoint: str | None, fingerprint: str
     ) -> Status:
         """Keep ``batch`` designs in flight on ``executor`` until ``max_evals`` are told: each design
-        that comes back is told at once, and the next one asked for with those still in flight pending."""
+        that comes back is told at once, and the free workers' next designs are asked for together
+        (one ask of as many designs as workers are free), with those still in flight pending."""
         jobs: Jobs[Tensor] = Jobs(executor)
         while opt.n_told < max_evals:
-            while len(jobs) < opt.solver.batch and opt.n_told + len(jobs) < max_evals:
-                x = opt.ask(1, pending=torch.cat(jobs.tags()) if jobs else None)
-                jobs.submit(x, design_energy, run.objective, x)
-                run.nfev += 1
+            free = min(opt.solver.batch - len(jobs), max_evals - opt.n_told - len(jobs))
+            if free > 0:
+                for x in opt.ask(free, pending=torch.cat(jobs.tags()) if jobs else None).split(1):
+                    jobs.submit(x, design_energy, run.objective, x)
+                    run.nfev += 1
             for x, value, error in jobs.finished():
                 if error is not None:
                     run.errors.append(describe(error))

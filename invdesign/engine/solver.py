@@ -61,7 +61,7 @@ class Call:
         callback: The callback, or ``None``.
         checkpoint: The checkpoint path, or ``None``.
         executor: Where a sample-based solver's designs are evaluated, or ``None`` (here, in batches).
-        asynchronous: Ask for a design whenever a worker is free (with an ``executor``).
+        asynchronous: Ask for new designs whenever workers are free, one ask for all of them (with an ``executor``).
     """
 
     n_restarts: int | None
