@@ -5,10 +5,10 @@ surrogate on 10,000 samples of the prior; draw 200 test targets y* = f(x) from f
 Three inverse models ``g(noise, y*)`` (`invdesign.models.fit_inverse_model`) are trained against
 the frozen surrogate over targets drawn from the training outputs: the tandem network (no noise),
 a generator with noise alone, and one with noise and the diversity term (the default). Each
-serves 50 designs per test target in one forward pass; the default is also served with the
-amortized solver's polish: ``POLISH`` steps of batched ``gd`` (its defaults) from every served
-design, all targets in one call (``ivd.minimize(objective, "gd", x0=designs, max_iter=POLISH)``,
-as ``method="amortized"`` polishes on a target batch). The designs are ranked by the surrogate's
+serves 50 designs per test target in one forward pass; the default is also served as
+``method="amortized"`` serves a batch of targets (``Amortized.serve`` with its defaults): each
+target's 20 best served designs polished by 100 steps of batched ``gd`` with the boundary loss,
+all targets in one batch. The designs are ranked by the surrogate's
 error and re-simulated with the true forward model, and r_T is the mean over targets of the
 smallest true squared error among the first T (``invdesign.benchmark.r_t``). Beside them, ``gd``
 neural-adjoint style: 2,048 restarts per target of 300 Adam steps with the boundary loss, every
@@ -45,8 +45,9 @@ INVERSE_MODELS = {
     "noise + diversity (default)": {"noise_dim": 4},
 }
 DEFAULT = "noise + diversity (default)"
-POLISH = 100
-"""Steps of the polish: the amortized solver's default."""
+SOLVER = ivd.solvers.make("amortized")
+"""The amortized solver with its defaults: its ``serve`` polishes served designs as on a batch of targets."""
+POLISH = SOLVER.polish
 POLISHED = f"{DEFAULT} + polish"
 
 
@@ -92,16 +93,17 @@ def main() -> int:
             times = []
             for repeat in range(5):
                 t0 = time.perf_counter()
-                designs = generator.sample(targets, args.designs, seed=args.seed + repeat)
                 if polish:
-                    designs = ivd.minimize(objective, "gd", x0=designs, max_iter=polish, seed=args.seed).X
+                    designs = SOLVER.serve(generator, objective, args.designs, seed=args.seed + repeat).X
+                else:
+                    designs = generator.sample(targets, args.designs, seed=args.seed + repeat)
                 times.append(time.perf_counter() - t0)
             assert task.space.to(designs.dtype).contains(designs.reshape(-1, task.input_dim)).all()
             serve_seconds[label] = max(times)
             rows[label] = (
                 r_t(true_errors(task, surrogate, designs, targets), TS),
                 f"train {fit_report.seconds:.0f} s; serve {len(targets)} x {args.designs}"
-                f"{f' and {polish} gd steps' if polish else ''}: median "
+                f"{f' and {polish} gd steps on the {SOLVER.polish_top} best' if polish else ''}: median "
                 f"{statistics.median(times) * 1e3:.1f} ms, slowest of 5 {max(times) * 1e3:.1f} ms",
             )
             print(f"{label}: {rows[label][1]}", flush=True)

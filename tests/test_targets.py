@@ -205,6 +205,26 @@ def test_a_trained_solver_serves_every_target_with_one_conditional_generator():
     assert ivd.minimize(one_output, "amortized", max_iter=3, batch_size=4, seed=0).X.shape == (2, 4, 2)
 
 
+def test_serving_polishes_each_targets_best_designs_with_the_boundary_loss():
+    targets = reachable(6, seed=2)
+    objective = ivd.Objective(arm, BOX, target=targets)
+    served = ivd.minimize(objective, "amortized", max_iter=100, batch_size=16, seed=0, polish=0)
+    polished = ivd.minimize(objective, "amortized", max_iter=100, batch_size=16, seed=0, polish=30, polish_top=4)
+    assert BOX.contains(polished.X.reshape(-1, 2)).all() and "the best 4 of each polished" in polished[0].message
+    for before, after in zip(served, polished, strict=True):
+        kept = (after.X[:, None] == before.X[None]).all(-1).any(-1)
+        assert int(kept.sum()) == 12 and after.fun < before.fun, "the 4 best are polished, the other 12 returned as served"
+    solver = ivd.solvers.make("amortized", batch_size=16, polish=30, polish_top=4)
+    again = solver.serve(polished[0].generator, objective, seed=0)
+    assert torch.equal(again.X, polished.X), "serve gives what the solver returned for the same generator and seed"
+    assert all(16 < r.nfev < p.nfev for r, p in zip(again, polished, strict=True)), "serving counts its own evaluations, not training's"
+    assert solver.serve(polished[0].generator, objective, 5, seed=1).X.shape == (6, 5, 2)
+    with pytest.raises(ValueError, match="needs an Objective.*batch of targets"):
+        solver.serve(polished[0].generator, ivd.Objective(arm, BOX, target=targets[0]))
+    with pytest.raises(ValueError, match="targets of width 2, the objective's have width 1"):
+        solver.serve(polished[0].generator, ivd.Objective(lambda x: x.sum(-1), BOX, target=[0.5, -0.3]))
+
+
 def test_from_data_gives_a_batch_the_starts_each_target_gets_alone():
     X = BOX.sample(10, seed=1)
     Y = arm(X)

@@ -30,7 +30,7 @@ from invdesign.models import MLP, Ensemble
 from invdesign.objective import Objective
 from invdesign.optimize import minimize
 from invdesign.penalties import DataDistance
-from invdesign.result import BatchResult, Progress, Result
+from invdesign.result import Progress, Result
 from invdesign.selection import select_designs
 from invdesign.space import Box, DesignSpace
 from invdesign.starts import FromData
@@ -190,9 +190,8 @@ def _serve_inverse_model(problem: Problem, config: SolverConfig, k: int) -> list
     """A solver that amortizes targets (`Capabilities.amortizes_targets`) on a target task: one conditional generator for every target.
 
     The solver's ``fit_targets`` trains it once on the offline outputs (``max_iter`` steps), then
-    it serves ``k`` designs per test target in one forward pass, polished by the solver's
-    ``polish`` steps of batched ``gd`` (every target in one call) where it has them, ranked by the
-    surrogate's error.
+    its ``serve`` gives ``k`` designs per test target (one forward pass and the solver's polish,
+    every target in one batch), ranked by the surrogate's error.
     The training time is shared out over the targets. The generator is trained on a `Box`; on a
     target task with a `Space` the solver searches each target on its own instead.
     """
@@ -209,21 +208,10 @@ def _serve_inverse_model(problem: Problem, config: SolverConfig, k: int) -> list
     if not isinstance(solver, TargetAmortizer):
         raise TypeError(f"{config.name!r}: method {config.method!r} declares amortizes_targets but has no fit_targets")
     generator, report = solver.fit_targets(model, task.space, problem.Y, max_iter=config.max_iter, seed=problem.seed)
-    with torch.no_grad():
-        designs = generator.sample(targets.to(problem.Y), k, seed=problem.seed)
-    evaluations = [report.evaluations // len(targets) + k] * len(targets)
-    polish = solver.options.get("polish", 0)
-    if polish:
-        # The solver's polish, as on a batch of targets: gd from every served design, all targets in one batch.
-        polished = minimize(Objective(model, task.space, target=targets.to(problem.Y)), "gd", x0=designs, max_iter=polish, seed=problem.seed)
-        assert isinstance(polished, BatchResult)  # a batch of targets
-        designs = polished.X
-        evaluations = [report.evaluations // len(targets) + r.nfev for r in polished]
-    with torch.no_grad():
-        ranked, objectives = [], []
-        for target, X in zip(targets, designs):
-            objectives.append(Objective(model, task.space, target=target))
-            ranked.append(X[torch.argsort(objectives[-1](X))])
+    served = solver.serve(generator, Objective(model, task.space, target=targets.to(problem.Y)), k, seed=problem.seed)
+    ranked = [r.X for r in served]  # each target's designs ranked by the surrogate's error, best first
+    evaluations = [report.evaluations // len(targets) + r.nfev for r in served]
+    objectives = [Objective(model, task.space, target=target) for target in targets]
     seconds = (time.perf_counter() - t0) / len(targets)
     return [
         Cell(X, n, seconds, count_basins(objective, X, objective.space))

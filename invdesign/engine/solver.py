@@ -361,6 +361,10 @@ class TargetAmortizer(Protocol):
         """A conditional generator of designs for targets (``.sample(targets (T, k), n)`` -> ``(T, n, d)``) and its report."""
         ...
 
+    def serve(self, generator: Any, objective: Objective, n: int | None = None, *, seed: int | None = None) -> BatchResult:
+        """``n`` designs for each target of ``objective`` from ``generator``, as the solver serves a batch of targets."""
+        ...
+
 
 def _data(objective: Objective, x0: FromData) -> Data:
     """The offline data set of ``x0`` (a `FromData` with ``Y``): its designs inside the space, and their energies."""
