@@ -219,6 +219,11 @@ def test_serving_polishes_each_targets_best_designs_with_the_boundary_loss():
     assert torch.equal(again.X, polished.X), "serve gives what the solver returned for the same generator and seed"
     assert all(16 < r.nfev < p.nfev for r, p in zip(again, polished, strict=True)), "serving counts its own evaluations, not training's"
     assert solver.serve(polished[0].generator, objective, 5, seed=1).X.shape == (6, 5, 2)
+    single = ivd.Objective(lambda x: arm(x.double()).float(), BOX.to(torch.float32), target=targets.float())
+    assert polished[0].generator.lower.dtype == torch.float64
+    assert solver.serve(polished[0].generator, single, 5, seed=1).X.dtype == torch.float32, "designs in the objective's dtype"
+    with pytest.raises(TypeError, match="needs a trained ConditionalGenerator"):
+        solver.serve(torch.nn.Linear(2, 2), objective)
     with pytest.raises(ValueError, match="needs an Objective.*batch of targets"):
         solver.serve(polished[0].generator, ivd.Objective(arm, BOX, target=targets[0]))
     with pytest.raises(ValueError, match="targets of width 2, the objective's have width 1"):

@@ -278,6 +278,8 @@ class Amortized(TrainedSolver):
                 `Box`, with a decoder, penalties or an ensemble rule, or whose targets the
                 generator was not trained for (their width).
         """
+        if not isinstance(generator, ConditionalGenerator):
+            raise TypeError(f"serve needs a trained ConditionalGenerator (fit_targets, fit_inverse_model), got {type(generator).__name__}")
         targets = objective.targets if isinstance(objective, Objective) else None
         if targets is None or not self.batches(objective, {}):
             raise ValueError(
@@ -302,7 +304,8 @@ class Amortized(TrainedSolver):
         assert targets is not None
         T = targets.shape[0]
         with torch.no_grad():
-            u = run.view.to_search(generator.sample(targets, n, seed=seed).reshape(T * n, -1))
+            x = generator.sample(targets, n, seed=seed).reshape(T * n, -1)
+            u = run.view.to_search(x.to(dtype=run.objective.dtype, device=run.objective.device))
         # Row i judged against target which[i] (as gd's restarts).
         hold_rows(run, T, n, u.device)
         run.rows_per_pass = batch_limit(run, u, None)
