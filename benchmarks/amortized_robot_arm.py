@@ -35,6 +35,7 @@ from torch import Tensor
 
 import invdesign as ivd
 from invdesign.benchmark import r_t
+from invdesign.solvers.amortized import Amortized
 
 TS = (1, 10, 50)
 PAPER_TANDEM = 5.4e-4  # Ren et al. 2020, robot arm: the tandem gives one design, so r_T is the same for every T
@@ -45,7 +46,7 @@ INVERSE_MODELS = {
     "noise + diversity (default)": {"noise_dim": 4},
 }
 DEFAULT = "noise + diversity (default)"
-SOLVER = ivd.solvers.make("amortized")
+SOLVER = Amortized()
 """The amortized solver with its defaults: its ``serve`` polishes served designs as on a batch of targets."""
 POLISH = SOLVER.polish
 POLISHED = f"{DEFAULT} + polish"

@@ -9,8 +9,8 @@
    by ``bo`` with ``q=8`` (8 Sobol designs, then 5 rounds of 8; acquisition from 64 raw samples, 2
    restarts of at most 50 L-BFGS-B iterations). Serially each design is evaluated in turn; on
    8 workers each round's 8 designs at once, synchronously (the designs checked to be the serial
-   run's) and asynchronously (a design asked for whenever one comes back, the others pending:
-   BoTorch's ``X_pending``). Both sides are warmed up first by an untimed 16-design run. Printed
+   run's) and asynchronously (as soon as some come back, one ask for as many designs as workers
+   are free, those still running pending: BoTorch's ``X_pending``). Both sides are warmed up first by an untimed 16-design run. Printed
    beside the speed-up: the driver's own time (GP fits and acquisition optimisation, which no
    worker can take over in a synchronous run) and the speed-up it allows at most (Amdahl).
 

@@ -204,6 +204,7 @@ def test_nan_energies_are_left_out_of_training_and_ranked_last():
         ({"replay": -1}, ValueError, "replay must be at least 0"),
         ({"anneal": 0.5}, ValueError, "anneal must be a number >= 1"),
         ({"polish": -1}, ValueError, "polish must be at least 0"),
+        ({"polish_top": 0}, ValueError, "polish_top must be at least 1"),
         ({"diverstiy": 1.0}, TypeError, "unknown option 'diverstiy' for method 'amortized'"),
     ],
 )

@@ -222,6 +222,9 @@ def test_serving_polishes_each_targets_best_designs_with_the_boundary_loss():
     single = ivd.Objective(lambda x: arm(x.double()).float(), BOX.to(torch.float32), target=targets.float())
     assert polished[0].generator.lower.dtype == torch.float64
     assert solver.serve(polished[0].generator, single, 5, seed=1).X.dtype == torch.float32, "designs in the objective's dtype"
+    assert again[0].modes >= 1 and again[0].message.startswith("target 0: 16 designs per target, the best 4")
+    with pytest.raises(ValueError, match="trained on another box"):
+        solver.serve(polished[0].generator, ivd.Objective(arm, ivd.Box(-2.0, 2.0, dim=2), target=targets))
     with pytest.raises(TypeError, match="needs a trained ConditionalGenerator"):
         solver.serve(torch.nn.Linear(2, 2), objective)
     with pytest.raises(ValueError, match="needs an Objective.*batch of targets"):

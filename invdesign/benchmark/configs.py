@@ -164,7 +164,8 @@ def _configs() -> dict[str, SolverConfig]:
             solver=make("amortized"),
             max_iter=500,
             description="a generator trained against the surrogate with a diversity bonus, 500 steps "
-            "(target tasks: one conditional generator for every target, its designs polished by batched gd)",
+            "(target tasks: one conditional generator for every target, each target's 20 best designs polished by batched gd "
+            "with the boundary loss)",
         ),
         SolverConfig(name="gd+ensemble", solver=make("gd"), ensemble="mean", description="gd on a 5-member deep ensemble, mean of the members"),
         SolverConfig(

@@ -206,7 +206,7 @@ def _serve_inverse_model(problem: Problem, config: SolverConfig, k: int) -> list
     model = searched_model(problem, config)
     solver = config.solver
     if not isinstance(solver, TargetAmortizer):
-        raise TypeError(f"{config.name!r}: method {config.method!r} declares amortizes_targets but has no fit_targets")
+        raise TypeError(f"{config.name!r}: method {config.method!r} declares amortizes_targets but has no fit_targets and serve")
     generator, report = solver.fit_targets(model, task.space, problem.Y, max_iter=config.max_iter, seed=problem.seed)
     served = solver.serve(generator, Objective(model, task.space, target=targets.to(problem.Y)), k, seed=problem.seed)
     ranked = [r.X for r in served]  # each target's designs ranked by the surrogate's error, best first

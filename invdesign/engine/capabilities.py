@@ -41,7 +41,9 @@ class Capabilities:
         data: The solver needs the offline data set: ``x0=invdesign.FromData(X, Y)`` with ``Y``.
         amortizes_targets: One trained model serves every target of a target task:
             ``solver.fit_targets(model, space, Y, max_iter=, seed=)`` returns a conditional
-            generator ``g(noise, y*)`` (with ``.sample(targets, n)``) and its report.
+            generator ``g(noise, y*)`` (with ``.sample(targets, n)``) and its report, and
+            ``solver.serve(generator, objective, n, seed=)`` serves an objective's batch of
+            targets from it as the solver itself would.
         batches_targets: For an objective with a batch of ``T`` targets, one search holds every
             target's restarts in each forward and backward pass; a solver without it runs the
             targets one after another (`invdesign.engine.targets`).

@@ -109,7 +109,7 @@ class Amortized(TrainedSolver):
       generator's batch, after every step ``replay // 16`` slots drawn at random take designs of
       the new batch (a design stays about 16 steps on average), and ``distinct`` becomes the mean
       of the share above and the share of (batch, store) pairs apart
-      (`invdesign.models.distinct_from`), rewarding designs that go where the generator has not
+      (`invdesign.models.distinct_from`; the latter alone for a batch of one design), rewarding designs that go where the generator has not
       been lately. It helps where the batch is too small to measure its own spread: with one
       design per step (no pair to spread; 1,000 steps on the 2-d wells' own energy, wells reached
       by 512 served designs, seeds 0-5) the generator reached 4, 3, 4, 3, 1, 2 wells without a
@@ -182,13 +182,13 @@ class Amortized(TrainedSolver):
         radius: Distance in unit-cube coordinates beyond which two designs count as distinct
             (about half the distance between the minima to be told apart).
         replay: Designs in the replay store; 0 (the default) turns it off.
-        polish: Steps of batched ``gd`` (with ``gd``'s default options) on the energy from
-            every design of the last batch (on a batch of targets: from each target's
-            ``polish_top`` best served designs of finite energy, with the boundary loss) before
-            they are returned (0: none). The returned designs are the polished ones;
+        polish: Steps of batched ``gd`` on the energy from every design of the last batch
+            (``gd``'s default options; on a batch of targets: from each target's ``polish_top``
+            best served designs of finite energy, with ``bounds="penalty"``) before they are
+            returned (0: none). The returned designs are the polished ones;
             ``result.generator.sample(n)`` serves unpolished ones.
         polish_top: On a batch of targets, the served designs per target that are polished
-            (the lowest energies; all when ``batch_size`` is smaller).
+            (the lowest energies; all when fewer are served).
         anneal: The diversity weight starts at ``anneal`` times ``diversity`` (1: no schedule).
         progress: Show a tqdm progress bar over the training steps.
     """
@@ -267,16 +267,27 @@ class Amortized(TrainedSolver):
     def serve(self, generator: ConditionalGenerator, objective: Objective, n: int | None = None, *, seed: int | None = None) -> BatchResult:
         """Designs for the targets of ``objective`` from a trained conditional generator, polished as on a batch of targets.
 
-        ``generator`` is `fit_targets`'s (or `invdesign.models.fit_inverse_model`'s); it serves
-        ``n`` designs per target (default ``batch_size``) in one forward pass, and each target's
+        The generator serves ``n`` designs per target in one forward pass, and each target's
         ``polish_top`` best are polished by ``polish`` steps of batched ``gd`` with the boundary
-        loss, every target in one batch. ``result[t].X`` is target ``t``'s designs ``(n, d)``,
-        best first; ``nfev`` counts the evaluations of serving, not of training.
+        loss, every target in one batch (as `minimize` does on a batch of targets after training).
+
+        Args:
+            generator: A trained `ConditionalGenerator` (`fit_targets`'s, or
+                `invdesign.models.fit_inverse_model`'s) on the objective's box.
+            objective: ``Objective(model, box, target=Y)`` with ``Y`` of shape ``(T, k)``.
+            n: Designs per target; ``None`` for ``batch_size``.
+            seed: Seeds the generator's noise; ``None`` for a random one.
+
+        Returns:
+            One `Result` per target: ``result[t].X`` its designs ``(n, d)``, best first
+            (``result.X``: ``(T, n, d)``); ``nfev`` counts the evaluations of serving, not of
+            training.
 
         Raises:
+            TypeError: for a generator that is not a `ConditionalGenerator`.
             ValueError: for an objective without a batch of targets, on a space that is not a
-                `Box`, with a decoder, penalties or an ensemble rule, or whose targets the
-                generator was not trained for (their width).
+                `Box`, with a decoder, penalties or an ensemble rule; for a generator trained on
+                another box or for targets of another width; for ``n`` below 1.
         """
         if not isinstance(generator, ConditionalGenerator):
             raise TypeError(f"serve needs a trained ConditionalGenerator (fit_targets, fit_inverse_model), got {type(generator).__name__}")
@@ -288,12 +299,22 @@ class Amortized(TrainedSolver):
             )
         if targets.shape[-1] != generator.target_dim:
             raise ValueError(f"the generator serves targets of width {generator.target_dim}, the objective's have width {targets.shape[-1]}")
+        box = cast(Box, objective.space)
+        same = generator.lower.shape == box.lower.shape and all(
+            torch.allclose(mine.to(theirs), theirs) for mine, theirs in ((generator.lower, box.lower), (generator.upper, box.upper))
+        )
+        if not same:
+            raise ValueError(f"the generator was trained on another box than the objective's {box!r}")
         n = self.batch_size if n is None else count("n", n, minimum=1)
         seed = int(torch.randint(0, 2**62, ())) if seed is None else seed
         run = Run(objective, objective.space.coordinates())
         outcome = self._serve(run, generator, n, seed)
         options = {**self.options, "n": n, "seed": seed}
-        results = [assemble(self.name, options, own, part._replace(status=Status.MAX_ITER)) for own, part in split(run, outcome)]
+        results = []
+        for t, (own, part) in enumerate(split(run, outcome)):
+            result = assemble(self.name, options, own, part._replace(status=Status.MAX_ITER, message=f"target {t}: {outcome.message}"))
+            result.objective = objective[t]
+            results.append(result)
         return BatchResult(results, targets, self.name, time.perf_counter() - run.t0)
 
     def _serve(self, run: Run, generator: ConditionalGenerator, n: int, seed: int) -> Outcome:
@@ -425,7 +446,7 @@ class Amortized(TrainedSolver):
 
 def _rank_within_targets(f: Tensor, T: int, n: int) -> Tensor:
     """The rank ``(T n,)`` of each energy of ``f`` ``(T n,)`` among its target's ``n`` (row ``i``: target ``i // n``), lowest 0, NaN last."""
-    order = f.nan_to_num(math.inf).view(T, n).argsort(dim=1, stable=True)
+    order = torch.where(torch.isfinite(f), f, math.inf).view(T, n).argsort(dim=1, stable=True)
     rank = torch.empty_like(order)
     rank.scatter_(1, order, torch.arange(n, device=f.device).expand(T, n))
     return rank.reshape(-1)
