@@ -161,8 +161,8 @@ class Amortized(TrainedSolver):
     2.0e-6 / 7.0e-8, 1.8e-6 / 7.4e-8, 3.3e-6 / 1.2e-7); gd with 2,048 restarts per target
     1.0e-4 / 1.1e-7. On the reported seed 0, served: 7.9e-5 / 7.7e-5; with the polish (the best
     20 of 50, 100 steps, boundary loss) 2.1e-6 / 5.5e-8, against 1.9e-6 / 4.0e-8 for ``gd``
-    with 2,048 restarts per target; serving takes 16 ms, 0.44-0.47 s with the polish (polishing
-    all 50 took 0.8-1.1 s).
+    with 2,048 restarts per target; serving takes 16-21 ms, 0.47 s and 0.63 s with the polish
+    (slowest of 5, two runs; polishing all 50 took 0.8-1.1 s).
 
     The weights come
     from the ``init`` stream of ``seed`` and the noise from its ``noise`` stream
