@@ -208,14 +208,12 @@ def _serve_inverse_model(problem: Problem, config: SolverConfig, k: int) -> list
     if not isinstance(solver, TargetAmortizer):
         raise TypeError(f"{config.name!r}: method {config.method!r} declares amortizes_targets but has no fit_targets and serve")
     generator, report = solver.fit_targets(model, task.space, problem.Y, max_iter=config.max_iter, seed=problem.seed)
+    # Each target's designs ranked by the surrogate's error, best first, with that target's objective.
     served = solver.serve(generator, Objective(model, task.space, target=targets.to(problem.Y)), k, seed=problem.seed)
-    ranked = [r.X for r in served]  # each target's designs ranked by the surrogate's error, best first
-    evaluations = [report.evaluations // len(targets) + r.nfev for r in served]
-    objectives = [Objective(model, task.space, target=target) for target in targets]
     seconds = (time.perf_counter() - t0) / len(targets)
     return [
-        Cell(X, n, seconds, count_basins(objective, X, objective.space))
-        for X, objective, n in zip(ranked, objectives, evaluations, strict=True)
+        Cell(r.X, report.evaluations // len(targets) + r.nfev, seconds, count_basins(r.objective, r.X, r.objective.space))
+        for r in served
     ]
 
 

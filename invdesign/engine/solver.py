@@ -333,12 +333,12 @@ class TrainedSolver(Solver):
     """A solver that trains a generator of designs against the energy; implements `train`."""
 
     @staticmethod
-    def seed_of(call: Call) -> int:
-        """The seed training starts from: the call's, or a fresh random one."""
-        return int(torch.randint(0, 2**62, ())) if call.seed is None else call.seed
+    def seed_of(seed: int | None) -> int:
+        """The seed training (or serving) starts from: ``seed``, or a fresh random one where it is ``None``."""
+        return int(torch.randint(0, 2**62, ())) if seed is None else seed
 
     def _execute(self, run: Run, call: Call) -> Result | BatchResult:
-        outcome = self.train(run, max_iter=call.budget, seed=self.seed_of(call))
+        outcome = self.train(run, max_iter=call.budget, seed=self.seed_of(call.seed))
         if bool(run.view.discrete.any()):
             # The generator's designs are relaxed: the energies returned are those of the rounded designs.
             with torch.no_grad():

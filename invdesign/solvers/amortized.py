@@ -251,7 +251,7 @@ class Amortized(TrainedSolver):
         if objective.targets is None:
             return super()._execute(run, call)
         # One conditional generator g(noise, y*) trained on this batch's targets, then batch_size designs per target.
-        seed = self.seed_of(call)
+        seed = self.seed_of(call.seed)
         # The adapter: the model's outputs as (b, k), whatever shape the model itself returns.
         generator, report = self.fit_targets(cast(nn.Module, objective.adapter), cast(Box, objective.space), objective.targets, max_iter=call.budget, seed=seed)
         T = objective.targets.shape[0]
@@ -300,13 +300,10 @@ class Amortized(TrainedSolver):
         if targets.shape[-1] != generator.target_dim:
             raise ValueError(f"the generator serves targets of width {generator.target_dim}, the objective's have width {targets.shape[-1]}")
         box = cast(Box, objective.space)
-        same = generator.lower.shape == box.lower.shape and all(
-            torch.allclose(mine.to(theirs), theirs) for mine, theirs in ((generator.lower, box.lower), (generator.upper, box.upper))
-        )
-        if not same:
+        if generator.space != box.to(generator.space.dtype):
             raise ValueError(f"the generator was trained on another box than the objective's {box!r}")
         n = self.batch_size if n is None else count("n", n, minimum=1)
-        seed = int(torch.randint(0, 2**62, ())) if seed is None else seed
+        seed = self.seed_of(seed)
         run = Run(objective, objective.space.coordinates())
         outcome = self._serve(run, generator, n, seed)
         options = {**self.options, "n": n, "seed": seed}
