@@ -223,6 +223,11 @@ def test_serving_polishes_each_targets_best_designs_with_the_boundary_loss():
     assert polished[0].generator.lower.dtype == torch.float64
     assert solver.serve(polished[0].generator, single, 5, seed=1).X.dtype == torch.float32, "designs in the objective's dtype"
     assert again[0].modes >= 1 and again[0].message.startswith("target 0: 16 designs per target, the best 4")
+    X = BOX.sample(200, seed=1)
+    judged = solver.serve(polished[0].generator, ivd.Objective(arm, BOX, target=targets, data=(X, arm(X))), seed=0)
+    assert torch.equal(judged.X, again.X) and all(r.trust is not None and r.trust.distance.shape == (16,) for r in judged), (
+        "with data, serve's results carry the trust report as minimize's do"
+    )
     with pytest.raises(ValueError, match="trained on another box"):
         solver.serve(polished[0].generator, ivd.Objective(arm, ivd.Box(-2.0, 2.0, dim=2), target=targets))
     with pytest.raises(TypeError, match="needs a trained ConditionalGenerator"):

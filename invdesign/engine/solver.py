@@ -107,17 +107,12 @@ class Solver(ABC):
         target's at once.
         """
         checked = self.check_call(objective, **call)
-        data, why_not = _training_data(objective, checked.x0)  # before the run: a bad data set fails early
+        data, why_not = training_data(objective, checked.x0)  # before the run: a bad data set fails early
         if objective.targets is not None and not self.batches(objective, call):
             result: Result | BatchResult = targets.one_at_a_time(self, objective, call)
         else:
             result = self.solve(objective, checked)
-        if isinstance(result, BatchResult):
-            for t, one in enumerate(result.results):
-                one.objective = objective[t]
-        else:
-            result.objective = objective
-        return _trusted(result, objective, data, why_not)
+        return deliver(result, objective, data, why_not)
 
     def solve(self, objective: Objective, checked: Call) -> Result | BatchResult:
         """One run on a call `check_call` accepted, without the trust report."""
@@ -378,7 +373,7 @@ def _names(names: list[str]) -> str:
     return ", ".join(names) or "none registered"
 
 
-def _training_data(objective: Objective, x0: Any) -> tuple[TrainingData | None, str]:
+def training_data(objective: Objective, x0: Any) -> tuple[TrainingData | None, str]:
     """What a run's designs are judged against (`invdesign.trust`): the objective's training data,
     or where ``trust`` was left to decide, a `FromData` start's designs as the model sees them;
     and, where those cannot serve (too few, all equal), why not."""
@@ -392,9 +387,13 @@ def _training_data(objective: Objective, x0: Any) -> tuple[TrainingData | None, 
         return None, f"No trust report: {error}."
 
 
-def _trusted(result: Result | BatchResult, objective: Objective, data: TrainingData | None, why_not: str) -> Result | BatchResult:
-    """``result`` with the trust report of its designs against ``data`` (every target's at once), or ``why_not`` in its message."""
+def deliver(result: Result | BatchResult, objective: Objective, data: TrainingData | None, why_not: str) -> Result | BatchResult:
+    """``result`` as `invdesign.minimize` returns it: each result with its objective (on a batch of
+    targets, its own target's) and the trust report of its designs against ``data`` (every
+    target's at once), or ``why_not`` in its message (``data`` and ``why_not`` from `training_data`)."""
     results = result.results if isinstance(result, BatchResult) else [result]
+    for t, one in enumerate(results):
+        one.objective = objective[t] if isinstance(result, BatchResult) else objective
     if data is None:
         for one in results if why_not else []:
             one.message = f"{one.message} {why_not}"

@@ -28,7 +28,7 @@ from invdesign.engine import Capabilities, Outcome, Run, TrainedSolver, count, r
 from invdesign.engine.capabilities import EVERY_CONSTRAINT, EVERY_VARIABLE
 from invdesign.engine.chunks import batch_limit, energies
 from invdesign.engine.run import assemble, best_of
-from invdesign.engine.solver import Call
+from invdesign.engine.solver import Call, deliver, training_data
 from invdesign.engine.targets import hold_rows, split
 from invdesign.models import (
     ConditionalGenerator,
@@ -281,7 +281,8 @@ class Amortized(TrainedSolver):
         Returns:
             One `Result` per target: ``result[t].X`` its designs ``(n, d)``, best first
             (``result.X``: ``(T, n, d)``); ``nfev`` counts the evaluations of serving, not of
-            training.
+            training. With training data on the objective (``data=``), each result carries the
+            trust report of its designs, as `invdesign.minimize`'s do.
 
         Raises:
             TypeError: for a generator that is not a `ConditionalGenerator`.
@@ -303,16 +304,15 @@ class Amortized(TrainedSolver):
         if generator.space != box.to(generator.space.dtype):
             raise ValueError(f"the generator was trained on another box than the objective's {box!r}")
         n = self.batch_size if n is None else count("n", n, minimum=1)
+        data, why_not = training_data(objective, None)  # before serving: a bad data set fails early
         seed = self.seed_of(seed)
         run = Run(objective, objective.space.coordinates())
         outcome = self._serve(run, generator, n, seed)
         options = {**self.options, "n": n, "seed": seed}
         results = []
         for t, (own, part) in enumerate(split(run, outcome)):
-            result = assemble(self.name, options, own, part._replace(status=Status.MAX_ITER, message=f"target {t}: {outcome.message}"))
-            result.objective = objective[t]
-            results.append(result)
-        return BatchResult(results, targets, self.name, time.perf_counter() - run.t0)
+            results.append(assemble(self.name, options, own, part._replace(status=Status.MAX_ITER, message=f"target {t}: {outcome.message}")))
+        return cast(BatchResult, deliver(BatchResult(results, targets, self.name, time.perf_counter() - run.t0), objective, data, why_not))
 
     def _serve(self, run: Run, generator: ConditionalGenerator, n: int, seed: int) -> Outcome:
         """``n`` designs per target of ``run``'s objective from ``generator``, every target's rows in
